@@ -1,0 +1,87 @@
+"""sleeppain: the bidirectional analysis of sleep and pain.
+
+Daily diaries (calendar-aware lags, within/between decomposition, lagged mixed models),
+two-sample Mendelian randomization, and simulation-based power for diary studies.
+
+Public names are imported lazily (PEP 562), so ``import sleeppain`` is fast and a
+subpackage never shadows a public function of the same name.
+
+Examples
+--------
+>>> import sleeppain as sp
+>>> sp.__version__
+'0.1.0.dev0'
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from sleeppain.errors import (
+    BoundaryFitWarning,
+    ConvergenceWarning,
+    DataDropWarning,
+    DataStructureError,
+    EstimationError,
+    LagCoverageWarning,
+    ScaleWarning,
+    SleepPainError,
+    SleepPainWarning,
+    SpecificationError,
+)
+
+__version__ = "0.1.0.dev0"
+
+# public name -> (module, attribute or None for the module itself)
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "Diary": ("sleeppain.diary", "Diary"),
+    "lmm": ("sleeppain.mixed", "lmm"),
+    "anova": ("sleeppain.mixed", "anova"),
+    "LmmResult": ("sleeppain.mixed", "LmmResult"),
+    "crosslag": ("sleeppain.analysis", "crosslag"),
+    "CrossLagResult": ("sleeppain.analysis", "CrossLagResult"),
+    "power": ("sleeppain.planning", "power"),
+    "PowerResult": ("sleeppain.planning", "PowerResult"),
+    "sleep": ("sleeppain.sleep", None),
+    "simulate": ("sleeppain.simulate", None),
+    "mr": ("sleeppain.mr", None),
+}
+
+__all__ = [
+    "BoundaryFitWarning",
+    "ConvergenceWarning",
+    "DataDropWarning",
+    "DataStructureError",
+    "EstimationError",
+    "LagCoverageWarning",
+    "ScaleWarning",
+    "SleepPainError",
+    "SleepPainWarning",
+    "SpecificationError",
+    "__version__",
+    *sorted(_LAZY),
+]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'sleeppain' has no attribute {name!r}") from None
+    module = importlib.import_module(module_name)
+    value = module if attr is None else getattr(module, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sleeppain import mr, simulate, sleep
+    from sleeppain.analysis import CrossLagResult, crosslag
+    from sleeppain.diary import Diary
+    from sleeppain.mixed import LmmResult, anova, lmm
+    from sleeppain.planning import PowerResult, power

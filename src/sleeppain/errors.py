@@ -1,0 +1,80 @@
+"""Exceptions and warnings raised by sleeppain.
+
+Every error message says what is wrong, where, and how to fix it.
+
+Hierarchy
+---------
+SleepPainError
+    DataStructureError (also ValueError): the data do not have the shape the call needs
+        (duplicated person-days, missing columns, non-numeric values).
+    SpecificationError (also ValueError): the model or call is mis-specified
+        (unknown column in a formula, malformed random-effect term, bad argument).
+    EstimationError (also RuntimeError): a fit could not be computed.
+SleepPainWarning (UserWarning)
+    ConvergenceWarning: an optimiser stopped without meeting its convergence criteria.
+    BoundaryFitWarning: a mixed-model fit is singular (a variance at zero, a correlation at +/-1).
+    LagCoverageWarning: too few consecutive days for a lagged analysis.
+    ScaleWarning: values outside a declared rating scale.
+    DataDropWarning: rows were dropped (the result's accounting says which and why).
+
+Examples
+--------
+>>> import sleeppain as sp
+>>> issubclass(sp.DataStructureError, ValueError)
+True
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BoundaryFitWarning",
+    "ConvergenceWarning",
+    "DataDropWarning",
+    "DataStructureError",
+    "EstimationError",
+    "LagCoverageWarning",
+    "ScaleWarning",
+    "SleepPainError",
+    "SleepPainWarning",
+    "SpecificationError",
+]
+
+
+class SleepPainError(Exception):
+    """Root of all errors raised by sleeppain."""
+
+
+class DataStructureError(SleepPainError, ValueError):
+    """The data do not have the structure the call needs."""
+
+
+class SpecificationError(SleepPainError, ValueError):
+    """A model, formula or argument is mis-specified."""
+
+
+class EstimationError(SleepPainError, RuntimeError):
+    """A model could not be estimated."""
+
+
+class SleepPainWarning(UserWarning):
+    """Root of all warnings issued by sleeppain."""
+
+
+class ConvergenceWarning(SleepPainWarning):
+    """An optimiser stopped without meeting its convergence criteria."""
+
+
+class BoundaryFitWarning(SleepPainWarning):
+    """A mixed-model fit lies on the boundary of the parameter space (singular fit)."""
+
+
+class LagCoverageWarning(SleepPainWarning):
+    """Too few consecutive calendar days for a lagged analysis."""
+
+
+class ScaleWarning(SleepPainWarning):
+    """Values fall outside a declared rating scale."""
+
+
+class DataDropWarning(SleepPainWarning):
+    """Rows were dropped; the result's accounting lists them with reasons."""
