@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -126,14 +125,6 @@ def test_parameter_overrides_and_params_object():
 def test_public_access_through_package():
     assert sp.simulate.diary is diary
     assert sp.simulate.DiaryParameters is DiaryParameters
-
-
-def test_simulation_is_fast():
-    start = time.perf_counter()
-    diary(1000, 28, seed=1)
-    elapsed = time.perf_counter() - start
-    # about 0.02 s on the development machine; 1 s allows for a busy shared CI core
-    assert elapsed < 1.0, f"diary(1000, 28) took {elapsed:.2f} s"
 
 
 # --------------------------------------------------------------------------- recovery
