@@ -147,18 +147,3 @@ def test_subcommand_registry(capsys, monkeypatch):
     assert capsys.readouterr().out.strip() == "n=3"
     assert cli.main(["echo"]) == 2
     assert "--n" in one_error_line(capsys.readouterr().err)
-
-
-def test_subparsers_hook(capsys, monkeypatch):
-    monkeypatch.setattr(cli, "_HOOKS", [])
-
-    def hook(subparsers):
-        p = subparsers.add_parser("twice", help="print 2n")
-        p.add_argument("n", type=int)
-        p.set_defaults(func=lambda args: print(2 * args.n) or 0)
-
-    cli.add_subparsers_hook(hook)
-    assert cli.main(["twice", "4"]) == 0
-    assert capsys.readouterr().out.strip() == "8"
-    assert cli.main(["twice", "four"]) == 2
-    assert "invalid int value" in one_error_line(capsys.readouterr().err)

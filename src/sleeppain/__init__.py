@@ -51,16 +51,26 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 __all__ = [
     "BoundaryFitWarning",
     "ConvergenceWarning",
+    "CrossLagResult",
     "DataDropWarning",
     "DataStructureError",
+    "Diary",
     "EstimationError",
     "LagCoverageWarning",
+    "LmmResult",
+    "PowerResult",
     "ScaleWarning",
     "SleepPainError",
     "SleepPainWarning",
     "SpecificationError",
     "__version__",
-    *sorted(_LAZY),
+    "anova",
+    "crosslag",
+    "lmm",
+    "mr",
+    "power",
+    "simulate",
+    "sleep",
 ]
 
 

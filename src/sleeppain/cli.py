@@ -33,7 +33,6 @@ __all__ = [
     "SAMPLE_DIARY",
     "Subcommand",
     "add_subcommand",
-    "add_subparsers_hook",
     "build_parser",
     "main",
 ]
@@ -72,7 +71,6 @@ class Subcommand:
 
 
 _SUBCOMMANDS: dict[str, Subcommand] = {}
-_HOOKS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
 def add_subcommand(
@@ -83,15 +81,6 @@ def add_subcommand(
 ) -> None:
     """Register a subcommand: ``configure`` adds its arguments, ``run`` returns an exit code."""
     _SUBCOMMANDS[name] = Subcommand(name, help, configure, run)
-
-
-def add_subparsers_hook(hook: Callable[[argparse._SubParsersAction], None]) -> None:
-    """Register a function that adds its own subparser(s) to the ``sleeppain`` subparsers.
-
-    For commands written as ``add_xxx_subcommand(subparsers)`` that set their runner with
-    ``set_defaults(func=run)``; ``run(args)`` returns the exit code.
-    """
-    _HOOKS.append(hook)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,8 +97,6 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
         cmd.configure(p)
         p.set_defaults(_run=cmd.run)
-    for hook in _HOOKS:
-        hook(sub)
     return parser
 
 
@@ -236,6 +223,24 @@ add_subcommand(
 )
 
 
+def _register_builtin_subcommands() -> None:
+    # The analysis and planning commands live with their packages; their CLI modules
+    # import only argparse at module level, so building the parser stays fast.
+    from sleeppain.planning._cli import configure_power_parser, run_power
+    from sleeppain.report._cli import ANALYZE_HELP, configure_analyze, run_analyze
+
+    add_subcommand("analyze", ANALYZE_HELP, configure_analyze, run_analyze)
+    add_subcommand(
+        "power",
+        "simulation-based power of a lagged diary study over a grid of persons x days",
+        configure_power_parser,
+        run_power,
+    )
+
+
+_register_builtin_subcommands()
+
+
 # ------------------------------------------------------------------------------- main
 def _pandas_errors() -> tuple[type[Exception], ...]:
     """CSV-reading errors (unparseable or empty file), reported as data errors."""
@@ -255,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        run = getattr(args, "_run", None) or getattr(args, "func", None)
+        run = getattr(args, "_run", None)
         if run is None:
             parser.print_help()
             return 2

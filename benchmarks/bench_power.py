@@ -1,0 +1,177 @@
+"""Time sp.power against its targets and against lme4 (when Rscript with lme4 is available).
+
+Targets (issue): 1,000 simulated studies of 100 persons x 14 days, both directions with random
+slopes, <= 10 s on a 2-core machine; the 3 x 3 grid (50/100/200 persons x 7/14/28 days) with
+1,000 studies per cell <= 2 minutes. lme4 reference figure: ~0.14 s per fit.
+
+Usage::
+
+    python benchmarks/bench_power.py            # both targets + lme4 on 20 datasets
+    python benchmarks/bench_power.py --quick    # 200 studies, no grid
+    python benchmarks/bench_power.py --no-r     # skip lme4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import sleeppain as sp
+from sleeppain.planning._generate import DIRECTIONS, crosslag_rows, crosslag_stats, generate_batch
+from sleeppain.planning._reml import fit_batched
+from sleeppain.simulate import DiaryParameters
+
+LME4_SECONDS_PER_FIT = 0.14
+EFFECTS = {"sleep_to_pain": -0.15, "pain_to_sleep": -0.05}
+
+R_SCRIPT = r"""
+suppressMessages({library(lme4); library(jsonlite)})
+args <- commandArgs(TRUE)
+d <- read.csv(args[1])
+keys <- unique(d[, c("study", "direction")])
+crit <- numeric(nrow(keys))
+t0 <- proc.time()[["elapsed"]]
+for (k in seq_len(nrow(keys))) {
+  s <- d[d$study == keys$study[k] & d$direction == keys$direction[k], ]
+  s$id <- factor(s$id)
+  f <- suppressMessages(suppressWarnings(lmer(y ~ focal_w + lag_w + focal_m + lag_m +
+        (1 + focal_w | id), data = s, REML = TRUE)))
+  crit[k] <- REMLcrit(f)
+}
+el <- proc.time()[["elapsed"]] - t0
+write(toJSON(list(seconds = el, fits = nrow(keys), crit = crit,
+  study = keys$study, direction = keys$direction,
+  lme4 = as.character(packageVersion("lme4"))), digits = NA, auto_unbox = TRUE), args[2])
+"""
+
+
+def _row(
+    label: str, seconds: float, fits: int, target: float | None, cpu: float | None = None
+) -> dict[str, object]:
+    per_fit = seconds / fits
+    return {
+        "benchmark": label,
+        "seconds": round(seconds, 2),
+        "cpu_s_workers": None if cpu is None else round(cpu, 2),
+        "fits": fits,
+        "ms_per_fit": round(1000 * per_fit, 3),
+        "speed-up vs lme4 0.14 s/fit": round(LME4_SECONDS_PER_FIT / per_fit, 1),
+        "target_s": target,
+        "met": None if target is None else seconds <= target,
+    }
+
+
+def bench_cell(n_sims: int) -> dict[str, object]:
+    start = time.perf_counter()
+    res = sp.power(
+        n_persons=100, n_days=14, n_sims=n_sims, seed=1, n_jobs=-1, progress=False, **EFFECTS
+    )
+    seconds = time.perf_counter() - start
+    print(
+        res.table[["direction", "power", "mc_se", "bias", "coverage", "share_converged"]].to_string(
+            index=False
+        )
+    )
+    return _row(
+        f"{n_sims} studies, 100 x 14, both directions",
+        seconds,
+        2 * n_sims,
+        10.0 if n_sims == 1000 else None,
+        res.cpu_seconds,
+    )
+
+
+def bench_grid(n_sims: int) -> dict[str, object]:
+    start = time.perf_counter()
+    res = sp.power(
+        n_persons=[50, 100, 200],
+        n_days=[7, 14, 28],
+        n_sims=n_sims,
+        seed=1,
+        n_jobs=-1,
+        progress=False,
+        **EFFECTS,
+    )
+    seconds = time.perf_counter() - start
+    return _row(
+        f"3 x 3 grid, {n_sims} studies per cell",
+        seconds,
+        2 * 9 * n_sims,
+        120.0 if n_sims == 1000 else None,
+        res.cpu_seconds,
+    )
+
+
+def bench_lme4(n_studies: int) -> list[dict[str, object]]:
+    """lme4 and the batched fitter on the same simulated datasets (one core each)."""
+    params = DiaryParameters(missing_day_share=0.1, **EFFECTS)
+    batch = generate_batch(np.random.default_rng(5), n_studies, 100, 14, params)
+    frames = []
+    for s in range(n_studies):
+        for d in DIRECTIONS:
+            frames.append(pd.DataFrame(crosslag_rows(batch, s, d)).assign(study=s, direction=d))
+    start = time.perf_counter()
+    ours = {d: fit_batched(crosslag_stats(batch, d)) for d in DIRECTIONS}
+    ours_seconds = time.perf_counter() - start
+    rows = [
+        _row(
+            f"batched fitter, same {n_studies} datasets x 2 (1 core)",
+            ours_seconds,
+            2 * n_studies,
+            None,
+        )
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "d.csv"
+        out = Path(tmp) / "out.json"
+        script = Path(tmp) / "bench.R"
+        pd.concat(frames).to_csv(data, index=False, float_format="%.17g")
+        script.write_text(R_SCRIPT)
+        subprocess.run(["Rscript", str(script), str(data), str(out)], check=True)
+        r = json.loads(out.read_text())
+    rows.append(_row(f"lme4 {r['lme4']} lmer, same datasets", r["seconds"], r["fits"], None))
+    ours_crit = np.array(
+        [ours[d].deviance[s] for s, d in zip(r["study"], r["direction"], strict=True)]
+    )
+    diff = ours_crit - np.array(r["crit"])
+    print(
+        f"REML criterion, batched minus lme4: max {diff.max():.2e}, min {diff.min():.2e} "
+        "(negative: the batched fitter found a lower criterion)"
+    )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="200 studies, no grid")
+    parser.add_argument("--no-r", action="store_true", help="skip the lme4 comparison")
+    args = parser.parse_args()
+    n_sims = 200 if args.quick else 1000
+    print(
+        f"cores available: {len(os.sched_getaffinity(0))}; load average before: "
+        f"{os.getloadavg()[0]:.2f} (other processes slow the wall-clock times down)"
+    )
+    rows = [bench_cell(n_sims)]
+    if not args.quick:
+        rows.append(bench_grid(n_sims))
+    if not args.no_r and shutil.which("Rscript"):
+        try:
+            rows.extend(bench_lme4(20))
+        except subprocess.CalledProcessError as exc:
+            print(f"lme4 comparison skipped: {exc}")
+    print()
+    print(pd.DataFrame(rows).to_string(index=False))
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

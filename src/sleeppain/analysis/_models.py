@@ -1,0 +1,246 @@
+"""Fitting one model frame: a linear mixed model (``sp.lmm``) or a GEE (statsmodels).
+
+Warnings raised while fitting (singular fits, convergence) are recorded and re-issued
+with the direction in the message, pointing at the user's call.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sleeppain.analysis._frames import ModelFrame
+from sleeppain.errors import ConvergenceWarning, EstimationError, SpecificationError
+
+__all__ = ["GeeFit", "fit_frame", "holm"]
+
+_TIDY_COLUMNS = [
+    "term",
+    "estimate",
+    "std_error",
+    "statistic",
+    "df",
+    "p_value",
+    "conf_low",
+    "conf_high",
+]
+
+
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm (1979) step-down adjusted p-values (NaN entries are left out and kept NaN).
+
+    Examples
+    --------
+    >>> holm(np.array([0.01, 0.04, 0.03])).round(3).tolist()
+    [0.03, 0.06, 0.06]
+    """
+    p = np.asarray(p, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.nonzero(~np.isnan(p))[0]
+    m = len(ok)
+    if m == 0:
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    adj = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out[order] = np.maximum.accumulate(adj)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class GeeFit:
+    """A GEE fit with an exchangeable working correlation (statsmodels), frozen.
+
+    The design of Alsaadi et al. (2014, Clin J Pain 30:755): population-averaged
+    coefficients with robust (sandwich) standard errors, clusters = persons.
+
+    Attributes
+    ----------
+    formula : str
+        The mean model.
+    fixef : Series
+        Coefficients (``Intercept`` first).
+    vcov : DataFrame
+        Robust covariance of the coefficients.
+    nobs, ngroups : int
+    working_correlation : float
+        The estimated exchangeable correlation.
+    converged : bool
+    result : statsmodels GEEResults
+        The raw statsmodels result.
+    """
+
+    formula: str
+    fixef: pd.Series
+    vcov: pd.DataFrame
+    nobs: int
+    ngroups: int
+    working_correlation: float
+    converged: bool
+    result: Any = field(repr=False)
+
+    @property
+    def std_errors(self) -> pd.Series:
+        """Robust standard errors."""
+        return pd.Series(np.sqrt(np.diag(self.vcov.to_numpy())), index=self.fixef.index)
+
+    def tidy(self, conf_level: float = 0.95) -> pd.DataFrame:
+        """Coefficient table (house schema; z statistics, ``df`` = inf).
+
+        Examples
+        --------
+        >>> fit.tidy().columns.tolist()[:3]  # doctest: +SKIP
+        ['effect', 'group', 'term']
+        """
+        if not 0 < conf_level < 1:
+            raise SpecificationError(f"conf_level must be in (0, 1), got {conf_level!r}.")
+        est = self.fixef.to_numpy()
+        se = self.std_errors.to_numpy()
+        z = est / se
+        crit = stats.norm.ppf(1 - (1 - conf_level) / 2)
+        return pd.DataFrame(
+            {
+                "effect": "fixed",
+                "group": None,
+                "term": list(self.fixef.index),
+                "estimate": est,
+                "std_error": se,
+                "statistic": z,
+                "df": np.inf,
+                "p_value": 2 * stats.norm.sf(np.abs(z)),
+                "conf_low": est - crit * se,
+                "conf_high": est + crit * se,
+            }
+        )
+
+    def summary(self) -> str:
+        """statsmodels' GEE summary text."""
+        return str(self.result.summary().as_text())
+
+    def __repr__(self) -> str:
+        return (
+            f"<GeeFit {self.formula!r}: nobs={self.nobs}, groups={self.ngroups}, "
+            f"exchangeable rho={self.working_correlation:.3f}>"
+        )
+
+
+def _fit_gee(mf: ModelFrame) -> GeeFit:
+    import statsmodels.api as sm
+
+    frame = mf.frame
+    y = frame[mf.outcome].to_numpy(dtype=float)
+    names = ["Intercept", *mf.fixed]
+    X = np.column_stack([np.ones(len(frame)), *(frame[c].to_numpy(float) for c in mf.fixed)])
+    groups = pd.factorize(frame["id"])[0]
+    order = np.lexsort((frame["day"].to_numpy(), groups))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = sm.GEE(
+            y[order],
+            X[order],
+            groups=groups[order],
+            cov_struct=sm.cov_struct.Exchangeable(),
+            family=sm.families.Gaussian(),
+        )
+        res = model.fit()
+    converged = bool(getattr(res, "converged", True))
+    msgs = [str(w.message) for w in caught]
+    for m in msgs:
+        warnings.warn(
+            f"GEE fit of {mf.fixed_formula()!r}: {m}; the estimates may be unreliable "
+            "(try fewer terms or estimator='lmm').",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    if not np.all(np.isfinite(res.params)):
+        raise EstimationError(
+            f"GEE fit of {mf.fixed_formula()!r} ({mf.direction}) gave non-finite "
+            "coefficients; check for constant or collinear terms."
+        )
+    vc = pd.DataFrame(np.asarray(res.cov_params()), index=names, columns=names)
+    fit = GeeFit(
+        formula=mf.fixed_formula(),
+        fixef=pd.Series(np.asarray(res.params), index=names, name="estimate"),
+        vcov=vc,
+        nobs=len(y),
+        ngroups=int(groups.max()) + 1 if len(groups) else 0,
+        working_correlation=float(np.asarray(res.cov_struct.dep_params).ravel()[0]),
+        converged=converged and not msgs,
+        result=res,
+    )
+    return fit
+
+
+@dataclass(frozen=True)
+class FitOutcome:
+    """A fit and the warnings its estimation raised (category, message)."""
+
+    fit: Any
+    warnings: tuple[tuple[type[Warning], str], ...]
+
+
+def fit_frame(
+    mf: ModelFrame, *, estimator: str, random_slopes: bool, reml: bool, tidy: bool = True
+) -> FitOutcome:
+    """Fit one model frame; warnings are captured (not issued) and returned.
+
+    Raises EstimationError (with the direction) when the model cannot be fitted.
+    """
+    if len(mf.frame) == 0:
+        raise EstimationError(
+            f"the {mf.direction} model ({mf.sleep}, {mf.pain}"
+            + (f", {mf.extension}" if mf.extension else "")
+            + ") has no complete rows: no person has the terms observed on consecutive "
+            "days. See the accounting: " + str(mf.accounting.to_dict())
+        )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if estimator == "gee":
+            fit: Any = _fit_gee(mf)
+        else:
+            from sleeppain.mixed import lmm
+
+            try:
+                fit = lmm(mf.formula(random_slopes), mf.frame, reml=reml)
+                if tidy:
+                    # Satterthwaite df are computed (and cached) now, so their warnings
+                    # are reported with the fit rather than at the first table
+                    fit.tidy()
+            except (ValueError, np.linalg.LinAlgError) as exc:
+                raise EstimationError(
+                    f"the {mf.direction} model {mf.formula(random_slopes)!r} "
+                    f"({mf.sleep}, {mf.pain}) could not be fitted: {exc}"
+                ) from exc
+    return FitOutcome(fit, tuple((w.category, str(w.message)) for w in caught))
+
+
+def focal_rows(fit: Any, terms: tuple[str, ...], conf_level: float) -> pd.DataFrame:
+    """Rows of the fit's tidy table for ``terms`` (house schema), indexed by term."""
+    tab = fit.tidy(conf_level=conf_level).set_index("term")
+    return tab.loc[list(terms), _TIDY_COLUMNS[1:]]
+
+
+def contrast(fit: Any, a: str, b: str, conf_level: float) -> dict[str, float]:
+    """Wald test of ``beta[a] - beta[b]`` (t with the smaller Satterthwaite df, or z)."""
+    est = float(fit.fixef[a] - fit.fixef[b])
+    v = fit.vcov
+    var = float(v.loc[a, a] + v.loc[b, b] - 2 * v.loc[a, b])
+    se = float(np.sqrt(max(var, 0.0)))
+    df_all = fit.tidy(conf_level=conf_level).set_index("term")["df"]
+    df = float(min(df_all[a], df_all[b]))
+    stat = est / se if se > 0 else np.nan
+    dist = stats.norm if not np.isfinite(df) else stats.t(df)
+    crit = float(dist.ppf(1 - (1 - conf_level) / 2))
+    return {
+        "estimate": est,
+        "std_error": se,
+        "statistic": stat,
+        "df": df,
+        "p_value": float(2 * dist.sf(abs(stat))),
+        "conf_low": est - crit * se,
+        "conf_high": est + crit * se,
+    }
