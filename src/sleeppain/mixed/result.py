@@ -1,0 +1,605 @@
+"""Stage 7: the frozen result of a linear mixed-model fit (:class:`LmmResult`).
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> import sleeppain as sp
+>>> rng = np.random.default_rng(0)
+>>> g = np.repeat(np.arange(12), 6)
+>>> df = pd.DataFrame({"x": rng.normal(size=72), "g": g})
+>>> df["y"] = 2 + df.x + rng.normal(size=12)[g] + rng.normal(size=72)
+>>> fit = sp.lmm("y ~ x + (1 | g)", df)
+>>> list(fit.fixef.index)
+['Intercept', 'x']
+>>> fit.with_df("z").tidy()["df"].tolist()
+[inf, inf]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import patsy
+from scipy import stats
+
+from sleeppain.errors import SpecificationError
+from sleeppain.mixed._blas import single_threaded_blas
+from sleeppain.mixed.design import (
+    Design,
+    RowAccounting,
+    _as_float,
+    _simple_columns,
+)
+from sleeppain.mixed.deviance import PlsSolution
+from sleeppain.mixed.inference import SatterthwaiteParts, satterthwaite_df, satterthwaite_parts
+from sleeppain.mixed.optimize import ConvergenceRecord
+
+__all__ = ["LmmResult"]
+
+_DF_METHODS = ("satterthwaite", "z")
+
+
+def _r_name(name: str) -> str:
+    return "(Intercept)" if name == "Intercept" else name
+
+
+@dataclass(frozen=True, eq=False)
+class LmmResult:
+    """Result of :func:`sleeppain.lmm` (immutable; derived quantities are cached).
+
+    Attributes
+    ----------
+    formula : str
+        The model formula.
+    reml : bool
+        Whether the REML criterion was optimised.
+    fixef : pandas.Series
+        Fixed-effect estimates by patsy term name (``"Intercept"``, ``"x"``,
+        ``"C(g)[T.b]"``, ``"x:z"``).
+    theta : ndarray
+        Relative covariance parameters in lme4's order (``getME(fit, "theta")``): terms by
+        decreasing number of levels of their grouping factor (lme4's ``rev(order(nl))``),
+        each the lower triangle of its relative Cholesky factor in column-major order.
+    sigma : float
+        Residual standard deviation (REML: ``sqrt(r^2/(n-p))``; ML: ``sqrt(r^2/n)``).
+    objective : float
+        REML criterion at the optimum (``REMLcrit()``) when ``reml``; else the deviance
+        ``-2 logLik`` (``deviance()``).
+    loglik : float
+        ``-objective / 2`` (the REML log-likelihood for REML fits, as lme4's ``logLik``).
+    convergence : ConvergenceRecord
+        Optimiser record: start and end theta, evaluations, final gradient, message,
+        warnings.
+    accounting : RowAccounting
+        Rows used and rows dropped with reasons.
+    is_singular : bool
+        lme4's ``isSingular(fit, tol = 1e-4)``.
+    df_method : {"satterthwaite", "z"}
+        Inference for fixed effects: Satterthwaite's t (lmerTest) or large-sample z.
+    design, solution, evaluator
+        The design, the penalised least-squares solution at the optimum and the deviance
+        evaluator (for refits and derivatives).
+
+    Notes
+    -----
+    References: lme4 1.1-31 (Bates et al. 2015, J Stat Softw 67(1)) for the estimates,
+    lmerTest 3.1-3 (Kuznetsova et al. 2017, J Stat Softw 82(13)) for Satterthwaite df.
+    Tolerances tested: deviance at fixed theta rtol 1e-8; optimum objective within 1e-3;
+    standard errors and df rtol 1e-3.
+    """
+
+    formula: str
+    reml: bool
+    fixef: pd.Series
+    theta: np.ndarray
+    sigma: float
+    objective: float
+    loglik: float
+    convergence: ConvergenceRecord
+    accounting: RowAccounting
+    is_singular: bool
+    design: Design = field(repr=False)
+    solution: PlsSolution = field(repr=False)
+    evaluator: Any = field(repr=False)
+    df_method: str = "satterthwaite"
+    _shared: dict = field(default_factory=dict, repr=False)
+
+    # -- basic facts -----------------------------------------------------------------
+    @property
+    def nobs(self) -> int:
+        """Number of observations used."""
+        return self.design.n
+
+    @property
+    def ngroups(self) -> dict[str, int]:
+        """Number of levels of each grouping factor (lme4's ``ngrps``)."""
+        return self.design.ngroups
+
+    @property
+    def converged(self) -> bool:
+        """Whether the optimiser converged and passed the gradient check."""
+        return self.convergence.converged
+
+    @property
+    def npar(self) -> int:
+        """Number of parameters: fixed effects + theta + residual variance."""
+        return self.design.p + self.theta.size + 1
+
+    @property
+    def aic(self) -> float:
+        """``-2 logLik + 2 npar`` (for REML fits, of the REML log-likelihood, as lme4)."""
+        return -2.0 * self.loglik + 2.0 * self.npar
+
+    @property
+    def bic(self) -> float:
+        """``-2 logLik + log(n) npar``."""
+        return -2.0 * self.loglik + np.log(self.nobs) * self.npar
+
+    @cached_property
+    def vcov(self) -> pd.DataFrame:
+        """Covariance matrix of the fixed effects, ``sigma^2 (X'V^{-1}X)^{-1}``."""
+        names = list(self.fixef.index)
+        return pd.DataFrame(self.sigma**2 * self.solution.A_inv, index=names, columns=names)
+
+    @property
+    def std_errors(self) -> pd.Series:
+        """Standard errors of the fixed effects."""
+        return pd.Series(np.sqrt(np.diag(self.vcov.to_numpy())), index=self.fixef.index)
+
+    # -- inference -------------------------------------------------------------------
+    def with_df(self, method: str) -> LmmResult:
+        """A new result whose inference uses ``method`` (``"satterthwaite"`` or ``"z"``).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> import sleeppain as sp
+        >>> rng = np.random.default_rng(0)
+        >>> df = pd.DataFrame({"g": np.repeat(np.arange(8), 5), "x": rng.normal(size=40)})
+        >>> df["y"] = df.x + rng.normal(size=8)[df.g] + rng.normal(size=40)
+        >>> fit = sp.lmm("y ~ x + (1 | g)", df)
+        >>> fit.with_df("z").df_method, fit.df_method
+        ('z', 'satterthwaite')
+        """
+        key = str(method).lower()
+        if key not in _DF_METHODS:
+            raise SpecificationError(
+                f"unknown df method {method!r}; use 'satterthwaite' (lmerTest) or 'z'."
+            )
+        return dataclasses.replace(self, df_method=key)
+
+    def satterthwaite(self) -> SatterthwaiteParts:
+        """Hessian and Jacobians behind Satterthwaite's df (computed once, then cached)."""
+        if "satt" not in self._shared:
+            with single_threaded_blas():
+                self._shared["satt"] = satterthwaite_parts(
+                    self.evaluator, self.theta, self.sigma, stacklevel=3
+                )
+        return self._shared["satt"]
+
+    @property
+    def df(self) -> pd.Series:
+        """Denominator df of each fixed effect (inf for ``"z"``)."""
+        if self.df_method == "z":
+            vals = np.full(self.design.p, np.inf)
+        else:
+            vals = satterthwaite_df(self.satterthwaite())
+        return pd.Series(vals, index=self.fixef.index, name="df")
+
+    def tidy(self, conf_level: float = 0.95, effects: str = "fixed") -> pd.DataFrame:
+        """Coefficient table in the house schema.
+
+        Parameters
+        ----------
+        conf_level : float
+            Confidence level of ``conf_low`` / ``conf_high`` (Wald, with t(df) or normal
+            quantiles).
+        effects : {"fixed", "all"}
+            ``"all"`` appends the variance parameters as broom.mixed names them
+            (``effect = "ran_pars"``: ``sd__x``, ``cor__x.z``, ``sd__Observation`` for the
+            residual; estimates only).
+
+        Returns
+        -------
+        DataFrame
+            ``effect, group, term, estimate, std_error, statistic, df, p_value, conf_low,
+            conf_high``.
+        """
+        if not 0 < conf_level < 1:
+            raise SpecificationError(f"conf_level must be in (0, 1), got {conf_level!r}.")
+        if effects not in ("fixed", "all"):
+            raise SpecificationError(f"effects must be 'fixed' or 'all', got {effects!r}.")
+        est = self.fixef.to_numpy()
+        se = self.std_errors.to_numpy()
+        df = self.df.to_numpy()
+        stat = est / se
+        a = 1 - (1 - conf_level) / 2
+        if self.df_method == "z":
+            p = 2 * stats.norm.sf(np.abs(stat))
+            crit = np.full_like(est, stats.norm.ppf(a))
+        else:
+            p = 2 * stats.t.sf(np.abs(stat), df)
+            crit = stats.t.ppf(a, df)
+        out = pd.DataFrame(
+            {
+                "effect": "fixed",
+                "group": None,
+                "term": list(self.fixef.index),
+                "estimate": est,
+                "std_error": se,
+                "statistic": stat,
+                "df": df,
+                "p_value": p,
+                "conf_low": est - crit * se,
+                "conf_high": est + crit * se,
+            }
+        )
+        if effects == "all":
+            rows = []
+            for r in self.varcorr().itertuples(index=False):
+                if r.group == "Residual":
+                    term, est = "sd__Observation", r.sd
+                elif pd.isna(r.term2):
+                    term, est = f"sd__{r.term1}", r.sd
+                else:
+                    term, est = f"cor__{r.term1}.{r.term2}", r.corr
+                rows.append({"effect": "ran_pars", "group": r.group, "term": term, "estimate": est})
+            out = pd.concat([out, pd.DataFrame(rows)], ignore_index=True)
+        return out
+
+    def contrast(
+        self, L: np.ndarray | list[float] | dict[str, float], rhs: float = 0.0
+    ) -> pd.DataFrame:
+        """Test ``L' beta = rhs`` for one linear combination of the fixed effects.
+
+        Satterthwaite's df for the contrast as lmerTest's ``contest1D`` (or z when
+        ``df_method == "z"``).
+
+        Parameters
+        ----------
+        L : array-like of length p, or dict {term: weight}
+            Contrast weights (missing terms in a dict get 0).
+        rhs : float
+            Value under the null hypothesis.
+
+        Returns
+        -------
+        DataFrame
+            One row: ``estimate, std_error, statistic, df, p_value``.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> import sleeppain as sp
+        >>> rng = np.random.default_rng(0)
+        >>> df = pd.DataFrame({"g": np.repeat(np.arange(8), 5), "x": rng.normal(size=40)})
+        >>> df["y"] = df.x + rng.normal(size=8)[df.g] + rng.normal(size=40)
+        >>> fit = sp.lmm("y ~ x + (1 | g)", df)
+        >>> row = fit.contrast({"x": 1.0})
+        >>> bool(np.isclose(row["df"].iloc[0], fit.tidy()["df"].iloc[1]))
+        True
+        """
+        names = list(self.fixef.index)
+        if isinstance(L, dict):
+            unknown = sorted(set(L) - set(names))
+            if unknown:
+                raise SpecificationError(
+                    f"contrast names unknown fixed effects {unknown}; the fixed effects are "
+                    f"{names}."
+                )
+            ell = np.array([float(L.get(n, 0.0)) for n in names])
+        else:
+            ell = np.asarray(L, dtype=float).ravel()
+            if ell.size != len(names):
+                raise SpecificationError(
+                    f"contrast has {ell.size} weights for {len(names)} fixed effects {names}."
+                )
+        est = float(ell @ self.fixef.to_numpy())
+        se = float(np.sqrt(ell @ self.vcov.to_numpy() @ ell))
+        stat = (est - rhs) / se
+        if self.df_method == "z":
+            df, p = np.inf, float(2 * stats.norm.sf(abs(stat)))
+        else:
+            df = float(satterthwaite_df(self.satterthwaite(), ell[None, :])[0])
+            p = float(2 * stats.t.sf(abs(stat), df))
+        return pd.DataFrame(
+            [{"estimate": est, "std_error": se, "statistic": stat, "df": df, "p_value": p}]
+        )
+
+    # -- variance components -----------------------------------------------------------
+    def _term_covs(self) -> list[np.ndarray]:
+        covs = []
+        k = 0
+        for t in self.design.terms:
+            p = t.ncols
+            T = np.zeros((p, p))
+            for c in range(p):
+                for r in range(c, p):
+                    T[r, c] = self.theta[k]
+                    k += 1
+            covs.append(self.sigma**2 * T @ T.T)
+        return covs
+
+    def varcorr(self) -> pd.DataFrame:
+        """Variance components (lme4's ``as.data.frame(VarCorr(fit))``, in wide form).
+
+        Returns
+        -------
+        DataFrame
+            One row per variance (``term2`` is None; ``variance``, ``sd``) and per
+            correlation (``variance`` holds the covariance, ``corr`` the correlation), in
+            lme4's term order, with a final ``"Residual"`` row. ``re_term`` is the lme4 term
+            label (``"(1 + x | g)"``). Term names are patsy's (``"Intercept"``).
+        """
+        rows = []
+        for t, S in zip(self.design.terms, self._term_covs(), strict=True):
+            sd = np.sqrt(np.diag(S))
+            for a in range(t.ncols):
+                rows.append((t.group, t.label, t.names[a], None, S[a, a], sd[a], np.nan))
+            for a in range(t.ncols):
+                for b in range(a + 1, t.ncols):
+                    denom = sd[a] * sd[b]
+                    corr = S[a, b] / denom if denom > 0 else np.nan
+                    rows.append((t.group, t.label, t.names[a], t.names[b], S[a, b], np.nan, corr))
+        rows.append(("Residual", None, None, None, self.sigma**2, self.sigma, np.nan))
+        return pd.DataFrame(
+            rows, columns=["group", "re_term", "term1", "term2", "variance", "sd", "corr"]
+        )
+
+    def ranef(self) -> pd.DataFrame:
+        """Conditional modes of the random effects with their conditional variances.
+
+        Returns
+        -------
+        DataFrame
+            One long frame: ``group, level, term, estimate, cond_var, std_error`` (lme4's
+            ``ranef(fit, condVar = TRUE)``; ``cond_var`` is the conditional variance given
+            beta, ``sigma^2 [Lambda (Lambda'Z'Z Lambda + I)^{-1} Lambda']``, and
+            ``std_error`` its square root). Terms appear in lme4 order.
+        """
+        frames = []
+        sol = self.solution
+        for i, t in enumerate(self.design.terms):
+            L, p = t.nlevels, t.ncols
+            b = sol.b[i]
+            if sol.b_var is not None:
+                cv = self.sigma**2 * np.diagonal(sol.b_var[i], axis1=1, axis2=2)
+            else:
+                cv = np.full((L, p), np.nan)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "group": t.group,
+                        "level": np.tile(t.levels, p),
+                        "term": np.repeat(np.array(t.names, dtype=object), L),
+                        "estimate": b.T.ravel(),
+                        "cond_var": cv.T.ravel(),
+                        "std_error": np.sqrt(cv.T.ravel()),
+                    }
+                )
+            )
+        return pd.concat(frames, ignore_index=True)
+
+    # -- fitted values ---------------------------------------------------------------
+    @cached_property
+    def _fitted(self) -> np.ndarray:
+        d = self.design
+        f = d.X @ self.fixef.to_numpy()
+        for t, b in zip(d.terms, self.solution.b, strict=True):
+            f = f + np.einsum("ij,ij->i", t.Xi, b[t.codes])
+        return f
+
+    def fitted(self) -> pd.Series:
+        """Conditional fitted values ``X beta + Z b`` for the rows used."""
+        return pd.Series(self._fitted, index=self.design.index, name="fitted")
+
+    def residuals(self, scaled: bool = False) -> pd.Series:
+        """Conditional residuals ``y - X beta - Z b`` (divided by sigma when ``scaled``)."""
+        r = self.design.y - self._fitted
+        if scaled:
+            r = r / self.sigma
+        return pd.Series(r, index=self.design.index, name="residual")
+
+    def predict(
+        self, newdata: pd.DataFrame | None = None, include_random: bool = True
+    ) -> pd.Series:
+        """Predictions: ``X beta`` plus, when ``include_random``, the conditional modes.
+
+        Parameters
+        ----------
+        newdata : DataFrame, optional
+            Defaults to the rows used in the fit. Levels of a grouping factor not seen in
+            the fit get a random effect of 0 (population prediction, as lme4's
+            ``allow.new.levels = TRUE``); rows with missing predictors predict NaN.
+        include_random : bool
+            Add ``Z b`` (lme4's ``re.form = NULL``) or not (``re.form = NA``).
+        """
+        d = self.design
+        beta = self.fixef.to_numpy()
+        if newdata is None:
+            if include_random:
+                return self.fitted().rename("predicted")
+            return pd.Series(d.X @ beta, index=d.index, name="predicted")
+        if not isinstance(newdata, pd.DataFrame):
+            raise SpecificationError("newdata must be a pandas DataFrame.")
+        X = self._new_matrix(d.parsed.fixed, d.fixed_info, newdata, d.fixef_names)
+        pred = X @ beta
+        if include_random:
+            for t, b in zip(d.terms, self.solution.b, strict=True):
+                Xi = self._new_matrix(t.spec.expr, t.info, newdata, t.names)
+                idx = self._level_index(t, newdata)
+                contrib = np.einsum("ij,ij->i", Xi, b[np.maximum(idx, 0)])
+                contrib[idx < 0] = 0.0
+                pred = pred + contrib
+        return pd.Series(pred, index=newdata.index, name="predicted")
+
+    @staticmethod
+    def _new_matrix(
+        expr: str, info: Any, newdata: pd.DataFrame, names: tuple[str, ...]
+    ) -> np.ndarray:
+        if info is None:
+            simple = _simple_columns(expr, newdata)
+            if simple is None:
+                raise SpecificationError(
+                    f"newdata lacks the numeric columns of {expr!r}; needed: {list(names)}."
+                )
+            intercept, cols = simple
+            mats = ([np.ones(len(newdata))] if intercept else []) + [
+                _as_float(newdata[c]) for c in cols
+            ]
+            full_names = (["Intercept"] if intercept else []) + cols
+            M = np.column_stack(mats)
+        else:
+            try:
+                (mat,) = patsy.build_design_matrices(
+                    [info], newdata, NA_action=patsy.NAAction(NA_types=[])
+                )
+            except patsy.PatsyError as exc:
+                raise SpecificationError(
+                    f"cannot build {expr!r} for newdata: {exc.message}"
+                ) from exc
+            M = np.asarray(mat, dtype=float)
+            full_names = list(info.column_names)
+        pos = [full_names.index(n) for n in names]
+        return M[:, pos]
+
+    @staticmethod
+    def _level_index(term: Any, newdata: pd.DataFrame) -> np.ndarray:
+        for f in term.spec.factors:
+            if f not in newdata.columns:
+                raise SpecificationError(
+                    f"newdata lacks the grouping column {f!r} of term {term.label}."
+                )
+        if len(term.spec.factors) == 1:
+            labels = newdata[term.spec.factors[0]].to_numpy(dtype=object)
+        else:
+            cols = [newdata[f].astype(str).to_numpy(dtype=object) for f in term.spec.factors]
+            labels = np.array([":".join(v) for v in zip(*cols, strict=True)], dtype=object)
+        return pd.Index(term.levels).get_indexer(labels)
+
+    # -- reporting -------------------------------------------------------------------
+    def glance(self) -> pd.DataFrame:
+        """One-row model summary.
+
+        Columns: ``nobs, ngroups`` (levels of the first grouping factor in lme4 order),
+        ``groups`` (all factors), ``sigma, logLik, AIC, BIC, REMLcrit`` (REML fits) or
+        ``deviance`` (ML fits), ``npar, converged, singular, reml, df_method, nevals``.
+        """
+        row = {
+            "nobs": self.nobs,
+            "ngroups": self.design.terms[0].nlevels,
+            "groups": ", ".join(f"{k}: {v}" for k, v in self.ngroups.items()),
+            "sigma": self.sigma,
+            "logLik": self.loglik,
+            "AIC": self.aic,
+            "BIC": self.bic,
+            "REMLcrit": self.objective if self.reml else np.nan,
+            "deviance": np.nan if self.reml else self.objective,
+            "npar": self.npar,
+            "converged": self.converged,
+            "singular": self.is_singular,
+            "reml": self.reml,
+            "df_method": self.df_method,
+            "nevals": self.convergence.nevals,
+        }
+        return pd.DataFrame([row])
+
+    def _coef_table(self) -> pd.DataFrame:
+        t = self.tidy()
+        cols = {"estimate": "Estimate", "std_error": "Std. Error"}
+        tab = t[["term", "estimate", "std_error"]].rename(columns=cols)
+        if self.df_method == "satterthwaite":
+            tab["df"] = t["df"].to_numpy()
+            tab["t value"] = t["statistic"].to_numpy()
+            tab["Pr(>|t|)"] = t["p_value"].to_numpy()
+        else:
+            tab["z value"] = t["statistic"].to_numpy()
+            tab["Pr(>|z|)"] = t["p_value"].to_numpy()
+        tab["term"] = [_r_name(n) for n in tab["term"]]
+        tab = tab.set_index("term")
+        tab.index.name = None
+        return tab
+
+    def summary(self) -> str:
+        """Text summary in the layout of lmerTest's ``summary(fit)``."""
+        crit = "REML" if self.reml else "maximum likelihood"
+        how = (
+            "t-tests use Satterthwaite's method"
+            if self.df_method == "satterthwaite"
+            else "z-tests (large-sample normal)"
+        )
+        lines = [f"Linear mixed model fit by {crit}. {how} [sleeppain.lmm]"]
+        lines.append(f"Formula: {self.formula}")
+        lines.append("")
+        if self.reml:
+            lines.append(f"REML criterion at convergence: {self.objective:.1f}")
+        else:
+            lines.append(
+                f"     AIC      BIC   logLik deviance\n{self.aic:8.1f} {self.bic:8.1f} "
+                f"{self.loglik:8.1f} {self.objective:8.1f}"
+            )
+        lines.append("")
+        r = self.residuals(scaled=True).to_numpy()
+        qs = np.quantile(r, [0, 0.25, 0.5, 0.75, 1])
+        lines.append("Scaled residuals:")
+        lines.append("     Min       1Q   Median       3Q      Max ")
+        lines.append(" ".join(f"{v:8.4f}" for v in qs))
+        lines.append("")
+        lines.append("Random effects:")
+        tab = []
+        for t, S in zip(self.design.terms, self._term_covs(), strict=True):
+            sd = np.sqrt(np.diag(S))
+            for a in range(t.ncols):
+                corr = []
+                for b in range(a):
+                    den = sd[a] * sd[b]
+                    corr.append(f"{S[a, b] / den:5.2f}" if den > 0 else "  NaN")
+                tab.append(
+                    (t.group if a == 0 else "", _r_name(t.names[a]), S[a, a], sd[a], " ".join(corr))
+                )
+        tab.append(("Residual", "", self.sigma**2, self.sigma, ""))
+        w0 = max(8, *(len(x[0]) for x in tab))
+        w1 = max(8, *(len(x[1]) for x in tab))
+        lines.append(f" {'Groups':<{w0}} {'Name':<{w1}} {'Variance':>10} {'Std.Dev.':>9} Corr")
+        for g, nm, v, s, c in tab:
+            lines.append(f" {g:<{w0}} {nm:<{w1}} {v:>10.4g} {s:>9.4g} {c}".rstrip())
+        groups = ", ".join(f"{k}, {v}" for k, v in self.ngroups.items())
+        lines.append(f"Number of obs: {self.nobs}, groups:  {groups}")
+        lines.append("")
+        lines.append("Fixed effects:")
+        lines.append(self._coef_table().to_string(float_format=lambda v: f"{v:.5g}"))
+        if self.is_singular:
+            lines.append("")
+            lines.append("boundary (singular) fit: see help('isSingular')")
+        for w in self.convergence.warnings:
+            lines.append(f"convergence: {w}")
+        if self.accounting.n_dropped:
+            lines.append(f"{self.accounting.n_dropped} rows dropped (see .accounting)")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        crit = "REMLcrit" if self.reml else "deviance"
+        return (
+            f"<LmmResult {self.formula!r}: nobs={self.nobs}, {crit}={self.objective:.4f}, "
+            f"converged={self.converged}, singular={self.is_singular}>"
+        )
+
+    def _repr_html_(self) -> str:
+        head = html.escape(
+            f"Linear mixed model ({'REML' if self.reml else 'ML'}): {self.formula} "
+            f"- nobs {self.nobs}, " + ", ".join(f"{k}: {v}" for k, v in self.ngroups.items())
+        )
+        fixed = self._coef_table().to_html(float_format=lambda v: f"{v:.4g}")
+        rand = self.varcorr().to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="")
+        return (
+            f"<div><p><b>{head}</b></p><p>Fixed effects</p>{fixed}<p>Random effects</p>{rand}</div>"
+        )
