@@ -68,7 +68,7 @@ def _diary(
                     f"{arg}={given!r} differs from the Diary's {arg} column {own!r}; drop "
                     f"{arg}= when passing a Diary (it already knows its keys)."
                 )
-        data._check_variables(needed, "crosslag")
+        data.require(needed, "crosslag")
         want_timing = timing or data.sleep_timing
         missing = [s for s in sleep if s not in data.sleep]
         if missing or want_timing != data.sleep_timing:

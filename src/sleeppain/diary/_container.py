@@ -268,7 +268,7 @@ class Diary:
         [[0.0, nan, 5.0], [1.0, 3.0, 6.0], [2.0, 4.0, nan]]
         """
         cols = _sleep_list(sleep, None)
-        self._check_variables(cols, "sleep")
+        self.require(cols, "sleep")
         timing = self.sleep_timing if sleep_timing is None else _timing(sleep_timing)
         return replace(self, sleep=cols, sleep_timing=timing)
 
@@ -339,7 +339,28 @@ class Diary:
         return None if p is None else p.copy(deep=False)
 
     # --------------------------------------------------------------------- lags
-    def _check_variables(self, cols: Sequence[str], arg: str) -> None:
+    def require(self, cols: Sequence[str], arg: str = "columns") -> None:
+        """Raise a helpful error unless every name in ``cols`` is a variable of the diary.
+
+        Parameters
+        ----------
+        cols : sequence of str
+            Variable names the caller needs.
+        arg : str
+            The caller's argument or function name, used in the message.
+
+        Raises
+        ------
+        DataStructureError
+            Naming the missing columns, close matches, and the diary's variables.
+
+        Examples
+        --------
+        >>> import pandas as pd, sleeppain as sp
+        >>> d = sp.Diary.from_frame(pd.DataFrame({"id": [1, 1], "day": [0, 1],
+        ...                                       "pain": [3, 4]}), id="id", day="day")
+        >>> d.require(["pain"])
+        """
         missing = [c for c in cols if c not in self.variables]
         if missing:
             hints = "".join(suggest(c, self.variables) for c in missing)
@@ -361,7 +382,7 @@ class Diary:
             raise SpecificationError(
                 f"expected a column name or a Series, got {type(col).__name__}."
             )
-        self._check_variables([col], "column")
+        self.require([col], "column")
         return self._canon.values[col], col
 
     def lag(self, col: str | pd.Series, k: int = 1) -> pd.Series:
@@ -484,7 +505,7 @@ class Diary:
         ['pain_w', 'pain_pm', 'pain_m']
         """
         cols = [cols] if isinstance(cols, str) else list(cols)
-        self._check_variables(cols, "decompose")
+        self.require(cols, "decompose")
         parts = {}
         for c in cols:
             parts[f"{c}_w"] = self.within(c, detrend=detrend).to_numpy()
@@ -537,7 +558,7 @@ class Diary:
             if isinstance(k, bool) or not isinstance(k, int | np.integer):
                 raise SpecificationError(f"term {name!r}: k must be an integer, got {k!r}.")
             parsed.append((str(name), str(col), int(k)))
-        self._check_variables([c for _, c, _ in parsed], "lagged_frame")
+        self.require([c for _, c, _ in parsed], "lagged_frame")
         c = self._canon
         cols = {name: self.lag(col, k).to_numpy() for name, col, k in parsed}
         complete = np.ones(len(c.day), dtype=bool)
@@ -572,7 +593,7 @@ class Diary:
     # --------------------------------------------------------------- accounting
     def _pain_column(self, pain: str | None) -> str | None:
         if pain is not None:
-            self._check_variables([pain], "pain")
+            self.require([pain], "pain")
             if pain in self.sleep:
                 raise SpecificationError(
                     f"pain={pain!r} is declared as a sleep column; pain must be a day variable."
