@@ -179,3 +179,19 @@ def test_sparse_z_matches_terms(diary):
     assert (
         pd.Series(Z.sum(axis=1)).round(12).equals(pd.Series(2.0 + diary["x"].to_numpy()).round(12))
     )
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[1, 1, 2, 5, 5, 9], [3, 3, 3], [2, 1, 1, 3], [7], np.array([4, 4, 6], dtype=np.uint16)],
+)
+def test_sorted_integer_codes_equal_factorize(values):
+    from sleeppain.mixed.design import _factorize_sorted
+
+    col = pd.Series(values)
+    codes, uniques = _factorize_sorted(col)
+    ref_codes, ref_uniques = pd.factorize(col, sort=True)
+    np.testing.assert_array_equal(codes, ref_codes)
+    assert (
+        np.asarray(uniques, dtype=object).tolist() == np.asarray(ref_uniques, dtype=object).tolist()
+    )

@@ -291,3 +291,29 @@ def test_schur_scalar_first_term_branches(diary):
     assert crossed._scalar and not crossed._pairs_ok
     for dev, th in [(nested, np.array([0.4, 0.9, 0.1, 0.3])), (crossed, np.array([0.9, 0.5]))]:
         np.testing.assert_allclose(dev(th), GeneralDeviance(dev.design, True)(th), rtol=RTOL_CLOSED)
+
+
+@pytest.mark.parametrize("chunk", [5, 64])
+def test_block_stats_chunks_equal_one_pass(monkeypatch, chunk):
+    # sorted rows are summed in chunks of whole groups; any chunking (and the bincount
+    # path for unsorted rows) gives the same statistics to rounding
+    from sleeppain.mixed import deviance as dv
+
+    rng = np.random.default_rng(4)
+    sizes = rng.integers(1, 12, size=60)
+    codes = np.repeat(np.arange(60), sizes)
+    n = codes.size
+    x = rng.normal(size=n) + 3.0
+    X = np.asfortranarray(np.column_stack([np.ones(n), x, rng.normal(size=n)]))
+    Zc = np.asfortranarray(np.column_stack([np.ones(n), x]))
+    y = rng.normal(size=n) + 10.0
+    one = dv.block_stats(Zc, codes, 60, X, y)
+    perm = rng.permutation(n)
+    shuffled = dv.block_stats(Zc[perm], codes[perm], 60, X[perm], y[perm])
+    monkeypatch.setattr(dv, "_CHUNK_ROWS", chunk)
+    chunked = dv.block_stats(Zc, codes, 60, X, y)
+    for other in (chunked, shuffled):
+        for name in ("ZtZ", "ZtX", "Zty", "XtX", "Xty", "yty"):
+            np.testing.assert_allclose(
+                getattr(other, name), getattr(one, name), rtol=1e-12, atol=1e-10
+            )

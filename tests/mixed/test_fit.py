@@ -236,7 +236,7 @@ def test_result_api(diary):
     assert "<table" in fit._repr_html_()
     assert "LmmResult" in repr(fit)
     assert fit.convergence.optimizer == "scipy TNC"
-    np.testing.assert_array_equal(fit.convergence.theta_start, [1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(fit.convergence.theta_start, fit.evaluator.moment_start())
     np.testing.assert_array_equal(fit.convergence.theta_end, fit.theta)
     assert fit.convergence.nevals > 0
     assert np.max(np.abs(fit.convergence.gradient)) < 1e-2
@@ -452,3 +452,85 @@ def test_optimizer_escapes_a_saddle_point():
     assert rec.objective_end == pytest.approx(-0.25, abs=1e-10)
     assert abs(theta[1]) == pytest.approx(1 / np.sqrt(2), rel=1e-6)
     assert "escape" in rec.message
+
+
+def _correlated_slopes() -> pd.DataFrame:
+    """40 persons x 10 rows, random intercept sd 1 and slope sd 0.7, correlation 0.9."""
+    rng = np.random.default_rng(5)
+    g = np.repeat(np.arange(40), 10)
+    x = rng.normal(size=400)
+    cov = [[1.0, 0.9 * 0.7], [0.9 * 0.7, 0.49]]
+    b = rng.multivariate_normal([0.0, 0.0], cov, size=40)
+    y = 1 + 0.5 * x + b[g, 0] + b[g, 1] * x + rng.normal(size=400)
+    return pd.DataFrame({"y": y, "x": x, "g": g})
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_mirror_images_on_the_zero_variance_face_reach_the_optimum(sign):
+    # theta = (0, t, 0) and (0, -t, 0) are the same model (slope variance t^2, no
+    # intercept variance) and each minimises the criterion on the face theta1 = 0; from
+    # one increasing theta1 goes downhill, from the other uphill (a Karush-Kuhn-Tucker
+    # point of the bounded problem that is not a minimum): both must reach the optimum.
+    from scipy.optimize import minimize_scalar
+
+    from sleeppain.mixed import deviance_from_design, optimize_theta
+
+    dev = deviance_from_design(build_design("y ~ x + (1 + x | g)", _correlated_slopes()))
+    ref, ref_rec = optimize_theta(dev, LmmControl(start="lme4"))
+    t = minimize_scalar(lambda v: dev(np.array([0.0, v, 0.0])), bounds=(0.01, 3.0)).x
+    start = (0.0, sign * t, 0.0)
+    slope = dev.value_and_grad(np.array(start))[1][0]
+    assert abs(slope) > 1.0  # the face point is not stationary in theta1
+    theta, rec = optimize_theta(dev, LmmControl(theta_start=start))
+    assert rec.objective_end == pytest.approx(ref_rec.objective_end, abs=OBJ_ATOL)
+    np.testing.assert_allclose(theta, ref, atol=1e-4)
+
+
+def test_moment_start_is_near_the_optimum_and_gives_the_same_fit(diary):
+    formula = "y ~ x + z + (1 + x | person)"
+    lme4_start = lmm(formula, diary, control={"start": "lme4"})
+    fit = lmm(formula, diary)
+    np.testing.assert_array_equal(lme4_start.convergence.theta_start, [1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(fit.convergence.theta_start, fit.evaluator.moment_start())
+    assert fit.convergence.objective_start < lme4_start.convergence.objective_start
+    assert fit.convergence.nevals < lme4_start.convergence.nevals
+    assert fit.objective == pytest.approx(lme4_start.objective, abs=OBJ_ATOL)
+    np.testing.assert_allclose(fit.theta, lme4_start.theta, atol=1e-4)
+    np.testing.assert_array_less(
+        np.abs(fit.fixef.to_numpy() - lme4_start.fixef.to_numpy()),
+        BETA_SE_FRACTION * fit.std_errors.to_numpy(),
+    )
+    with pytest.raises(SpecificationError, match=r"unknown control\.start"):
+        lmm(formula, diary, control={"start": "ols"})
+
+
+def test_moment_start_none_without_replication():
+    # one row per group: no group's Z'Z of a random slope is invertible
+    from sleeppain.mixed import block_stats
+    from sleeppain.mixed.deviance import BlockDeviance
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=30)
+    codes = np.arange(30) // 2
+    Z = np.column_stack([np.ones(30), x])
+    Z[1::2, 1] = Z[::2, 1]  # both rows of a group share x: Z_j'Z_j is singular
+    s = block_stats(Z, codes, 15, np.ones((30, 1)), rng.normal(size=30))
+    assert BlockDeviance(s, [2], reml=True).moment_start() is None
+
+
+def test_check_convergence_reuses_the_optimizer_hessian(diary):
+    from sleeppain.mixed import check_convergence, deviance_from_design, optimize_theta
+    from sleeppain.mixed.optimize import richardson_jacobian
+
+    dev = deviance_from_design(build_design("y ~ x + z + (1 + x | person)", diary))
+    theta, rec = optimize_theta(dev)
+    assert rec.hessian is not None
+    H = richardson_jacobian(lambda th: dev.value_and_grad(th)[1], theta, levels=1)
+    np.testing.assert_allclose(rec.hessian, 0.5 * (H + H.T), rtol=1e-3, atol=1e-6)
+    checked = check_convergence(dev, theta, rec, LmmControl())
+    assert checked.hessian is rec.hessian
+    # a record from elsewhere: the Hessian is computed at theta
+    moved = theta * 1.1
+    other = check_convergence(dev, moved, rec, LmmControl())
+    H2 = richardson_jacobian(lambda th: dev.value_and_grad(th)[1], moved, levels=1)
+    np.testing.assert_allclose(other.hessian, 0.5 * (H2 + H2.T), rtol=1e-12)

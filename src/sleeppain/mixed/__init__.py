@@ -9,7 +9,7 @@ J Stat Softw 67(1)):
 3. :func:`block_stats` -- per-group cross-products for one grouping factor (computed once);
 4. :func:`deviance_from_design` / :func:`make_deviance` -- the profiled deviance
    ``d(theta)`` (REML criterion or -2 logLik), lme4's ``devfun``;
-5. :func:`optimize_theta` -- bounded L-BFGS-B from lme4's start;
+5. :func:`optimize_theta` -- bounded TNC (or L-BFGS-B) from a moment-based or lme4's start;
 6. :func:`check_convergence`, :func:`is_singular` -- lme4's checks;
 7. :class:`LmmResult` -- the frozen result (:func:`lmm` runs them all).
 

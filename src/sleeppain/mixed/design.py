@@ -448,11 +448,29 @@ def _response(
     return mat[:, 0]
 
 
+def _factorize_sorted(col: pd.Series) -> tuple[np.ndarray, Any]:
+    """``pd.factorize(col, sort=True)``, without hashing for sorted integer columns.
+
+    Diary data usually come sorted by an integer person id; then the codes are a running
+    count of the changes of value (the same codes and levels as ``pd.factorize``).
+    """
+    dtype = col.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu" and len(col) > 1:
+        vals = col.to_numpy()
+        if bool(np.all(vals[1:] >= vals[:-1])):
+            brk = vals[1:] != vals[:-1]
+            codes = np.empty(vals.size, dtype=np.intp)
+            codes[0] = 0
+            np.cumsum(brk, out=codes[1:])
+            return codes, vals[np.concatenate([[0], np.flatnonzero(brk) + 1])]
+    return pd.factorize(col, sort=True)
+
+
 def _group_codes(data: pd.DataFrame, factors: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Codes 0..L-1 and labels of the (interaction of the) grouping factor(s)."""
     codes_list, uniq_list = [], []
     for f in factors:
-        codes, uniques = pd.factorize(data[f], sort=True)
+        codes, uniques = _factorize_sorted(data[f])
         codes_list.append(codes.astype(np.intp))
         uniq_list.append(np.asarray(uniques, dtype=object))
     if len(factors) == 1:

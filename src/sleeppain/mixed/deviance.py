@@ -57,6 +57,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +65,7 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sparse
 import scipy.sparse.linalg as spla
+from scipy.linalg.lapack import dpotrs
 
 from sleeppain.errors import EstimationError
 from sleeppain.mixed.design import Design, theta_layout
@@ -78,6 +80,9 @@ __all__ = [
 ]
 
 _LOG2PI = np.log(2.0 * np.pi)
+
+#: Rows per chunk of :func:`block_stats` (centred rows and products of a chunk stay in cache).
+_CHUNK_ROWS = 32768
 
 #: Largest number of random effects for which the general path uses dense matrices (and the
 #: analytic gradient); larger multi-factor designs use the Schur-complement evaluator.
@@ -101,25 +106,36 @@ class Centering:
     shift: np.ndarray
 
     @staticmethod
-    def make(X: np.ndarray, y: np.ndarray) -> tuple[Centering, np.ndarray, np.ndarray]:
-        """Centre ``y`` and the non-intercept columns of ``X`` when ``X`` has an intercept."""
+    def params(X: np.ndarray, y: np.ndarray) -> tuple[Centering, np.ndarray | None, float]:
+        """The centring of :meth:`make` without applying it: ``(centering, means, ybar)``.
+
+        ``means`` (column means, 0 for the intercept) is None when nothing is centred.
+        """
         p = X.shape[1]
         B = np.eye(p)
         shift = np.zeros(p)
         if p == 0:
-            return Centering(B, shift), X, y
+            return Centering(B, shift), None, 0.0
         cand = [j for j in np.flatnonzero(X[0] == 1.0) if np.all(X[:, j] == 1.0)]
         if not cand:
-            return Centering(B, shift), X, y
+            return Centering(B, shift), None, 0.0
         k = int(cand[0])
         means = X.mean(axis=0)
         means[k] = 0.0
         ybar = float(y.mean())
-        Xc = np.asfortranarray(X - means) if np.any(means != 0) else X
         B[k, :] -= means
         B[k, k] = 1.0
         shift[k] = ybar
-        return Centering(B, shift), Xc, y - ybar
+        return Centering(B, shift), means, ybar
+
+    @staticmethod
+    def make(X: np.ndarray, y: np.ndarray) -> tuple[Centering, np.ndarray, np.ndarray]:
+        """Centre ``y`` and the non-intercept columns of ``X`` when ``X`` has an intercept."""
+        cen, means, ybar = Centering.params(X, y)
+        if means is None:
+            return cen, X, y
+        Xc = np.asfortranarray(X - means) if np.any(means != 0) else X
+        return cen, Xc, y - ybar
 
 
 # ----------------------------------------------------------------------------------------
@@ -166,6 +182,15 @@ def _criterion(ldL2: float, ldRX2: float, r2: float, n: int, p: int, reml: bool)
         nmp = n - p
         return ldL2 + ldRX2 + nmp * (1.0 + _LOG2PI + np.log(r2 / nmp))
     return ldL2 + n * (1.0 + _LOG2PI + np.log(r2 / n))
+
+
+def _cho_solve(RX: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``A^{-1} b`` from the lower Cholesky factor of ``A`` (LAPACK ``dpotrs`` directly:
+    scipy's ``cho_solve`` wrapper costs ten times the solve at the sizes of ``A`` here)."""
+    x, info = dpotrs(RX, b, lower=1)
+    if info != 0:
+        raise ValueError(f"dpotrs failed (info={info})")
+    return x
 
 
 def _chol_A(A: np.ndarray, theta: np.ndarray) -> np.ndarray:
@@ -221,7 +246,11 @@ def block_stats(
     *,
     center: bool = True,
 ) -> BlockStats:
-    """Per-group sufficient statistics in one pass over the rows (``np.bincount`` sums).
+    """Per-group sufficient statistics in one pass over the rows.
+
+    Rows sorted by group are summed by contiguous segments, in chunks of whole groups of
+    about ``_CHUNK_ROWS`` rows (centred on the fly, so no centred copy of ``X`` is made);
+    other row orders by ``np.bincount``.
 
     Parameters
     ----------
@@ -249,59 +278,82 @@ def block_stats(
     >>> s.ZtZ[:, 0, 0].tolist(), s.Zty[:, 0].tolist()
     ([2.0, 2.0], [-2.5, 2.5])
     """
-    if center:
-        cen, Xc, yc = Centering.make(X, y)
-    else:
-        cen = Centering(np.eye(X.shape[1]), np.zeros(X.shape[1]))
-        Xc, yc = X, y
     n, q = Zc.shape
-    p = Xc.shape[1]
+    p = X.shape[1]
     G = int(ngroups)
     codes = np.asarray(codes)
-    if n > 1 and bool(np.all(codes[1:] >= codes[:-1])):
-        # rows sorted by group (the usual diary layout): contiguous segment sums
-        starts = np.concatenate([[0], np.flatnonzero(codes[1:] != codes[:-1]) + 1])
-        if starts.size != G:
-            raise ValueError("every group 0..G-1 must have at least one row")
-
-        def seg(w: np.ndarray) -> np.ndarray:
-            return np.add.reduceat(w, starts)
-
-        counts = np.diff(np.append(starts, n)).astype(float)
+    if center:
+        cen, means, ybar = Centering.params(X, y)
     else:
-
-        def seg(w: np.ndarray) -> np.ndarray:
-            return np.bincount(codes, weights=w, minlength=G)
-
-        counts = np.bincount(codes, minlength=G).astype(float)
-
+        cen = Centering(np.eye(p), np.zeros(p))
+        means, ybar = None, 0.0
     ZtZ = np.empty((G, q, q))
     ZtX = np.empty((G, q, p))
     Zty = np.empty((G, q))
-    Zcols = [np.ascontiguousarray(Zc[:, a]) for a in range(q)]
-    Xcols = [np.ascontiguousarray(Xc[:, k]) for k in range(p)]
-    for a in range(q):
-        za = Zcols[a]
-        const_a = bool(za[0] == 1.0) and bool(np.all(za == 1.0))
-        for b in range(a, q):
-            if const_a and b == a:
-                sab = counts
-            elif const_a:
-                sab = seg(Zcols[b])
-            else:
-                sab = seg(za * Zcols[b])
-            ZtZ[:, a, b] = sab
-            ZtZ[:, b, a] = sab
-        for k in range(p):
-            ZtX[:, a, k] = seg(Xcols[k] if const_a else za * Xcols[k])
-        Zty[:, a] = seg(yc if const_a else za * yc)
+    XtX = np.zeros((p, p))
+    Xty = np.zeros(p)
+    yty = 0.0
+    const = [bool(Zc[0, a] == 1.0) and bool(np.all(Zc[:, a] == 1.0)) for a in range(q)]
+    if n > 1 and bool(np.all(codes[1:] >= codes[:-1])):
+        # rows sorted by group (the usual diary layout): contiguous segment sums, over
+        # chunks of whole groups so that the centred rows and products stay in cache
+        starts = np.concatenate([[0], np.flatnonzero(codes[1:] != codes[:-1]) + 1])
+        if starts.size != G:
+            raise ValueError("every group 0..G-1 must have at least one row")
+        cuts = np.unique(np.searchsorted(starts, np.arange(0, n, _CHUNK_ROWS)))
+        gbounds = np.append(cuts, G)
+        chunks = [(int(a), int(b)) for a, b in itertools.pairwise(gbounds) if b > a]
+    else:
+        starts = None
+        chunks = [(0, G)]
+    for g0, g1 in chunks:
+        if starts is None:
+            r0, r1 = 0, n
+
+            def seg(w: np.ndarray) -> np.ndarray:
+                return np.bincount(codes, weights=w, minlength=G)
+
+            counts = np.bincount(codes, minlength=G).astype(float)
+        else:
+            r0 = int(starts[g0])
+            r1 = int(starts[g1]) if g1 < G else n
+            local = starts[g0:g1] - r0
+
+            def seg(w: np.ndarray, local: np.ndarray = local) -> np.ndarray:
+                return np.add.reduceat(w, local)
+
+            counts = np.diff(np.append(local, r1 - r0)).astype(float)
+        Xk = X[r0:r1]
+        yk = y[r0:r1]
+        if means is not None:
+            Xk = Xk - means
+            yk = yk - ybar
+        XtX += Xk.T @ Xk
+        Xty += Xk.T @ yk
+        yty += float(yk @ yk)
+        Zcols = [np.ascontiguousarray(Zc[r0:r1, a]) for a in range(q)]
+        Xcols = [np.ascontiguousarray(Xk[:, k]) for k in range(p)]
+        for a in range(q):
+            za = Zcols[a]
+            for b in range(a, q):
+                if const[a] and b == a:
+                    sab = counts
+                elif const[a]:
+                    sab = seg(Zcols[b])
+                else:
+                    sab = seg(za * Zcols[b])
+                ZtZ[g0:g1, a, b] = sab
+                ZtZ[g0:g1, b, a] = sab
+            for k in range(p):
+                ZtX[g0:g1, a, k] = seg(Xcols[k] if const[a] else za * Xcols[k])
+            Zty[g0:g1, a] = seg(yk if const[a] else za * yk)
     return BlockStats(
         ZtZ=ZtZ,
         ZtX=ZtX,
         Zty=Zty,
-        XtX=Xc.T @ Xc,
-        Xty=Xc.T @ yc,
-        yty=float(yc @ yc),
+        XtX=XtX,
+        Xty=Xty,
+        yty=yty,
         n=n,
         centering=cen,
     )
@@ -341,6 +393,21 @@ def _lin(pairs: list[tuple[float, np.ndarray]], const: float = 0.0) -> np.ndarra
     if const:
         out += const
     return out
+
+
+def _lin_into(out: np.ndarray, pairs: list[tuple[float, np.ndarray]]) -> None:
+    """``out[...] = sum(coef * array)`` skipping zero coefficients."""
+    first = True
+    for coef, arr in pairs:
+        if coef == 0.0:
+            continue
+        if first:
+            np.multiply(arr, coef, out=out)
+            first = False
+        else:
+            out += coef * arr
+    if first:
+        out[...] = 0.0
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> float:
@@ -416,58 +483,80 @@ class BlockDeviance:
         return T
 
     def _soa(self) -> None:
-        """Structure-of-arrays copies of the statistics (each entry contiguous over G)."""
+        """Work layouts of the statistics, fixed for the life of the evaluator.
+
+        ``_zz[a][b]`` is entry ``(a, b)`` of every ``Z_j'Z_j`` (contiguous over groups);
+        ``_C[a]`` holds row ``a`` of ``[Z_j'X_j | Z_j'y_j]`` for every group, shape
+        ``(q, p + 1, G)`` (groups last, so per-group scalars broadcast along contiguous
+        rows), and the sums over groups of each evaluation are a few matrix products.
+        """
         s = self.stats
-        q = self.q
+        q, p = self.q, self.p
+        G = s.ZtZ.shape[0]
         self._zz = [[np.ascontiguousarray(s.ZtZ[:, a, b]) for b in range(q)] for a in range(q)]
-        self._zx = [np.ascontiguousarray(s.ZtX[:, a, :]) for a in range(q)]
-        self._zy = [np.ascontiguousarray(s.Zty[:, a]) for a in range(q)]
+        C = np.empty((q, p + 1, G))
+        C[:, :p, :] = s.ZtX.transpose(1, 2, 0)
+        C[:, p, :] = s.Zty.T
+        self._C = C
+        self._G = G
 
     def _solve(self, theta: np.ndarray) -> dict[str, Any]:
         theta = np.asarray(theta, dtype=float)
         if theta.shape != (self.ntheta,):
             raise ValueError(f"theta must have length {self.ntheta}, got shape {theta.shape}")
+        T = self.template(theta)
+        if self.q == 2:
+            return self._solve_q2(theta, T)
         s = self.stats
         q, p = self.q, self.p
-        T = self.template(theta)
-        zz, zx, zy = self._zz, self._zx, self._zy
+        zz, C = self._zz, self._C
         rq = range(q)
-        # T' Z'Z (per group), M = T' Z'Z T + I
+        # T' Z'Z (per group), M = T' Z'Z T + I (symmetric: upper triangle computed)
         tz = [[_lin([(T[c, a], zz[c][b]) for c in rq]) for b in rq] for a in rq]
-        M = [
-            [_lin([(T[c, b], tz[a][c]) for c in rq], 1.0 if a == b else 0.0) for b in rq]
-            for a in rq
-        ]
-        Minv, ldL2 = _inv_logdet_soa(M)
-        v = [_lin([(T[c, a], zy[c]) for c in rq]) for a in rq]
-        Vx = [_lin([(T[c, a], zx[c]) for c in rq]) for a in rq]
-        MinvVx = [sum(Minv[a][b][:, None] * Vx[b] for b in rq) for a in rq]
-        Minvv = [sum(Minv[a][b] * v[b] for b in rq) for a in rq]
-        A = s.XtX.copy()
-        rhs = s.Xty.copy()
-        r2 = s.yty
-        # thin BLAS products: run under single_threaded_blas() (fit_design does)
+        M: list[list[np.ndarray]] = [[zz[0][0]] * q for _ in rq]
         for a in rq:
-            A -= Vx[a].T @ MinvVx[a]
-            rhs -= Vx[a].T @ Minvv[a]
-            r2 -= float(v[a] @ Minvv[a])
+            for b in range(a, q):
+                M[a][b] = M[b][a] = _lin([(T[c, b], tz[a][c]) for c in rq], 1.0 if a == b else 0.0)
+        Minv, ldL2 = _inv_logdet_soa(M)
+        # P_j = T M_j^{-1} T' (symmetric), so that sum_j V_j' M_j^{-1} V_j with
+        # V_j = T' [Z_j'X_j | Z_j'y_j] is sum_j C_j' P_j C_j
+        TM = [[_lin([(T[a, c], Minv[c][b]) for c in rq]) for b in rq] for a in rq]
+        P: list[list[np.ndarray]] = [[zz[0][0]] * q for _ in rq]
+        for a in rq:
+            for b in range(a, q):
+                P[a][b] = P[b][a] = _lin([(T[b, d], TM[a][d]) for d in rq])
+        Q = np.empty_like(C)
+        for a in rq:
+            np.multiply(C[0], P[a][0], out=Q[a])
+            for b in range(1, q):
+                Q[a] += P[a][b] * C[b]
+        # thin BLAS products: run under single_threaded_blas() (fit_design does)
+        S = C[0] @ Q[0].T
+        for a in range(1, q):
+            S += C[a] @ Q[a].T
+        A = s.XtX - S[:p, :p]
+        rhs = s.Xty - S[:p, p]
         RX = _chol_A(A, theta)
-        beta_c = sla.cho_solve((RX, True), rhs) if p else np.zeros(0)
+        beta_c = _cho_solve(RX, rhs) if p else np.zeros(0)
         ldRX2 = 2.0 * float(np.log(np.diag(RX)).sum())
-        r2 -= float(rhs @ beta_c)
+        r2 = s.yty - float(S[p, p]) - float(rhs @ beta_c)
         if not r2 > 0:
             raise EstimationError(
                 f"penalised residual sum of squares is {r2:.3g} at theta="
                 f"{np.round(theta, 6).tolist()}: the model fits the response exactly."
             )
-        u = [Minvv[a] - MinvVx[a] @ beta_c for a in rq]
+        # c_j = Z_j'(y_j - X_j beta), u_j = M_j^{-1} T' c_j
+        cvec = np.append(-beta_c, 1.0) @ C  # (q, G)
+        Tc = [_lin([(T[c, a], cvec[c]) for c in rq]) for a in rq]
+        u = [sum((Minv[a][b] * Tc[b] for b in range(1, q)), Minv[a][0] * Tc[0]) for a in rq]
         self.nevals += 1
         dev = _criterion(ldL2, ldRX2, r2, self.n, self.p, self.reml)
         return {
             "T": T,
             "tz": tz,
             "Minv": Minv,
-            "MinvVx": MinvVx,
+            "P": P,
+            "cvec": cvec,
             "RX": RX,
             "beta_c": beta_c,
             "u": u,
@@ -482,30 +571,233 @@ class BlockDeviance:
         return self._solve(theta)["dev"]
 
     def _pieces_grad(self, w: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Gradients of log|L|^2, r^2 and log|R_X|^2 with respect to theta."""
+        """Gradients of log|L|^2, r^2 and log|R_X|^2 with respect to theta.
+
+        With ``N_j = I - Z_j'Z_j P_j`` the residual of the module notes is
+        ``res_j = N_j c_j`` and ``W_j = N_j Z_j'X_j``, so
+        ``sum_j W_j A^{-1} W_j' = sum_j N_j K_j N_j'`` with ``K_j = Z_j'X_j A^{-1} X_j'Z_j``.
+        """
+        if self.q == 2:
+            return self._pieces_grad_q2(w)
         q, p = self.q, self.p
         rq = range(q)
-        zz, zx, zy = self._zz, self._zx, self._zy
-        T, u, beta_c, tz, Minv = w["T"], w["u"], w["beta_c"], w["tz"], w["Minv"]
-        Tu = [_lin([(T[a, c], u[c]) for c in rq]) for a in rq]
-        res = [zy[a] - zx[a] @ beta_c - sum(zz[a][b] * Tu[b] for b in rq) for a in rq]
+        zz, C = self._zz, self._C
+        T, u, tz, Minv, P, cvec = w["T"], w["u"], w["tz"], w["Minv"], w["P"], w["cvec"]
+        N = [
+            [_lin([(-1.0, zz[a][c] * P[c][b]) for c in rq], 1.0 if a == b else 0.0) for b in rq]
+            for a in rq
+        ]
+        res = [sum((N[a][b] * cvec[b] for b in range(1, q)), N[a][0] * cvec[0]) for a in rq]
         R = np.array([[_dot(res[a], u[b]) for b in rq] for a in rq])
         Bld = np.array([[sum(_dot(Minv[a][c], tz[c][b]) for c in rq) for b in rq] for a in rq])
         r, c = self._rows, self._cols
         d_ld = 2.0 * Bld[c, r]
         d_r2 = -2.0 * R[r, c]
         if p:
-            MinvVx = w["MinvVx"]
-            # W_a = ZtX_a - sum_c (Z'Z T)_{ac} MinvVx_c, with (Z'Z T)_{ac} = (T'Z'Z)_{ca}
-            W = [zx[a] - sum(tz[cc][a][:, None] * MinvVx[cc] for cc in rq) for a in rq]
-            Ainv = sla.cho_solve((w["RX"], True), np.eye(p))
-            WA = [W[a] @ Ainv for a in rq]
-            BAraw = np.array([[_dot(WA[a], W[b]) for b in rq] for a in rq])
+            Ainv = _cho_solve(w["RX"], np.eye(p))
+            AC = [Ainv @ C[d, :p] for d in rq]
+            K: list[list[np.ndarray]] = [[cvec[0]] * q for _ in rq]
+            for a in rq:
+                for b in range(a, q):
+                    K[a][b] = K[b][a] = np.einsum("pg,pg->g", C[a, :p], AC[b])
+            NK = [
+                [sum((N[a][cc] * K[cc][d] for cc in range(1, q)), N[a][0] * K[0][d]) for d in rq]
+                for a in rq
+            ]
+            BAraw = np.array([[sum(_dot(NK[a][d], N[b][d]) for d in rq) for b in rq] for a in rq])
             BA = T.T @ BAraw
             d_rx = -2.0 * BA[c, r]
         else:
             d_rx = np.zeros(self.ntheta)
         return d_ld, d_r2, d_rx
+
+    def _solve_q2(self, theta: np.ndarray, T: np.ndarray) -> dict[str, Any]:
+        """:meth:`_solve` for ``q = 2`` in closed form (the formulas of the generic path)."""
+        s = self.stats
+        p = self.p
+        (z00, z01), (_, z11) = self._zz
+        C = self._C
+        t0, t1, t2 = float(T[0, 0]), float(T[1, 0]), float(T[1, 1])
+        # T' Z'Z and M = T' Z'Z T + I
+        tz00 = t0 * z00 + t1 * z01 if t1 else t0 * z00
+        tz01 = t0 * z01 + t1 * z11 if t1 else t0 * z01
+        tz10 = t2 * z01
+        tz11 = t2 * z11
+        M00 = t0 * tz00 + t1 * tz01 + 1.0 if t1 else t0 * tz00 + 1.0
+        M01 = t2 * tz01
+        M11 = t2 * tz11 + 1.0
+        det = M00 * M11 - M01 * M01
+        ldL2 = float(np.log(det).sum())
+        rdet = 1.0 / det
+        i00 = M11 * rdet
+        i01 = -M01 * rdet
+        i11 = M00 * rdet
+        # P = T M^{-1} T'
+        P00 = (t0 * t0) * i00
+        P01 = t0 * (t1 * i00 + t2 * i01) if t1 else (t0 * t2) * i01
+        P11 = (t1 * t1) * i00 + (2.0 * t1 * t2) * i01 + (t2 * t2) * i11 if t1 else (t2 * t2) * i11
+        C0, C1 = C[0], C[1]
+        Q0 = C0 * P00
+        Q0 += C1 * P01
+        S = C0 @ Q0.T
+        Q1 = C0 * P01
+        Q1 += C1 * P11
+        S += C1 @ Q1.T
+        A = s.XtX - S[:p, :p]
+        rhs = s.Xty - S[:p, p]
+        RX = _chol_A(A, theta)
+        beta_c = _cho_solve(RX, rhs) if p else np.zeros(0)
+        ldRX2 = 2.0 * float(np.log(np.diag(RX)).sum())
+        r2 = s.yty - float(S[p, p]) - float(rhs @ beta_c)
+        if not r2 > 0:
+            raise EstimationError(
+                f"penalised residual sum of squares is {r2:.3g} at theta="
+                f"{np.round(theta, 6).tolist()}: the model fits the response exactly."
+            )
+        cvec = np.append(-beta_c, 1.0) @ C  # (2, G)
+        c0, c1 = cvec[0], cvec[1]
+        Tc0 = t0 * c0 + t1 * c1 if t1 else t0 * c0
+        Tc1 = t2 * c1
+        u0 = i00 * Tc0 + i01 * Tc1
+        u1 = i01 * Tc0 + i11 * Tc1
+        self.nevals += 1
+        dev = _criterion(ldL2, ldRX2, r2, self.n, self.p, self.reml)
+        return {
+            "T": T,
+            "tz": [[tz00, tz01], [tz10, tz11]],
+            "Minv": [[i00, i01], [i01, i11]],
+            "P": [[P00, P01], [P01, P11]],
+            "cvec": cvec,
+            "RX": RX,
+            "beta_c": beta_c,
+            "u": [u0, u1],
+            "r2": r2,
+            "ldL2": ldL2,
+            "ldRX2": ldRX2,
+            "dev": dev,
+        }
+
+    def _pieces_grad_q2(self, w: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`_pieces_grad` for ``q = 2`` in closed form."""
+        p = self.p
+        (z00, z01), (_, z11) = self._zz
+        C = self._C
+        T = w["T"]
+        u0, u1 = w["u"]
+        (tz00, tz01), (tz10, tz11) = w["tz"]
+        (i00, i01), (_, i11) = w["Minv"]
+        (P00, P01), (_, P11) = w["P"]
+        c0, c1 = w["cvec"][0], w["cvec"][1]
+        N00 = 1.0 - z00 * P00 - z01 * P01
+        N01 = -(z00 * P01 + z01 * P11)
+        N10 = -(z01 * P00 + z11 * P01)
+        N11 = 1.0 - z01 * P01 - z11 * P11
+        res0 = N00 * c0 + N01 * c1
+        res1 = N10 * c0 + N11 * c1
+        R = np.array([[res0 @ u0, res0 @ u1], [res1 @ u0, res1 @ u1]])
+        Bld = np.array(
+            [
+                [i00 @ tz00 + i01 @ tz10, i00 @ tz01 + i01 @ tz11],
+                [i01 @ tz00 + i11 @ tz10, i01 @ tz01 + i11 @ tz11],
+            ]
+        )
+        r, c = self._rows, self._cols
+        d_ld = 2.0 * Bld[c, r]
+        d_r2 = -2.0 * R[r, c]
+        if p:
+            Ainv = _cho_solve(w["RX"], np.eye(p))
+            X0, X1 = C[0, :p], C[1, :p]
+            AX1 = Ainv @ X1
+            K00 = np.einsum("pg,pg->g", X0, Ainv @ X0)
+            K01 = np.einsum("pg,pg->g", X0, AX1)
+            K11 = np.einsum("pg,pg->g", X1, AX1)
+            NK00 = N00 * K00 + N01 * K01
+            NK01 = N00 * K01 + N01 * K11
+            NK10 = N10 * K00 + N11 * K01
+            NK11 = N10 * K01 + N11 * K11
+            BAraw = np.array(
+                [
+                    [NK00 @ N00 + NK01 @ N01, NK00 @ N10 + NK01 @ N11],
+                    [NK10 @ N00 + NK11 @ N01, NK10 @ N10 + NK11 @ N11],
+                ]
+            )
+            BA = T.T @ BAraw
+            d_rx = -2.0 * BA[c, r]
+        else:
+            d_rx = np.zeros(self.ntheta)
+        return d_ld, d_r2, d_rx
+
+    def moment_start(self) -> np.ndarray | None:
+        """A method-of-moments theta to start the optimiser from (None when unusable).
+
+        From the ordinary least-squares fit ``beta_ols`` and each group's least-squares
+        random-effect coefficients ``b_j = (Z_j'Z_j)^{-1} Z_j'(y_j - X_j beta_ols)`` (groups
+        whose ``Z_j'Z_j`` is singular are left out): ``sigma^2`` is the residual sum of
+        squares within groups over its degrees of freedom and the covariance of the
+        random effects is ``cov(b_j) - sigma^2 mean((Z_j'Z_j)^{-1})`` (the moment estimator
+        of the random-coefficient model, e.g. Swamy 1970, Econometrica 38(2)), restricted
+        to the terms' blocks, with eigenvalues floored at ``1e-4 sigma^2``; theta is the
+        Cholesky factor of it over ``sigma^2``. Only a starting point: the optimum is the
+        minimum of the criterion whatever the start.
+        """
+        s = self.stats
+        q, p = self.q, self.p
+        ZtZ = s.ZtZ
+        try:
+            beta = np.linalg.solve(s.XtX, s.Xty) if p else np.zeros(0)
+        except np.linalg.LinAlgError:
+            return None
+        r = s.Zty - s.ZtX @ beta  # (G, q)
+        if q == 1:
+            det = ZtZ[:, 0, 0]
+            scale = det
+        elif q == 2:
+            det = ZtZ[:, 0, 0] * ZtZ[:, 1, 1] - ZtZ[:, 0, 1] ** 2
+            scale = ZtZ[:, 0, 0] * ZtZ[:, 1, 1]
+        else:
+            det = np.linalg.det(ZtZ)
+            scale = np.prod(np.diagonal(ZtZ, axis1=1, axis2=2), axis=1)
+        ok = (scale > 0) & (det > 1e-8 * scale)
+        g = int(ok.sum())
+        nw = self.n - p - q * g
+        if g < q + 2 or nw <= 0:
+            return None
+        if g < ok.size:
+            ZtZ, r, det = ZtZ[ok], r[ok], det[ok]
+        if q == 1:
+            zi = 1.0 / det
+            bh = (r[:, 0] * zi)[:, None]
+            zi_mean = np.array([[zi.mean()]])
+        elif q == 2:
+            rdet = 1.0 / det
+            i00, i01, i11 = ZtZ[:, 1, 1] * rdet, -ZtZ[:, 0, 1] * rdet, ZtZ[:, 0, 0] * rdet
+            r0, r1 = r[:, 0], r[:, 1]
+            bh = np.column_stack([i00 * r0 + i01 * r1, i01 * r0 + i11 * r1])
+            m01 = i01.mean()
+            zi_mean = np.array([[i00.mean(), m01], [m01, i11.mean()]])
+        else:
+            Zi = np.linalg.inv(ZtZ)
+            bh = np.einsum("gab,gb->ga", Zi, r)
+            zi_mean = Zi.mean(axis=0)
+        rss = s.yty - float(s.Xty @ beta) - float(np.vdot(r, bh))
+        sig2 = rss / nw
+        if not (np.isfinite(sig2) and sig2 > 0):
+            return None
+        bc = bh - bh.mean(axis=0)
+        psi = (bc.T @ bc) / (g - 1) - sig2 * zi_mean
+        mask = np.zeros((q, q), dtype=bool)
+        mask[self._rows, self._cols] = mask[self._cols, self._rows] = True
+        rel = np.where(mask, psi / sig2, 0.0)
+        if not np.all(np.isfinite(rel)):
+            return None
+        w, V = np.linalg.eigh(rel)
+        rel = np.where(mask, (V * np.maximum(w, 1e-4)) @ V.T, 0.0)
+        try:
+            L = np.linalg.cholesky(rel)
+        except np.linalg.LinAlgError:
+            return None
+        theta = L[self._rows, self._cols]
+        return theta if np.all(np.isfinite(theta)) else None
 
     def value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """Profiled deviance and its analytic gradient at ``theta``."""

@@ -1,7 +1,9 @@
 """Stages 5 and 6: optimise the profiled deviance over theta and check the optimum.
 
-Optimisation (:func:`optimize_theta`) starts where lme4 starts (``theta = 1`` on diagonals,
-0 off them) and uses scipy: TNC (truncated Newton) with the analytic gradient (block path,
+Optimisation (:func:`optimize_theta`) starts from a method-of-moments estimate of theta
+when the evaluator has one (one grouping factor) and it is better than lme4's start
+(``theta = 1`` on diagonals, 0 off them; ``LmmControl(start="lme4")`` always starts there),
+and uses scipy: TNC (truncated Newton) with the analytic gradient (block path,
 small general designs), L-BFGS-B with central-difference gradients (Schur path), within
 lme4's bounds (``LmmControl(bounded=False)`` optimises without bounds and sign-normalises
 the columns of each relative Cholesky factor afterwards, :func:`canonical_theta`). Two
@@ -40,7 +42,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
-from sleeppain.errors import SpecificationError
+from sleeppain.errors import EstimationError, SpecificationError
 
 #: (status, method) of scipy results that mean "line search cannot improve" (not a failure
 #: by itself: check_convergence's gradient check decides).
@@ -85,7 +87,14 @@ class LmmControl:
     check_conv : bool
         Run the gradient/Hessian check after optimising.
     theta_start : sequence of float or None
-        Starting theta (lme4 order); default lme4's.
+        Starting theta (lme4 order); default: see ``start``.
+    start : {"moments", "lme4"}
+        Default starting point when ``theta_start`` is None. ``"lme4"``: lme4's (1 on
+        the diagonal of theta, 0 off it). ``"moments"`` (default): the evaluator's
+        method-of-moments estimate (one grouping factor, see
+        :meth:`~sleeppain.mixed.BlockDeviance.moment_start`) when it exists and its
+        criterion is below that of lme4's start, else lme4's. A start near the optimum
+        saves most of the optimiser's evaluations; the optimum is the same.
     bounded : bool
         Optimise with lme4's bounds (diagonal of theta >= 0; default). ``False`` optimises
         without bounds and then flips the sign of any column of a relative Cholesky factor
@@ -108,6 +117,7 @@ class LmmControl:
     check_conv: bool = True
     theta_start: tuple[float, ...] | None = None
     bounded: bool = True
+    start: str = "moments"
 
     @classmethod
     def coerce(cls, control: LmmControl | dict[str, Any] | None) -> LmmControl:
@@ -146,6 +156,8 @@ class ConvergenceRecord:
     scaled_gradient : ndarray or None
         ``H^{-1/2} g`` as lme4 computes it (None when the Hessian is not positive definite).
     hessian : ndarray or None
+        Hessian of the criterion at ``theta_end`` (central differences of the gradient),
+        formed once for the Newton polish and reused by :func:`check_convergence`.
     converged : bool
         Optimiser success and the gradient check passed.
     message : str
@@ -197,9 +209,12 @@ def optimize_theta(
     >>> df["y"] = df.x + rng.normal(size=12)[g] + rng.normal(size=96)
     >>> from sleeppain.mixed import build_design, deviance_from_design
     >>> dev = deviance_from_design(build_design("y ~ x + (1 | g)", df))
-    >>> theta, rec = optimize_theta(dev, LmmControl())
+    >>> theta, rec = optimize_theta(dev, LmmControl(start="lme4"))
     >>> rec.theta_start.tolist(), bool(rec.objective_end < rec.objective_start)
     ([1.0], True)
+    >>> theta2, rec2 = optimize_theta(dev)  # from the moment estimate: same optimum
+    >>> bool(abs(rec2.objective_end - rec.objective_end) < 1e-8), rec2.nevals < rec.nevals
+    (True, True)
     """
     control = control or LmmControl()
     lower = np.asarray(dev.lower, dtype=float)
@@ -212,14 +227,40 @@ def optimize_theta(
             )
     else:
         start = np.where(lower == 0.0, 1.0, 0.0)
+        if control.start not in ("moments", "lme4"):
+            raise SpecificationError(
+                f"unknown control.start {control.start!r}; use 'moments' or 'lme4'."
+            )
     t0 = time.perf_counter()
     nev = [0]
+    # every (value, gradient) of this call by theta: the optimiser's first and last points
+    # are evaluated again by the code around it
+    seen: dict[bytes, tuple[float, np.ndarray]] = {}
+
+    def value_and_grad(th: np.ndarray) -> tuple[float, np.ndarray]:
+        th = np.asarray(th, dtype=float)
+        key = th.tobytes()
+        hit = seen.get(key)
+        if hit is None:
+            f, g = dev.value_and_grad(th)
+            hit = seen[key] = (float(f), np.array(g, dtype=float))
+        return hit[0], hit[1].copy()
 
     def fun(th: np.ndarray) -> tuple[float, np.ndarray]:
         nev[0] += 1
-        return dev.value_and_grad(th)
+        return value_and_grad(th)
 
-    f0 = float(dev(start))
+    f0 = value_and_grad(start)[0]
+    if control.theta_start is None and control.start == "moments":
+        moments = getattr(dev, "moment_start", None)
+        cand = moments() if moments is not None else None
+        if cand is not None:
+            try:
+                f_cand = value_and_grad(cand)[0]
+            except EstimationError:
+                f_cand = np.inf
+            if f_cand < f0:
+                start, f0 = np.asarray(cand, dtype=float), f_cand
     if control.bounded:
         bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
     else:
@@ -238,13 +279,23 @@ def optimize_theta(
             break
         best_x, best_f = None, float(res.fun)
         for k in at_bound:
-            for h in _BOUNDARY_PROBES:
-                x = res.x.copy()
-                x[k] = h
-                fx = float(dev(x))
-                nev[0] += 1
-                if fx < best_f - 1e-10 * max(1.0, abs(best_f)):
-                    best_x, best_f = x, fx
+            # with the diagonal element at 0, the column's mirror image (elements below it
+            # negated) is the same model, but the criterion's slope in the diagonal element
+            # changes sign: from one image increasing it goes uphill, from the other down
+            end = _column_end(lower, int(k))
+            images = [res.x.copy()]
+            if np.any(res.x[k + 1 : end] != 0.0):
+                mirror = res.x.copy()
+                mirror[k + 1 : end] = -mirror[k + 1 : end]
+                images.append(mirror)
+            for image in images:
+                for h in _BOUNDARY_PROBES:
+                    x = image.copy()
+                    x[k] = h
+                    fx = float(dev(x))
+                    nev[0] += 1
+                    if fx < best_f - 1e-10 * max(1.0, abs(best_f)):
+                        best_x, best_f = x, fx
         if best_x is None:
             break
         restarts += 1
@@ -252,8 +303,9 @@ def optimize_theta(
         nit += int(res.nit)
     theta = canonical_theta(np.asarray(res.x, dtype=float), lower)
     polished = escapes = 0
+    hess: np.ndarray | None = None
     for _ in range(4):
-        theta, k, direction = _newton_polish(dev, theta, lower)
+        theta, k, direction, hess = _newton_polish(dev, theta, lower, value_and_grad)
         polished += k
         if direction is None:
             break
@@ -276,7 +328,7 @@ def optimize_theta(
         res = minimize(fun, best_x, jac=True, method=method, bounds=bounds, options=opts)
         nit += int(res.nit)
         theta = canonical_theta(np.asarray(res.x, dtype=float), lower)
-    fval, grad = dev.value_and_grad(theta)
+    fval, grad = value_and_grad(theta)
     record = ConvergenceRecord(
         optimizer=f"scipy {method}",
         theta_start=start,
@@ -287,7 +339,7 @@ def optimize_theta(
         niter=nit,
         gradient=np.asarray(grad, dtype=float),
         scaled_gradient=None,
-        hessian=None,
+        hessian=hess,
         # a line search that cannot improve happens at an optimum when the criterion is
         # flat to rounding; the gradient check in check_convergence then decides.
         converged=bool(res.success) or (int(res.status), method) in _STALLED,
@@ -302,51 +354,76 @@ def optimize_theta(
 
 
 def _newton_polish(
-    dev: Any, theta: np.ndarray, lower: np.ndarray
-) -> tuple[np.ndarray, int, np.ndarray | None]:
+    dev: Any, theta: np.ndarray, lower: np.ndarray, value_and_grad: Any = None
+) -> tuple[np.ndarray, int, np.ndarray | None, np.ndarray | None]:
     """A few safeguarded Newton steps from the optimiser's end point.
 
     Quasi-Newton optimisers stop when the criterion stops changing in its ~12th digit,
     which can leave theta ~1e-4 from the optimum; derived quantities (Satterthwaite df,
     tiny p-values) are sensitive to that. The Hessian is the central difference of the
     gradient (analytic, or itself a central difference on the Schur path, whose ~1e-6
-    absolute accuracy then sets the precision of the optimum); parameters held at their
-    bound with an outward gradient stay fixed. A step is kept only if it lowers the
-    criterion.
+    absolute accuracy then sets the precision of the optimum), formed once at the
+    optimiser's end point and kept for the following steps (a simplified Newton method:
+    over steps of ~1e-4 the Hessian changes far less than needed to slow convergence);
+    parameters held at their bound with an outward gradient stay fixed. A step is kept
+    only if it lowers the criterion.
+
+    ``value_and_grad`` (default ``dev.value_and_grad``) may be a memoised version of it.
 
     Returns
     -------
-    theta, steps, direction
+    theta, steps, direction, hessian
         ``direction`` is a unit direction of negative curvature when the end point is a
-        saddle (the caller escapes along it), else None.
+        saddle (the caller escapes along it), else None. ``hessian`` is the Hessian of the
+        criterion at the returned theta (recomputed there if the steps moved theta by more
+        than the difference step), for :func:`check_convergence`; None if none was formed.
     """
+    value_and_grad = value_and_grad or dev.value_and_grad
     steps = 0
-    f, g = dev.value_and_grad(theta)
+    f, g = value_and_grad(theta)
+    H_full: np.ndarray | None = None
+    at = theta
     for _ in range(4):
         free = ~((lower == 0.0) & (theta <= 0.0) & (g >= 0.0))
         if not free.any():
             break
-        H = richardson_jacobian(lambda th: dev.value_and_grad(th)[1], theta, levels=1)
-        H = 0.5 * (H + H.T)[np.ix_(free, free)]
+        if H_full is None:
+            H_full = _gradient_hessian(dev, theta)
+            at = theta
+        H = H_full[np.ix_(free, free)]
         evals, evecs = np.linalg.eigh(H)
         if evals[0] < -1e-6 * max(1.0, float(np.abs(evals).max())):
             d = np.zeros_like(theta)
             d[free] = evecs[:, 0]
-            return theta, steps, d
+            return theta, steps, d, None
         if evals[0] <= 0:
             break
         step = np.linalg.solve(H, g[free])
         new = theta.copy()
         new[free] -= step
         new = np.maximum(new, lower)
-        f_new, g_new = dev.value_and_grad(new)
+        f_new, g_new = value_and_grad(new)
         if not f_new < f:
             break
         theta, f, g = new, f_new, g_new
         steps += 1
         if np.max(np.abs(step)) < 1e-10 * max(1.0, float(np.max(np.abs(theta)))):
             break
-    return theta, steps, None
+    if H_full is not None and np.any(np.abs(theta - at) > _hessian_steps(at)):
+        H_full = _gradient_hessian(dev, theta)
+    return theta, steps, None, H_full
+
+
+def _hessian_steps(x: np.ndarray) -> np.ndarray:
+    """Difference steps of :func:`richardson_jacobian` (``levels = 1``) at ``x``."""
+    ax = np.abs(x)
+    return np.where(ax > 1e-8, 1e-4 * ax, 1e-4)
+
+
+def _gradient_hessian(dev: Any, theta: np.ndarray) -> np.ndarray:
+    """Symmetrised central difference of the gradient (``2 k`` gradient evaluations)."""
+    H = richardson_jacobian(lambda th: dev.value_and_grad(th)[1], theta, levels=1)
+    return 0.5 * (H + H.T)
 
 
 def _scipy_method(control: LmmControl, f0: float, analytic: bool) -> tuple[str, dict[str, Any]]:
@@ -369,6 +446,16 @@ def _scipy_method(control: LmmControl, f0: float, analytic: bool) -> tuple[str, 
     raise SpecificationError(
         f"unknown optimizer {control.optimizer!r}; use 'auto', 'tnc' or 'l-bfgs-b'."
     )
+
+
+def _column_end(lower: np.ndarray, k: int) -> int:
+    """End (exclusive) of the run of theta holding the Cholesky column whose diagonal is ``k``.
+
+    In lme4's layout a column is its diagonal element (lower bound 0) followed by the
+    elements below it (lower bound -inf), up to the next diagonal element.
+    """
+    later = np.flatnonzero(np.asarray(lower)[k + 1 :] == 0.0)
+    return int(k + 1 + later[0]) if later.size else int(np.asarray(lower).size)
 
 
 def canonical_theta(theta: np.ndarray, lower: np.ndarray) -> np.ndarray:
@@ -492,7 +579,9 @@ def check_convergence(
 ) -> ConvergenceRecord:
     """lme4-style post-fit checks; returns the record with checks and messages added.
 
-    The Hessian of the criterion is the central difference of the gradient.
+    The Hessian of the criterion is the central difference of the gradient: the one
+    :func:`optimize_theta` formed at ``theta`` (``record.hessian``) when there is one, else
+    computed here.
 
     Examples
     --------
@@ -518,12 +607,13 @@ def check_convergence(
     grad = record.gradient
     H = scaled = None
     if control.check_conv:
-
-        def g(th: np.ndarray) -> np.ndarray:
-            return dev.value_and_grad(th)[1]
-
-        H = richardson_jacobian(g, theta, levels=1)
-        H = 0.5 * (H + H.T)
+        H = record.hessian
+        if (
+            H is None
+            or H.shape != (theta.size, theta.size)
+            or not np.array_equal(theta, record.theta_end)
+        ):
+            H = _gradient_hessian(dev, theta)
         free = ~((lower == 0.0) & (theta <= lower) & (grad >= 0.0))
         gf = grad[free]
         try:
