@@ -305,6 +305,32 @@ def _covariate_terms(
     return cols, labels
 
 
+def _finish_terms(
+    cols: dict[str, object],
+    labels: dict[str, str],
+    parts: dict[str, object],
+    opts: FrameOptions,
+    outcome: str,
+    lagged_outcome: str,
+    outcome_mean: str,
+) -> tuple[str, ...]:
+    """Complete one direction's terms in place and return its fixed effects.
+
+    Both directions are the same model with the roles of sleep and pain swapped: drop the
+    lagged outcome unless ``opts.lagged_outcome``, append the covariates, and take every term
+    but the outcome (and the outcome's person mean with ``opts.drop_outcome_mean``) as fixed.
+    """
+    if not opts.lagged_outcome:
+        del cols[lagged_outcome], labels[lagged_outcome]
+    cc, cl = _covariate_terms(parts, opts)
+    cols.update(cc)
+    labels.update(cl)
+    fixed = tuple(n for n in cols if n != outcome)
+    if opts.drop_outcome_mean:
+        fixed = tuple(n for n in fixed if n != outcome_mean)
+    return fixed
+
+
 def _sleep_to_pain(
     diary: Diary, sleep: str, pain: str, opts: FrameOptions, parts: dict[str, object]
 ) -> tuple[dict[str, np.ndarray], dict[str, str], tuple[str, ...], np.ndarray]:
@@ -322,14 +348,7 @@ def _sleep_to_pain(
         "sleep_m": f"{sleep}, person mean (grand-mean centred)",
         "pain_m": f"{pain}, person mean (grand-mean centred)",
     }
-    if not opts.lagged_outcome:
-        del cols["pain_w"], labels["pain_w"]
-    cc, cl = _covariate_terms(parts, opts)
-    cols.update(cc)  # type: ignore[arg-type]
-    labels.update(cl)
-    fixed = tuple(n for n in cols if n != "pain_next")
-    if opts.drop_outcome_mean:
-        fixed = tuple(n for n in fixed if n != "pain_m")
+    fixed = _finish_terms(cols, labels, parts, opts, "pain_next", "pain_w", "pain_m")
     return cols, labels, fixed, parts["p_w_next"]  # type: ignore[return-value]
 
 
@@ -350,14 +369,7 @@ def _pain_to_sleep(
         "pain_m": f"{pain}, person mean (grand-mean centred)",
         "sleep_m": f"{sleep}, person mean (grand-mean centred)",
     }
-    if not opts.lagged_outcome:
-        del cols["sleep_w_prev"], labels["sleep_w_prev"]
-    cc, cl = _covariate_terms(parts, opts)
-    cols.update(cc)  # type: ignore[arg-type]
-    labels.update(cl)
-    fixed = tuple(n for n in cols if n != "sleep")
-    if opts.drop_outcome_mean:
-        fixed = tuple(n for n in fixed if n != "sleep_m")
+    fixed = _finish_terms(cols, labels, parts, opts, "sleep", "sleep_w_prev", "sleep_m")
     return cols, labels, fixed, parts["s_w"]  # type: ignore[return-value]
 
 

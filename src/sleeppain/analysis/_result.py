@@ -30,7 +30,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["CrossLagResult", "CrossLagSpec", "PersonSlopes"]
 
-EFFECT_COLUMNS = [
+#: the inference columns of every effect row, in the order the result tables show them
+_ESTIMATE_COLUMNS = [
     "estimate",
     "std_error",
     "df",
@@ -38,6 +39,9 @@ EFFECT_COLUMNS = [
     "p_value",
     "conf_low",
     "conf_high",
+]
+EFFECT_COLUMNS = [
+    *_ESTIMATE_COLUMNS,
     "std_estimate",
     "slope_sd",
     "n_obs",
@@ -458,20 +462,7 @@ class CrossLagResult:
                         **self._vertex(mf, fit, conf_level),
                     }
                 )
-        cols = [
-            "sleep",
-            "extension",
-            "direction",
-            "term",
-            "label",
-            "estimate",
-            "std_error",
-            "df",
-            "statistic",
-            "p_value",
-            "conf_low",
-            "conf_high",
-        ]
+        cols = ["sleep", "extension", "direction", "term", "label", *_ESTIMATE_COLUMNS]
         return pd.DataFrame(rows, columns=cols)
 
     @staticmethod

@@ -14,7 +14,7 @@ from sleeppain.errors import ConvergenceWarning, DataStructureError, Specificati
 from sleeppain.mr._estimators import METHODS, MREstimate, run_method
 from sleeppain.mr._harmonise import HarmonisedData, as_table, harmonise
 from sleeppain.mr._instruments import rsq_from_bsen, rsq_from_lor, select_instruments
-from sleeppain.mr._results import BidirectionalMRResult, MRResult
+from sleeppain.mr._results import BidirectionalMRResult, MRResult, estimate_row
 from sleeppain.mr._sensitivity import (
     heterogeneity,
     leave_one_out,
@@ -152,15 +152,7 @@ def _estimates(
 def _tidy(estimates: list[MREstimate], odds_ratios: bool) -> pd.DataFrame:
     rows = []
     for r in estimates:
-        row = {
-            "method": r.method,
-            "nsnp": r.nsnp,
-            "b": r.b,
-            "se": r.se,
-            "pval": r.pval,
-            "conf_low": r.conf_low,
-            "conf_high": r.conf_high,
-        }
+        row = {"method": r.method, "nsnp": r.nsnp, **estimate_row(r)}
         if odds_ratios:
             row["or"] = float(np.exp(r.b))
             row["or_conf_low"] = float(np.exp(r.conf_low))

@@ -22,6 +22,18 @@ __all__ = ["BidirectionalMRResult", "MRResult"]
 _TIDY_COLS = ["method", "nsnp", "b", "se", "pval", "conf_low", "conf_high"]
 
 
+def estimate_row(r: MREstimate) -> dict[str, float]:
+    """``b, se, pval, conf_low, conf_high`` of one estimate: the columns every MR table shares.
+
+    Examples
+    --------
+    >>> from sleeppain.mr._estimators import MREstimate
+    >>> estimate_row(MREstimate("ivw", "IVW", 3, 0.5, 0.1, 0.01, 0.3, 0.7))
+    {'b': 0.5, 'se': 0.1, 'pval': 0.01, 'conf_low': 0.3, 'conf_high': 0.7}
+    """
+    return {"b": r.b, "se": r.se, "pval": r.pval, "conf_low": r.conf_low, "conf_high": r.conf_high}
+
+
 def _fmt_p(p: float) -> str:
     if not np.isfinite(p):
         return "NA"
@@ -99,18 +111,7 @@ class MRResult:
 
     @cached_property
     def _tidy(self) -> pd.DataFrame:
-        rows = [
-            {
-                "method": r.method,
-                "nsnp": r.nsnp,
-                "b": r.b,
-                "se": r.se,
-                "pval": r.pval,
-                "conf_low": r.conf_low,
-                "conf_high": r.conf_high,
-            }
-            for r in self.estimates
-        ]
+        rows = [{"method": r.method, "nsnp": r.nsnp, **estimate_row(r)} for r in self.estimates]
         df = pd.DataFrame(rows, columns=_TIDY_COLS)
         df.insert(0, "outcome", self.outcome)
         df.insert(0, "exposure", self.exposure)
@@ -182,14 +183,7 @@ class MRResult:
         """IVW without each variant: ``SNP, b, se, pval, conf_low, conf_high``."""
         return pd.DataFrame(
             [
-                {
-                    "SNP": s,
-                    "b": r.b,
-                    "se": r.se,
-                    "pval": r.pval,
-                    "conf_low": r.conf_low,
-                    "conf_high": r.conf_high,
-                }
+                {"SNP": s, **estimate_row(r)}
                 for s, r in zip(self.snps, self.leave_one_out, strict=False)
             ]
         )
@@ -197,17 +191,7 @@ class MRResult:
     def single_snp_table(self) -> pd.DataFrame:
         """Wald ratio of each variant: ``SNP, b, se, pval, conf_low, conf_high``."""
         return pd.DataFrame(
-            [
-                {
-                    "SNP": s,
-                    "b": r.b,
-                    "se": r.se,
-                    "pval": r.pval,
-                    "conf_low": r.conf_low,
-                    "conf_high": r.conf_high,
-                }
-                for s, r in zip(self.snps, self.single_snp, strict=True)
-            ]
+            [{"SNP": s, **estimate_row(r)} for s, r in zip(self.snps, self.single_snp, strict=True)]
         )
 
     def summary(self) -> str:
