@@ -29,6 +29,7 @@ import patsy
 from scipy import stats
 
 from sleeppain.errors import SpecificationError
+from sleeppain.mixed import _format as _fmt
 from sleeppain.mixed._blas import single_threaded_blas
 from sleeppain.mixed.design import (
     Design,
@@ -43,6 +44,9 @@ from sleeppain.mixed.optimize import ConvergenceRecord
 __all__ = ["LmmResult"]
 
 _DF_METHODS = ("satterthwaite", "z")
+#: lme4's ``getOption("lme4.summary.cor.max")``: the correlation of fixed effects is printed
+#: when 1 < p <= 12.
+_COR_MAX = 12
 
 
 def _r_name(name: str) -> str:
@@ -526,61 +530,166 @@ class LmmResult:
         tab.index.name = None
         return tab
 
-    def summary(self) -> str:
-        """Text summary in the layout of lmerTest's ``summary(fit)``."""
+    def _summary_parts(self) -> dict[str, Any]:
+        """The pieces of the summary, formatted as lme4 1.1-31 / lmerTest 3.1-3 print them.
+
+        ``print.summary.merMod`` with ``digits = max(3, getOption("digits") - 3) = 4``:
+        residual quantiles ``zapsmall``-ed and printed with 4 digits; variances and standard
+        deviations by ``formatVC`` (each column with 4 significant digits, correlations
+        with 2 decimals); the coefficient table by ``printCoefmat`` (see
+        :mod:`sleeppain.mixed._format`); the correlation of the fixed effects with 3
+        decimals under ``abbreviate``-d names when ``1 < p <= 12``.
+        """
+        digits = 4
+        parts: dict[str, Any] = {}
         crit = "REML" if self.reml else "maximum likelihood"
         how = (
             "t-tests use Satterthwaite's method"
             if self.df_method == "satterthwaite"
             else "z-tests (large-sample normal)"
         )
-        lines = [f"Linear mixed model fit by {crit}. {how} [sleeppain.lmm]"]
-        lines.append(f"Formula: {self.formula}")
-        lines.append("")
+        parts["title"] = f"Linear mixed model fit by {crit}. {how} [sleeppain.lmm]"
         if self.reml:
-            lines.append(f"REML criterion at convergence: {self.objective:.1f}")
-        else:
-            lines.append(
-                f"     AIC      BIC   logLik deviance\n{self.aic:8.1f} {self.bic:8.1f} "
-                f"{self.loglik:8.1f} {self.objective:8.1f}"
+            parts["criterion"] = (
+                ["REML criterion at convergence"],
+                [_fmt.format_real([_fmt.r_round(self.objective, 1)], 7)[0]],
             )
-        lines.append("")
-        r = self.residuals(scaled=True).to_numpy()
-        qs = np.quantile(r, [0, 0.25, 0.5, 0.75, 1])
-        lines.append("Scaled residuals:")
-        lines.append("     Min       1Q   Median       3Q      Max ")
-        lines.append(" ".join(f"{v:8.4f}" for v in qs))
-        lines.append("")
-        lines.append("Random effects:")
-        tab = []
-        for t, S in zip(self.design.terms, self._term_covs(), strict=True):
+        else:
+            vals = [self.aic, self.bic, self.loglik, self.objective]
+            parts["criterion"] = (
+                ["AIC", "BIC", "logLik", "deviance", "df.resid"],
+                [
+                    *_fmt.format_real([_fmt.r_round(v, 1) for v in vals], 7),
+                    str(self.nobs - self.npar),
+                ],
+            )
+        # scaled residuals: quantile (type 7), zapsmall(digits + 1), print(digits)
+        q = np.quantile(self.residuals(scaled=True).to_numpy(), [0, 0.25, 0.5, 0.75, 1])
+        mx = float(np.max(np.abs(q)))
+        zap = max(0.0, digits + 1 - np.log10(mx)) if mx > 0 else digits + 1
+        parts["resid"] = (
+            ["Min", "1Q", "Median", "3Q", "Max"],
+            _fmt.format_real([_fmt.r_round(float(v), zap) for v in q], digits),
+        )
+        # random effects (lme4's formatVC)
+        groups, names, variances, sds, corrs = [], [], [], [], []
+        covs = self._term_covs()
+        unique_groups = _fmt.make_unique([t.group for t in self.design.terms])
+        maxlen = max(t.ncols for t in self.design.terms)
+        for t, S, g in zip(self.design.terms, covs, unique_groups, strict=True):
             sd = np.sqrt(np.diag(S))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                C = S / np.outer(sd, sd)
+            np.fill_diagonal(C, 1.0)
+            ctxt = _fmt.format_real([_fmt.r_round(v, 2) for v in C.ravel()], 7, nsmall=2)
             for a in range(t.ncols):
-                corr = []
-                for b in range(a):
-                    den = sd[a] * sd[b]
-                    corr.append(f"{S[a, b] / den:5.2f}" if den > 0 else "  NaN")
-                tab.append(
-                    (t.group if a == 0 else "", _r_name(t.names[a]), S[a, a], sd[a], " ".join(corr))
-                )
-        tab.append(("Residual", "", self.sigma**2, self.sigma, ""))
-        w0 = max(8, *(len(x[0]) for x in tab))
-        w1 = max(8, *(len(x[1]) for x in tab))
-        lines.append(f" {'Groups':<{w0}} {'Name':<{w1}} {'Variance':>10} {'Std.Dev.':>9} Corr")
-        for g, nm, v, s, c in tab:
-            lines.append(f" {g:<{w0}} {nm:<{w1}} {v:>10.4g} {s:>9.4g} {c}".rstrip())
-        groups = ", ".join(f"{k}, {v}" for k, v in self.ngroups.items())
-        lines.append(f"Number of obs: {self.nobs}, groups:  {groups}")
-        lines.append("")
-        lines.append("Fixed effects:")
-        lines.append(self._coef_table().to_string(float_format=lambda v: f"{v:.5g}"))
-        if self.is_singular:
-            lines.append("")
-            lines.append("boundary (singular) fit: see help('isSingular')")
-        for w in self.convergence.warnings:
-            lines.append(f"convergence: {w}")
+                groups.append(g if a == 0 else "")
+                names.append(_r_name(t.names[a]))
+                variances.append(S[a, a])
+                sds.append(sd[a])
+                row = [ctxt[a * t.ncols + b] for b in range(a)]
+                corrs.append((row + [""] * maxlen)[: maxlen - 1])
+        groups.append("Residual")
+        names.append("")
+        variances.append(self.sigma**2)
+        sds.append(self.sigma)
+        corrs.append([""] * (maxlen - 1))
+        vtxt = _fmt.format_real(variances, digits)
+        stxt = _fmt.format_real(sds, digits)
+        re_cols = ["Groups", "Name", "Variance", "Std.Dev."]
+        if maxlen > 1:
+            re_cols += ["Corr"] + [""] * (maxlen - 2)
+        re_cells = [
+            [g, nm, v, sd_, *c]
+            for g, nm, v, sd_, c in zip(groups, names, vtxt, stxt, corrs, strict=True)
+        ]
+        parts["ranef"] = (re_cols, re_cells)
+        parts["nobs"] = f"Number of obs: {self.nobs}, groups:  " + "; ".join(
+            f"{k}, {v}" for k, v in self.ngroups.items()
+        )
+        # fixed effects (printCoefmat)
+        tab = self._coef_table()
+        cells, cols, stars = _fmt.coefmat_cells(tab.to_numpy(), list(tab.columns), digits)
+        parts["fixef"] = (list(tab.index), cols, cells, stars)
+        # correlation of fixed effects
+        p = self.design.p
+        parts["corr"] = None
+        parts["corr_note"] = None
+        if 1 < p <= _COR_MAX:
+            V = self.vcov.to_numpy()
+            se = np.sqrt(np.diag(V))
+            R = V / np.outer(se, se)
+            txt = _fmt.format_real([_fmt.r_round(v, 3) for v in R.ravel()], 7, nsmall=3)
+            rn = list(tab.index)
+            rows = _fmt.abbreviate(rn, 11)[1:]
+            cols = _fmt.abbreviate(rn, 6)[:-1]
+            cc = [[txt[i * p + j] if j < i else "" for j in range(p - 1)] for i in range(1, p)]
+            parts["corr"] = (rows, cols, cc)
+        elif p > _COR_MAX:
+            parts["corr_note"] = (
+                f"Correlation matrix not shown by default, as p = {p} > {_COR_MAX}; see fit.vcov."
+            )
+        # messages at the end (lme4's .prt.warn)
+        msgs: list[str] = []
+        rec = self.convergence
+        if rec.warnings or self.is_singular:
+            failed = [w for w in rec.warnings if "did not converge" in w]
+            code = f"1 ({rec.message})" if failed else "0 (OK)"
+            msgs.append(f"optimizer ({rec.optimizer}) convergence code: {code}")
+            msgs.extend(rec.warnings)
+            if self.is_singular:
+                msgs.append("boundary (singular) fit: see help('isSingular')")
         if self.accounting.n_dropped:
-            lines.append(f"{self.accounting.n_dropped} rows dropped (see .accounting)")
+            msgs.append(f"{self.accounting.n_dropped} rows dropped (see .accounting)")
+        parts["messages"] = msgs
+        return parts
+
+    def summary(self) -> str:
+        """Text summary in the layout of lmerTest's ``summary(fit)``.
+
+        Numbers are formatted as R prints them (lme4 1.1-31, lmerTest 3.1-3, R 4.2.2 with
+        the default ``digits = 7``): ``printCoefmat`` columns, ``format.pval`` p-values
+        (``< 2e-16`` below machine epsilon), significance stars and their legend, and the
+        variance components as ``formatVC``. Trailing blanks of R's lines are dropped.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> import sleeppain as sp
+        >>> rng = np.random.default_rng(0)
+        >>> g = np.repeat(np.arange(12), 6)
+        >>> df = pd.DataFrame({"x": rng.normal(size=72), "g": g})
+        >>> df["y"] = 2 + df.x + rng.normal(size=12)[g] + rng.normal(size=72)
+        >>> text = sp.lmm("y ~ x + (1 | g)", df).summary()
+        >>> "Signif. codes:" in text, "Number of obs: 72, groups:  g, 12" in text
+        (True, True)
+        """
+        parts = self._summary_parts()
+        lines = [parts["title"], f"Formula: {self.formula}", ""]
+        crit_names, crit_vals = parts["criterion"]
+        if self.reml:
+            lines.append(f"{crit_names[0]}: {crit_vals[0].strip()}")
+        else:
+            lines += _fmt.named_vector_lines(crit_vals, crit_names)
+        lines += ["", "Scaled residuals:"]
+        lines += _fmt.named_vector_lines(parts["resid"][1], parts["resid"][0])
+        lines += ["", "Random effects:"]
+        re_cols, re_cells = parts["ranef"]
+        lines += _fmt.matrix_lines(re_cells, re_cols, right=False)
+        lines.append(parts["nobs"])
+        rows, cols, cells, stars = parts["fixef"]
+        if rows:  # lme4 prints no block for a model without fixed effects
+            lines += ["", "Fixed effects:"]
+            lines += _fmt.matrix_lines(cells, cols, rows, right=True)
+        if stars:
+            lines += ["---", _fmt.SIGNIF_LEGEND]
+        if parts["corr"] is not None:
+            rows, cols, cells = parts["corr"]
+            lines += ["", "Correlation of Fixed Effects:"]
+            lines += _fmt.matrix_lines(cells, cols, rows, right=False)
+        if parts["corr_note"]:
+            lines += ["", parts["corr_note"]]
+        lines += parts["messages"]
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -594,12 +703,38 @@ class LmmResult:
         )
 
     def _repr_html_(self) -> str:
-        head = html.escape(
-            f"Linear mixed model ({'REML' if self.reml else 'ML'}): {self.formula} "
-            f"- nobs {self.nobs}, " + ", ".join(f"{k}: {v}" for k, v in self.ngroups.items())
-        )
-        fixed = self._coef_table().to_html(float_format=lambda v: f"{v:.4g}")
-        rand = self.varcorr().to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="")
-        return (
-            f"<div><p><b>{head}</b></p><p>Fixed effects</p>{fixed}<p>Random effects</p>{rand}</div>"
-        )
+        parts = self._summary_parts()
+        esc = html.escape
+
+        def table(cols: list[str], cells: list[list[str]], rows: list[str] | None = None) -> str:
+            head = "".join(f"<th>{esc(c)}</th>" for c in ([""] if rows else []) + cols)
+            body = []
+            for i, row in enumerate(cells):
+                lead = f"<th>{esc(rows[i])}</th>" if rows else ""
+                tds = "".join(f"<td>{esc(v.strip())}</td>" for v in row)
+                body.append(f"<tr>{lead}{tds}</tr>")
+            return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+        crit_names, crit_vals = parts["criterion"]
+        out = [
+            f"<div><p><b>{esc(parts['title'])}</b><br>Formula: {esc(self.formula)}</p>",
+            table(crit_names, [crit_vals]),
+            "<p>Scaled residuals:</p>",
+            table(parts["resid"][0], [parts["resid"][1]]),
+            "<p>Random effects:</p>",
+            table(*parts["ranef"]),
+            f"<p>{esc(parts['nobs'])}</p>",
+        ]
+        rows, cols, cells, stars = parts["fixef"]
+        if rows:
+            out += ["<p>Fixed effects:</p>", table(cols, cells, rows)]
+        if stars:
+            out.append(f"<p><small>{esc(_fmt.SIGNIF_LEGEND)}</small></p>")
+        if parts["corr"] is not None:
+            rows, cols, cells = parts["corr"]
+            out += ["<p>Correlation of Fixed Effects:</p>", table(cols, cells, rows)]
+        if parts["corr_note"]:
+            out.append(f"<p>{esc(parts['corr_note'])}</p>")
+        out += [f"<p>{esc(m)}</p>" for m in parts["messages"]]
+        out.append("</div>")
+        return "".join(out)
