@@ -837,8 +837,6 @@ class BlockDeviance:
         T = w["T"]
         u = np.column_stack(w["u"])  # (G, q)
         b_all = u @ T.T
-        cen = self.stats.centering
-        beta = cen.B @ w["beta_c"] + cen.shift
         bvar_all = None
         if conditional_variance:
             Minv = np.stack([np.stack(row, axis=-1) for row in w["Minv"]], axis=-2)
@@ -850,17 +848,43 @@ class BlockDeviance:
             if bvar_all is not None and b_var is not None:
                 b_var.append(bvar_all[:, off : off + p, off : off + p].copy())
             off += p
-        return PlsSolution(
-            theta=np.asarray(theta, dtype=float).copy(),
-            deviance=w["dev"],
-            beta=beta,
-            r2=w["r2"],
-            ldL2=w["ldL2"],
-            ldRX2=w["ldRX2"],
-            A_inv=_A_inv_orig(w["RX"], cen),
-            b=b,
-            b_var=b_var,
-        )
+        return pls_solution(theta, w, self.stats.centering, b, b_var)
+
+
+def pls_solution(
+    theta: np.ndarray,
+    w: dict[str, Any],
+    cen: Centering,
+    b: list[np.ndarray],
+    b_var: list[np.ndarray] | None,
+) -> PlsSolution:
+    """Assemble a :class:`PlsSolution` from an evaluator's work dict at ``theta``.
+
+    ``w`` holds the pieces every evaluator's ``_solve`` returns (``dev``, ``r2``, ``ldL2``,
+    ``ldRX2``, ``RX``, ``beta_c``, on the centred scale of ``cen``); ``b`` and ``b_var`` are
+    the conditional modes and variances per term.
+    """
+    return PlsSolution(
+        theta=np.asarray(theta, dtype=float).copy(),
+        deviance=w["dev"],
+        beta=cen.B @ w["beta_c"] + cen.shift,
+        r2=w["r2"],
+        ldL2=w["ldL2"],
+        ldRX2=w["ldRX2"],
+        A_inv=_A_inv_orig(w["RX"], cen),
+        b=b,
+        b_var=b_var,
+    )
+
+
+def diagonal_blocks(M: np.ndarray, base: np.ndarray, p: int) -> np.ndarray:
+    """The ``p x p`` blocks on the diagonal of ``M`` starting at rows/columns ``base``.
+
+    Returns an array of shape ``(len(base), p, p)`` with ``out[i, j, k] =
+    M[base[i] + j, base[i] + k]``: one conditional covariance block per grouping level.
+    """
+    rows = base[:, None] + np.arange(p)
+    return M[rows[:, :, None], rows[:, None, :]]
 
 
 def _A_inv_orig(RX: np.ndarray, cen: Centering) -> np.ndarray:
@@ -1107,25 +1131,9 @@ class GeneralDeviance:
                 # block-diagonal part of Lambda M^{-1} Lambda' for this term
                 Lr = Lcsr[off : off + L * p, :]
                 prod = np.asarray(Lr @ w["msolve"](Lr.T.toarray()))  # Lp x Lp
-                blocks = np.empty((L, p, p))
-                idx = np.arange(L) * p
-                for j in range(p):
-                    for k in range(p):
-                        blocks[:, j, k] = prod[idx + j, idx + k]
-                b_var.append(blocks)
+                b_var.append(diagonal_blocks(prod, np.arange(L) * p, p))
             off += L * p
-        cen = self.centering
-        return PlsSolution(
-            theta=np.asarray(theta, dtype=float).copy(),
-            deviance=w["dev"],
-            beta=cen.B @ w["beta_c"] + cen.shift,
-            r2=w["r2"],
-            ldL2=w["ldL2"],
-            ldRX2=w["ldRX2"],
-            A_inv=_A_inv_orig(w["RX"], cen),
-            b=b,
-            b_var=b_var,
-        )
+        return pls_solution(theta, w, self.centering, b, b_var)
 
 
 def deviance_from_design(design: Design, *, reml: bool = True, method: str = "auto") -> Any:

@@ -36,6 +36,7 @@ True
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -50,6 +51,27 @@ _STALLED = {(2, "L-BFGS-B"), (4, "TNC"), (6, "TNC")}
 
 #: Values tried for a diagonal theta element stuck at its bound 0 (see optimize_theta).
 _BOUNDARY_PROBES = (1e-2, 1e-1, 0.5)
+
+
+def _lower_point(
+    dev: Callable[[np.ndarray], float],
+    candidates: list[np.ndarray],
+    f_ref: float,
+    nev: list[int],
+) -> np.ndarray | None:
+    """The candidate with the lowest criterion if it beats ``f_ref`` (relative 1e-10), else None.
+
+    Used to probe away from stationary points that are not minima (a variance at 0, a
+    saddle); ``nev[0]`` counts the evaluations.
+    """
+    best_x, best_f = None, f_ref
+    for x in candidates:
+        fx = float(dev(x))
+        nev[0] += 1
+        if fx < best_f - 1e-10 * max(1.0, abs(best_f)):
+            best_x, best_f = x, fx
+    return best_x
+
 
 __all__ = [
     "ConvergenceRecord",
@@ -277,7 +299,7 @@ def optimize_theta(
         at_bound = np.flatnonzero((lower == 0.0) & (np.abs(res.x) <= 0.0))
         if at_bound.size == 0:
             break
-        best_x, best_f = None, float(res.fun)
+        candidates = []
         for k in at_bound:
             # with the diagonal element at 0, the column's mirror image (elements below it
             # negated) is the same model, but the criterion's slope in the diagonal element
@@ -292,10 +314,8 @@ def optimize_theta(
                 for h in _BOUNDARY_PROBES:
                     x = image.copy()
                     x[k] = h
-                    fx = float(dev(x))
-                    nev[0] += 1
-                    if fx < best_f - 1e-10 * max(1.0, abs(best_f)):
-                        best_x, best_f = x, fx
+                    candidates.append(x)
+        best_x = _lower_point(dev, candidates, float(res.fun), nev)
         if best_x is None:
             break
         restarts += 1
@@ -311,17 +331,9 @@ def optimize_theta(
             break
         # a saddle point (e.g. where the mirror images of a Cholesky column meet at 0):
         # step along the direction of negative curvature and optimise again
-        f_here = float(dev(theta))
-        best_x, best_f = None, f_here
-        for h in (1e-2, 1e-1, 0.5):
-            for sign in (1.0, -1.0):
-                x = theta + sign * h * direction
-                if control.bounded:
-                    x = np.maximum(x, lower)
-                fx = float(dev(x))
-                nev[0] += 1
-                if fx < best_f - 1e-10 * max(1.0, abs(best_f)):
-                    best_x, best_f = x, fx
+        steps = [sign * h * direction for h in _BOUNDARY_PROBES for sign in (1.0, -1.0)]
+        candidates = [np.maximum(theta + s, lower) if control.bounded else theta + s for s in steps]
+        best_x = _lower_point(dev, candidates, float(dev(theta)), nev)
         if best_x is None:
             break
         escapes += 1

@@ -46,6 +46,8 @@ from sleeppain.mixed.deviance import (
     _inv_logdet,
     _varpar_dev,
     block_stats,
+    diagonal_blocks,
+    pls_solution,
 )
 
 __all__ = ["SchurDeviance"]
@@ -383,22 +385,6 @@ class SchurDeviance:
             p, L = t.ncols, t.nlevels
             b.append(np.asarray(b2[off : off + L * p]).reshape(L, p))
             if b_var is not None:
-                base = off + np.arange(L) * p
-                blocks = np.empty((L, p, p))
-                for j in range(p):
-                    for k in range(p):
-                        blocks[:, j, k] = V2[base + j, base + k]
-                b_var.append(blocks)
+                b_var.append(diagonal_blocks(V2, off + np.arange(L) * p, p))
             off += L * p
-        cen = self.centering
-        return PlsSolution(
-            theta=np.asarray(theta, dtype=float).copy(),
-            deviance=w["dev"],
-            beta=cen.B @ w["beta_c"] + cen.shift,
-            r2=w["r2"],
-            ldL2=w["ldL2"],
-            ldRX2=w["ldRX2"],
-            A_inv=_A_inv_orig(w["RX"], cen),
-            b=b,
-            b_var=b_var,
-        )
+        return pls_solution(theta, w, self.centering, b, b_var)
