@@ -46,6 +46,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "sleep": ("sleeppain.sleep", None),
     "simulate": ("sleeppain.simulate", None),
     "mr": ("sleeppain.mr", None),
+    "compare_groups": ("sleeppain.groups", "compare_groups"),
+    "GroupComparisonResult": ("sleeppain.groups", "GroupComparisonResult"),
 }
 
 __all__ = [
@@ -56,6 +58,7 @@ __all__ = [
     "DataStructureError",
     "Diary",
     "EstimationError",
+    "GroupComparisonResult",
     "LagCoverageWarning",
     "LmmResult",
     "PowerResult",
@@ -65,6 +68,7 @@ __all__ = [
     "SpecificationError",
     "__version__",
     "anova",
+    "compare_groups",
     "crosslag",
     "lmm",
     "mr",
@@ -93,5 +97,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from sleeppain import mr, simulate, sleep
     from sleeppain.analysis import CrossLagResult, crosslag
     from sleeppain.diary import Diary
+    from sleeppain.groups import GroupComparisonResult, compare_groups
     from sleeppain.mixed import LmmResult, anova, lmm
     from sleeppain.planning import PowerResult, power
