@@ -392,7 +392,8 @@ def test_pmdata_injured_vs_uninjured_weeks() -> None:
 def test_consensus_sleep_diary_scores_plug_in() -> None:
     """score_diary's columns join onto the nights and compare per person directly."""
     sample = pd.read_csv(__import__("pathlib").Path(__file__).parents[2] / "data/sample/diary.csv")
-    nights = sample.join(sp.sleep.score_diary(sample))
+    scored = sp.sleep.score_diary(sample)
+    nights = sample.drop(columns=[c for c in scored.columns if c in sample]).join(scored)
     person_dep = nights.groupby("id")["depression"].transform("mean")
     nights["depressed"] = (person_dep > person_dep.median()).map({True: "yes", False: "no"})
     res = sp.compare_groups(
