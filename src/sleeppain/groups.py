@@ -235,7 +235,12 @@ class GroupComparisonResult(ResultMixin):
         return readonly(self._groups)
 
     def accounting(self) -> pd.DataFrame:
-        """Rows (or persons) in, used and dropped per outcome, with reasons."""
+        """Per outcome: what went in, what was used and what was dropped, and why.
+
+        ``input_rows = missing_group + other_group_levels + (rows in the two groups)``. The
+        analysis ``unit`` is a row, or a person when repeated rows were averaged with ``id=``;
+        ``units = used + missing_outcome + missing_covariate (+ unpaired_rows when paired)``.
+        """
         return readonly(self._accounting)
 
     def glance(self) -> pd.DataFrame:
@@ -482,7 +487,7 @@ def _compare_one(
     keep = y.notna()
     acct: dict[str, Any] = {
         "outcome": outcome,
-        "rows": len(frame),
+        "units": len(frame),
         "missing_outcome": int((~keep).sum()),
     }
     cov_missing = 0
@@ -607,13 +612,16 @@ def _compare_paired(
     wide = sub.groupby([id, group], observed=True)["_y"].mean().unstack(group)
     wide = wide.reindex(columns=list(levels))
     complete = wide.dropna()
+    in_pairs = sub[id].isin(complete.index)
     acct = {
         "outcome": outcome,
-        "rows": len(frame),
+        "units": len(frame),
         "missing_outcome": int(y.isna().sum()),
         "missing_covariate": 0,
+        "unpaired_rows": int((~in_pairs).sum()),
         "unpaired_persons": int(len(wide) - len(complete)),
-        "used": int(2 * len(complete)),
+        "pairs": len(complete),
+        "used": int(in_pairs.sum()),
     }
     if len(complete) < 2:
         raise DataStructureError(
@@ -804,6 +812,7 @@ def compare_groups(
             "input_rows": n_rows,
             "missing_group": missing_group,
             "other_group_levels": other,
+            "unit": "person" if nights is not None else "row",
             **{k: v for k, v in a.items() if k != "outcome"},
         }
         rows.append(r)

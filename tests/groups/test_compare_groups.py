@@ -341,7 +341,8 @@ def test_missing_covariates_counted_and_warned() -> None:
         res = sp.compare_groups(df, group="g", outcomes=["y"], covariates=["age"])
     acct = res.accounting().iloc[0]
     assert acct["missing_covariate"] == 3
-    assert acct["used"] + acct["missing_covariate"] + acct["missing_outcome"] == acct["rows"]
+    assert acct["used"] + acct["missing_covariate"] + acct["missing_outcome"] == acct["units"]
+    assert acct["units"] == acct["input_rows"] == 40
     assert "listwise" in res.summary()
 
 
@@ -380,8 +381,9 @@ def test_pmdata_injured_vs_uninjured_weeks() -> None:
         levels=("uninjured", "injured"),
     )
     acct = res.accounting().iloc[0]
-    assert acct["rows"] == len(df)
+    assert acct["input_rows"] == acct["units"] == len(df)
     assert acct["unpaired_persons"] >= 1  # athletes who never reported an injury
+    assert acct["used"] + acct["unpaired_rows"] + acct["missing_outcome"] == acct["units"]
     wide = df.dropna().groupby(["id", "week"])["sleep_quality"].mean().unstack().dropna()
     d = wide["injured"] - wide["uninjured"]
     row = res.tidy().iloc[0]
@@ -402,5 +404,7 @@ def test_consensus_sleep_diary_scores_plug_in() -> None:
     assert res.tidy()["term"].tolist() == ["tst_min", "se_pct", "sol_min", "waso_min"]
     assert "p_holm" in res.tidy().columns
     acct = res.accounting()
-    assert (acct["rows"] == len(nights)).all()
+    assert (acct["input_rows"] == len(nights)).all()
+    assert (acct["unit"] == "person").all()
+    assert (acct["units"] == nights["id"].nunique()).all()
     assert res.groups()["nights_min"].min() >= 1
