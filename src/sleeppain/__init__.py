@@ -10,7 +10,7 @@ Examples
 --------
 >>> import sleeppain as sp
 >>> sp.__version__
-'0.1.0.dev0'
+'0.2.0.dev0'
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from sleeppain.errors import (
     SpecificationError,
 )
 
-__version__ = "0.1.0.dev0"
+__version__ = "0.2.0.dev0"
 
 # public name -> (module, attribute or None for the module itself)
 _LAZY: dict[str, tuple[str, str | None]] = {
