@@ -8,6 +8,7 @@ checkConv -> mkMerMod``: :func:`parse_formula` -> :func:`build_design` ->
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -16,11 +17,27 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sleeppain.errors import BoundaryFitWarning, ConvergenceWarning, SpecificationError
+from sleeppain.errors import (
+    BoundaryFitWarning,
+    ConvergenceWarning,
+    DataDropWarning,
+    DataStructureError,
+    SpecificationError,
+)
 from sleeppain.mixed._blas import single_threaded_blas
-from sleeppain.mixed.design import Design, build_design
+from sleeppain.mixed.design import Design, RowAccounting, build_design
 from sleeppain.mixed.deviance import deviance_from_design
 from sleeppain.mixed.optimize import LmmControl, check_convergence, is_singular, optimize_theta
+from sleeppain.mixed.residual import (
+    PHI_BOUNDARY_TOL,
+    CorrelatedDeviance,
+    ResidualData,
+    ResidualFit,
+    ResidualSpec,
+    check_residual_columns,
+    residual_spec,
+    residual_stats,
+)
 from sleeppain.mixed.result import LmmResult
 
 __all__ = ["anova", "fit_design", "lmm", "make_deviance"]
@@ -66,8 +83,13 @@ def fit_design(
     reml: bool = True,
     control: LmmControl | dict[str, Any] | None = None,
     stacklevel: int = 2,
+    residual: ResidualData | None = None,
 ) -> LmmResult:
     """Fit a built design (stages 3-7); :func:`lmm` is this after :func:`build_design`.
+
+    ``residual`` (from :func:`residual_data`) adds a residual correlation and/or varIdent
+    weights: the statistics stage is then :func:`~sleeppain.mixed.residual.residual_stats`
+    and the evaluator :class:`~sleeppain.mixed.residual.CorrelatedDeviance`.
 
     Examples
     --------
@@ -83,13 +105,41 @@ def fit_design(
     """
     control = LmmControl.coerce(control)
     with single_threaded_blas():
-        dev = deviance_from_design(design, reml=reml, method=control.method)
-        theta, record = optimize_theta(dev, control)
-        record = check_convergence(dev, theta, record, control)
-        sol = dev.solve(theta)
+        if residual is None:
+            dev = deviance_from_design(design, reml=reml, method=control.method)
+        else:
+            dev = correlated_deviance(design, residual, reml=reml)
+        x, record = optimize_theta(dev, control)
+        record = check_convergence(dev, x, record, control)
+        sol = dev.solve(x)
     n, p = design.n, design.p
     sigma = float(np.sqrt(sol.r2 / (n - p if reml else n)))
-    singular = is_singular(theta, dev.lower, control.boundary_tol)
+    ntheta = getattr(dev, "ntheta_re", x.size)
+    theta = x[:ntheta]
+    singular = is_singular(theta, dev.lower[:ntheta], control.boundary_tol)
+    resid_fit = None
+    if residual is not None:
+        phi, delta = dev.resid_params(x)
+        resid_fit = ResidualFit(
+            spec=residual.spec,
+            phi=phi,
+            delta=delta,
+            strata=dev.stats.strata.copy(),
+            x=x.copy(),
+            data=residual,
+        )
+        if phi is not None:
+            lo = -1.0 if residual.spec.correlation == "ar1" else 0.0
+            if min(phi - lo, 1.0 - phi) < PHI_BOUNDARY_TOL:
+                warnings.warn(
+                    f"the residual correlation of {design.parsed.formula!r} is at the "
+                    f"boundary of its range: phi = {phi:.6g} (range ({lo:g}, 1) for "
+                    f"{residual.spec.correlation!r}). The correlation structure may be "
+                    "unidentifiable or unneeded (compare with sp.anova against the model "
+                    "without it), or the time unit may be too coarse or too fine.",
+                    BoundaryFitWarning,
+                    stacklevel=stacklevel + 1,
+                )
     if record.warnings:
         warnings.warn(
             f"{'; '.join(record.warnings)}. Fit of {design.parsed.formula!r}; see "
@@ -120,7 +170,136 @@ def fit_design(
         design=design,
         solution=sol,
         evaluator=dev,
+        residual=resid_fit,
     )
+
+
+def correlated_deviance(design: Design, residual: ResidualData, *, reml: bool) -> Any:
+    """Stages 3-4 with a residual structure: cell statistics, then the evaluator.
+
+    Raises
+    ------
+    SpecificationError
+        The random effects have more than one grouping factor (crossed or nested).
+    """
+    if not design.single_factor:
+        factors = sorted({t.group for t in design.terms})
+        raise SpecificationError(
+            f"correlation= and weights= need a single grouping factor (the person), but "
+            f"{design.parsed.formula!r} has {len(factors)}: {', '.join(factors)}. Supported: "
+            "one or several terms of the same factor, e.g. (1 + x | id) or "
+            "(1 | id) + (0 + x | id); drop the other grouping factors."
+        )
+    first = design.terms[0]
+    Zc = first.Xi if len(design.terms) == 1 else np.column_stack([t.Xi for t in design.terms])
+    st = residual_stats(
+        Zc,
+        first.codes,
+        first.nlevels,
+        design.X,
+        design.y,
+        correlation=residual.spec.correlation,
+        time=residual.time,
+        strata=residual.strata,
+        strata_labels=residual.strata_labels,
+    )
+    return CorrelatedDeviance(st, [t.ncols for t in design.terms], reml)
+
+
+def residual_data(spec: ResidualSpec, design: Design, data: pd.DataFrame) -> ResidualData:
+    """Time and strata of the design's rows, checked (part of stage 2 with a structure).
+
+    Raises
+    ------
+    DataStructureError
+        A non-numeric time, a non-integer time with ``correlation="ar1"``, a duplicated
+        time within a person.
+    """
+    time = strata = labels = None
+    if spec.correlation is not None and spec.time is not None:
+        col = data[spec.time].iloc[design.rows]
+        if pd.api.types.is_datetime64_any_dtype(col.dtype):
+            vals = (col - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)
+            time = vals.to_numpy(dtype=float)
+        elif pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+            time = col.to_numpy(dtype=float)
+        else:
+            raise DataStructureError(
+                f"time={spec.time!r} must be numeric (or dates), but its dtype is "
+                f"{col.dtype}; convert it, e.g. pd.to_numeric or pd.to_datetime."
+            )
+        if spec.correlation == "ar1" and not np.all(time == np.round(time)):
+            bad = time[time != np.round(time)][0]
+            raise DataStructureError(
+                f"correlation='ar1' needs integer times (nlme's corAR1), but {spec.time!r} "
+                f"has non-integer values such as {bad!r}. Use correlation='car1' for "
+                "continuous times."
+            )
+        codes = design.terms[0].codes
+        order = np.lexsort((time, codes))
+        ts, cs = time[order], codes[order]
+        dup = (cs[1:] == cs[:-1]) & (ts[1:] == ts[:-1])
+        if dup.any():
+            i = int(np.argmax(dup)) + 1
+            level = design.terms[0].levels[cs[i]]
+            raise DataStructureError(
+                f"{int(dup.sum())} duplicated {spec.time!r} value(s) within a person, e.g. "
+                f"{design.terms[0].group}={level!r} at {spec.time}={ts[i]!r}; a residual "
+                "correlation needs one observation per time. Aggregate the reports of a day "
+                "(or use a finer time) or drop the duplicates."
+            )
+    if spec.weights is not None:
+        col = data[spec.weights.column].iloc[design.rows]
+        codes_s, uniq = pd.factorize(col, sort=False)
+        strata = codes_s.astype(np.intp)
+        labels = np.asarray(uniq, dtype=object)
+    return ResidualData(spec=spec, time=time, strata=strata, strata_labels=labels)
+
+
+def _drop_residual_missing(
+    spec: ResidualSpec, data: pd.DataFrame, stacklevel: int
+) -> tuple[pd.DataFrame, np.ndarray, list[tuple[str, int]]]:
+    """Rows with a missing time or stratum are dropped (and counted) before the design."""
+    ok = np.ones(len(data), dtype=bool)
+    reasons: list[tuple[str, int]] = []
+    for name in spec.columns:
+        good = data[name].notna().to_numpy()
+        newly = int((ok & ~good).sum())
+        if newly:
+            reasons.append((f"missing {name!r}", newly))
+            ok &= good
+    if not reasons:
+        return data, np.arange(len(data)), reasons
+    keep = np.flatnonzero(ok)
+    detail = "; ".join(f"{c} row(s): {r}" for r, c in reasons)
+    warnings.warn(
+        f"dropped {len(data) - keep.size} of {len(data)} rows before building the model "
+        f"({detail}); the fit's `accounting` lists them.",
+        DataDropWarning,
+        stacklevel=stacklevel + 1,
+    )
+    return data.iloc[keep], keep, reasons
+
+
+def _design_with_structure(
+    formula: str, data: pd.DataFrame, spec: ResidualSpec, stacklevel: int
+) -> tuple[Design, ResidualData]:
+    check_residual_columns(spec, data)
+    sub, keep, reasons = _drop_residual_missing(spec, data, stacklevel + 1)
+    design = build_design(formula, sub, stacklevel=stacklevel + 1)
+    if reasons:
+        acc = design.accounting
+        design = dataclasses.replace(
+            design,
+            rows=keep[design.rows],
+            accounting=RowAccounting(
+                n_input=len(data),
+                n_used=acc.n_used,
+                dropped=tuple(reasons) + acc.dropped,
+            ),
+            _cache={},
+        )
+    return design, residual_data(spec, design, data)
 
 
 def lmm(
@@ -129,6 +308,9 @@ def lmm(
     *,
     reml: bool = True,
     control: LmmControl | dict[str, Any] | None = None,
+    correlation: str | None = None,
+    time: str | None = None,
+    weights: Any = None,
 ) -> LmmResult:
     """Fit a linear mixed model (lme4 syntax), by REML or maximum likelihood.
 
@@ -147,10 +329,24 @@ def lmm(
         Optimise the REML criterion (default, as ``lmer``) or the log-likelihood.
     control : LmmControl or dict, optional
         Optimiser and check settings (see :class:`LmmControl`).
+    correlation : {None, "ar1", "car1"}
+        Residual correlation within the (single) grouping factor, as nlme's
+        ``corAR1(form = ~ time | group)`` (integer times; observations k units apart
+        correlate phi^k, so a missing day is a gap, never a neighbour) or ``corCAR1``
+        (continuous times, phi^|t - s|). Needs ``time=``.
+    time : str, optional
+        Column of the observation times (numbers or dates, in days), distinct within a
+        person.
+    weights : "group:COLUMN" or VarIdent, optional
+        A residual SD per level of COLUMN, as nlme's ``varIdent(form = ~ 1 | COLUMN)``
+        (the first level in the data is the reference, SD ratio 1).
 
     Returns
     -------
     LmmResult
+        With a residual structure, ``fit.correlation`` / ``fit.phi`` / ``fit.varident``
+        hold its parameters, logLik / AIC / BIC follow nlme 3.1 (REML BIC with
+        ``log(n - p)``), and Satterthwaite df include phi and the variance ratios.
 
     Raises
     ------
@@ -190,8 +386,17 @@ def lmm(
     >>> round(float(fit.fixef["sleep"]), 1)
     -0.4
     """
-    design = build_design(formula, data, stacklevel=2)
-    return fit_design(design, reml=reml, control=control, stacklevel=2)
+    spec = residual_spec(correlation, time, weights)
+    if spec.is_iid:
+        design = build_design(formula, data, stacklevel=2)
+        return fit_design(design, reml=reml, control=control, stacklevel=2)
+    if not isinstance(data, pd.DataFrame):
+        raise DataStructureError(
+            f"data must be a pandas DataFrame, got {type(data).__name__}; wrap arrays with "
+            "pd.DataFrame({...})."
+        )
+    design, resid = _design_with_structure(formula, data, spec, stacklevel=2)
+    return fit_design(design, reml=reml, control=control, stacklevel=2, residual=resid)
 
 
 def anova(*fits: LmmResult, names: list[str] | None = None) -> pd.DataFrame:
@@ -244,7 +449,7 @@ def anova(*fits: LmmResult, names: list[str] | None = None) -> pd.DataFrame:
         if f.reml:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", BoundaryFitWarning)
-                f = fit_design(f.design, reml=False, stacklevel=3)
+                f = fit_design(f.design, reml=False, stacklevel=3, residual=f.residual_data)
         ml.append(f)
     order = sorted(range(len(ml)), key=lambda i: ml[i].npar)
     rows = []

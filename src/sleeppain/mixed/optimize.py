@@ -240,6 +240,10 @@ def optimize_theta(
     """
     control = control or LmmControl()
     lower = np.asarray(dev.lower, dtype=float)
+    # parameters after the first ``nre`` (a residual structure's) are unbounded and belong
+    # to no Cholesky column
+    nre = int(getattr(dev, "ntheta_re", lower.size))
+    lower_re = lower[:nre]
     if control.theta_start is not None:
         start = np.asarray(control.theta_start, dtype=float)
         if start.shape != lower.shape:
@@ -296,7 +300,7 @@ def optimize_theta(
     # exactly 0 and a gradient method stays (bounded optimisers stop there; any optimiser
     # started there). Probe away from 0 and restart if that is lower.
     while restarts < 5:
-        at_bound = np.flatnonzero((lower == 0.0) & (np.abs(res.x) <= 0.0))
+        at_bound = np.flatnonzero((lower_re == 0.0) & (np.abs(res.x[:nre]) <= 0.0))
         if at_bound.size == 0:
             break
         candidates = []
@@ -304,7 +308,7 @@ def optimize_theta(
             # with the diagonal element at 0, the column's mirror image (elements below it
             # negated) is the same model, but the criterion's slope in the diagonal element
             # changes sign: from one image increasing it goes uphill, from the other down
-            end = _column_end(lower, int(k))
+            end = _column_end(lower_re, int(k))
             images = [res.x.copy()]
             if np.any(res.x[k + 1 : end] != 0.0):
                 mirror = res.x.copy()
@@ -321,7 +325,7 @@ def optimize_theta(
         restarts += 1
         res = minimize(fun, best_x, jac=True, method=method, bounds=bounds, options=opts)
         nit += int(res.nit)
-    theta = canonical_theta(np.asarray(res.x, dtype=float), lower)
+    theta = _canonical(res.x, lower_re)
     polished = escapes = 0
     hess: np.ndarray | None = None
     for _ in range(4):
@@ -339,7 +343,7 @@ def optimize_theta(
         escapes += 1
         res = minimize(fun, best_x, jac=True, method=method, bounds=bounds, options=opts)
         nit += int(res.nit)
-        theta = canonical_theta(np.asarray(res.x, dtype=float), lower)
+        theta = _canonical(res.x, lower_re)
     fval, grad = value_and_grad(theta)
     record = ConvergenceRecord(
         optimizer=f"scipy {method}",
@@ -363,6 +367,14 @@ def optimize_theta(
         seconds=time.perf_counter() - t0,
     )
     return theta, record
+
+
+def _canonical(x: np.ndarray, lower_re: np.ndarray) -> np.ndarray:
+    """:func:`canonical_theta` on the covariance part of ``x``; the rest is copied."""
+    x = np.array(x, dtype=float, copy=True)
+    nre = lower_re.size
+    x[:nre] = canonical_theta(x[:nre], lower_re)
+    return x
 
 
 def _newton_polish(

@@ -40,6 +40,7 @@ from sleeppain.mixed.design import (
 from sleeppain.mixed.deviance import PlsSolution
 from sleeppain.mixed.inference import SatterthwaiteParts, satterthwaite_df, satterthwaite_parts
 from sleeppain.mixed.optimize import ConvergenceRecord
+from sleeppain.mixed.residual import ResidualData, ResidualFit
 
 __all__ = ["LmmResult"]
 
@@ -113,6 +114,7 @@ class LmmResult:
     evaluator: Any = field(repr=False)
     df_method: str = "satterthwaite"
     _shared: dict = field(default_factory=dict, repr=False)
+    residual: ResidualFit | None = field(default=None, repr=False)
 
     # -- basic facts -----------------------------------------------------------------
     @property
@@ -132,8 +134,10 @@ class LmmResult:
 
     @property
     def npar(self) -> int:
-        """Number of parameters: fixed effects + theta + residual variance."""
-        return self.design.p + self.theta.size + 1
+        """Number of parameters: fixed effects + theta + residual variance (+ phi and the
+        varIdent ratios with a residual structure, as nlme's ``attr(logLik, "df")``)."""
+        extra = self.residual.n_params if self.residual is not None else 0
+        return self.design.p + self.theta.size + 1 + extra
 
     @property
     def aic(self) -> float:
@@ -142,8 +146,48 @@ class LmmResult:
 
     @property
     def bic(self) -> float:
-        """``-2 logLik + log(n) npar``."""
-        return -2.0 * self.loglik + np.log(self.nobs) * self.npar
+        """``-2 logLik + log(n) npar``; with a residual structure nlme's definition,
+        ``log(n - p)`` for REML fits."""
+        n = self.nobs
+        if self.residual is not None and self.reml:
+            n -= self.design.p
+        return -2.0 * self.loglik + np.log(n) * self.npar
+
+    # -- residual structure ----------------------------------------------------------
+    @property
+    def phi(self) -> float | None:
+        """The residual autocorrelation parameter (None without ``correlation=``)."""
+        return None if self.residual is None else self.residual.phi
+
+    @property
+    def correlation(self) -> dict[str, Any] | None:
+        """The residual correlation structure, e.g. ``{"structure": "ar1", "time": "day",
+        "phi": 0.48}`` (a new dict each call; None without ``correlation=``)."""
+        r = self.residual
+        if r is None or r.phi is None:
+            return None
+        return {"structure": r.spec.correlation, "time": r.spec.time, "phi": float(r.phi)}
+
+    @property
+    def varident(self) -> pd.Series | None:
+        """Residual SD ratios per stratum (nlme's varIdent coefficients; reference 1), a
+        copy; None without ``weights=``."""
+        r = self.residual
+        if r is None or r.spec.weights is None:
+            return None
+        return pd.Series(
+            r.delta.copy(), index=[str(v) for v in r.strata], name=r.spec.weights.column
+        )
+
+    @property
+    def residual_data(self) -> ResidualData | None:
+        """The residual structure's columns (for refits), or None."""
+        return None if self.residual is None else self.residual.data
+
+    @property
+    def _x(self) -> np.ndarray:
+        """All covariance parameters on the optimiser's scale (theta, then residual)."""
+        return self.theta if self.residual is None else self.residual.x
 
     @cached_property
     def vcov(self) -> pd.DataFrame:
@@ -183,7 +227,7 @@ class LmmResult:
         if "satt" not in self._shared:
             with single_threaded_blas():
                 self._shared["satt"] = satterthwaite_parts(
-                    self.evaluator, self.theta, self.sigma, stacklevel=3
+                    self.evaluator, self._x, self.sigma, stacklevel=3
                 )
         return self._shared["satt"]
 

@@ -1,0 +1,735 @@
+"""Residual correlation (AR(1), CAR(1)) and heteroscedasticity (varIdent) for ``sp.lmm``.
+
+The model is nlme's ``lme(..., correlation = corAR1 / corCAR1, weights = varIdent)``
+(Pinheiro & Bates 2000, Mixed-Effects Models in S and S-PLUS, sections 5.2-5.3): within a
+person, ``Cov(e) = sigma^2 D R(phi) D`` with ``R[i, k] = phi^|t_i - t_k|`` and
+``D = diag(delta_s(i))`` (``delta = 1`` for the reference stratum, nlme's first stratum).
+
+Statistics stage. Sorted by time within a person, the correlation is Markov, so the
+precision ``Q = D^-1 R^-1 D^-1`` is tridiagonal: with ``r_i = phi^(t_i - t_(i-1))``,
+``c(r) = r^2 / (1 - r^2)`` and ``s(r) = r / (1 - r^2)``,
+
+    a' Q b = sum_i (1 + c_before(i) + c_after(i)) a_i b_i / delta_i^2
+             - sum_pairs s(r_i) (a_i b_(i-1) + a_(i-1) b_i) / (delta_i delta_(i-1)),
+
+and ``log|D R D| = 2 sum_i log delta_s(i) + sum_pairs log(1 - r_i^2)``. A missing day is a
+gap (``r = phi^2`` across one missing day), never a neighbour. The products of the rows
+of ``[Z | X | y]`` are summed once into *cells*, one per (person, stratum, gap before, gap
+after) for diagonal terms and one per (person, gap, strata of the pair) for pair terms,
+when there are at most :data:`MAX_GAP_CLASSES` distinct gaps (integer days, prompts);
+otherwise (continuous times) each row and each pair is its own cell. An evaluation at
+``(theta, phi, delta)`` weights the cells (``O(cells)``, vectorised, no per-row Python),
+sums them per person with one sparse product, and hands the per-person cross-products
+``Z_j'Q_jZ_j, Z_j'Q_jX_j, Z_j'Q_jy_j`` and ``X'QX, X'Qy, y'Qy`` to the block-diagonal
+profiled deviance (:class:`~sleeppain.mixed.deviance.BlockDeviance`), to which
+``log|D R D|`` is added. beta and sigma are profiled as without correlation; theta and the
+residual parameters are optimised together.
+
+Parameters seen by the optimiser: ``x = (theta, u, log delta_2, ...)`` with
+``phi = tanh(u)`` for AR(1) (nlme's ``corAR1`` uses ``log((1 + phi) / (1 - phi)) = 2u``)
+and ``phi = 1 / (1 + exp(-u))`` for CAR(1) (nlme's ``corCAR1`` uses ``log(phi / (1 - phi))``).
+
+References: nlme 3.1-162 (``lme``, ``corAR1``, ``corCAR1``, ``varIdent``); logLik, AIC and
+BIC as nlme's (the REML log-likelihood equals lme4's). Tested against nlme in
+tests/mixed/test_nlme_reference.py (logLik 1e-4, phi 1e-4, fixed effects 1% of an SE).
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> import sleeppain as sp
+>>> rng = np.random.default_rng(4)
+>>> g = np.repeat(np.arange(30), 10)
+>>> day = np.tile(np.arange(10), 30)
+>>> e = np.zeros(300)
+>>> for i in range(300):
+...     e[i] = (0.6 * e[i - 1] if day[i] else 0.0) + rng.normal()
+>>> df = pd.DataFrame({"id": g, "day": day, "y": rng.normal(size=30)[g] + e})
+>>> fit = sp.lmm("y ~ 1 + (1 | id)", df, correlation="ar1", time="day")
+>>> 0.3 < fit.phi < 0.9
+True
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sparse
+
+from sleeppain.errors import DataStructureError, EstimationError, SpecificationError
+from sleeppain.mixed.deviance import BlockDeviance, BlockStats, Centering, PlsSolution
+
+__all__ = [
+    "CORRELATIONS",
+    "CorrelatedDeviance",
+    "ResidualData",
+    "ResidualFit",
+    "ResidualSpec",
+    "ResidualStats",
+    "VarIdent",
+    "residual_spec",
+    "residual_stats",
+]
+
+#: Supported residual correlation structures (nlme's corAR1 and corCAR1).
+CORRELATIONS = ("ar1", "car1")
+
+#: Up to this many distinct time gaps, rows and pairs are pooled into cells per person;
+#: beyond it (continuous times) each row and pair is its own cell.
+MAX_GAP_CLASSES = 64
+
+#: phi closer than this to a bound of its range (-1 or 0, and 1) is reported as a boundary fit.
+PHI_BOUNDARY_TOL = 1e-4
+
+#: Largest |u| (transformed phi) evaluated: tanh(15) = 1 - 2e-13, keeps 1 - r^2 > 0.
+_U_MAX = 15.0
+#: Largest |log delta| evaluated.
+_LOGDELTA_MAX = 20.0
+#: Central-difference step for the residual parameters (on the optimiser's scale).
+FD_STEP = 1e-5
+
+
+@dataclass(frozen=True)
+class VarIdent:
+    """nlme's ``varIdent(form = ~ 1 | column)``: one residual SD per level of ``column``.
+
+    Examples
+    --------
+    >>> VarIdent("weekend").column
+    'weekend'
+    """
+
+    column: str
+
+
+@dataclass(frozen=True)
+class ResidualSpec:
+    """The residual structure of a model: correlation, its time column and variance weights.
+
+    Examples
+    --------
+    >>> residual_spec("ar1", "day", "group:weekend")
+    ResidualSpec(correlation='ar1', time='day', weights=VarIdent(column='weekend'))
+    """
+
+    correlation: str | None = None
+    time: str | None = None
+    weights: VarIdent | None = None
+
+    @property
+    def is_iid(self) -> bool:
+        """True without correlation and weights (the ordinary model)."""
+        return self.correlation is None and self.weights is None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Data columns the structure reads (time, stratification)."""
+        out = []
+        if self.correlation is not None and self.time is not None:
+            out.append(self.time)
+        if self.weights is not None:
+            out.append(self.weights.column)
+        return tuple(out)
+
+
+@dataclass(frozen=True, eq=False)
+class ResidualData:
+    """The residual structure's columns for the rows of a design (stage 2's extra output).
+
+    Attributes
+    ----------
+    spec : ResidualSpec
+    time : ndarray or None
+        Times of the design's rows (days for dates).
+    strata : ndarray of intp or None
+        Stratum 0..S-1 of each row (0 = reference: the first level in the data).
+    strata_labels : ndarray or None
+    """
+
+    spec: ResidualSpec
+    time: np.ndarray | None = None
+    strata: np.ndarray | None = None
+    strata_labels: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class ResidualFit:
+    """Estimated residual structure of a fit.
+
+    Attributes
+    ----------
+    spec : ResidualSpec
+    phi : float or None
+        Correlation at lag 1 (AR(1)) or per unit of time (CAR(1)).
+    delta : ndarray
+        SD ratios of the strata to the reference (nlme's ``coef(varIdent,
+        unconstrained = FALSE, allCoef = TRUE)``); ``[1.0]`` without weights.
+    strata : ndarray
+        Labels of the strata.
+    x : ndarray
+        The optimiser's parameter vector (theta, transformed phi, log delta).
+    data : ResidualData
+        For refits.
+    """
+
+    spec: ResidualSpec
+    phi: float | None
+    delta: np.ndarray
+    strata: np.ndarray
+    x: np.ndarray
+    data: ResidualData
+
+    @property
+    def n_params(self) -> int:
+        """Number of residual parameters (phi and the free SD ratios)."""
+        return (self.phi is not None) + (self.delta.size - 1)
+
+
+def residual_spec(
+    correlation: str | None = None, time: str | None = None, weights: Any = None
+) -> ResidualSpec:
+    """Validate ``correlation=``, ``time=`` and ``weights=`` of :func:`sleeppain.lmm`.
+
+    ``weights`` is ``"group:COL"`` or :class:`VarIdent` (nlme's ``varIdent(~ 1 | COL)``).
+
+    Examples
+    --------
+    >>> residual_spec(weights=VarIdent("sex")).weights
+    VarIdent(column='sex')
+    >>> residual_spec("ar2", "day")
+    Traceback (most recent call last):
+    ...
+    sleeppain.errors.SpecificationError: correlation='ar2' is not supported; use None, 'ar1' (nlme's corAR1: integer times, phi^k for observations k time units apart) or 'car1' (corCAR1: continuous times).
+    """
+    if correlation is not None:
+        key = str(correlation).lower()
+        if key not in CORRELATIONS:
+            raise SpecificationError(
+                f"correlation={correlation!r} is not supported; use None, 'ar1' (nlme's "
+                "corAR1: integer times, phi^k for observations k time units apart) or 'car1' "
+                "(corCAR1: continuous times)."
+            )
+        if time is None:
+            raise SpecificationError(
+                f"correlation={key!r} needs time=, the column of the observation times within "
+                "a person (e.g. time='day'); a missing day is then a gap, not a neighbour."
+            )
+        if not isinstance(time, str):
+            raise SpecificationError(f"time= must be a column name, got {type(time).__name__}.")
+        correlation = key
+    elif time is not None:
+        raise SpecificationError(
+            f"time={time!r} is only used with correlation='ar1' or 'car1'; pass one of them "
+            "or drop time=."
+        )
+    w: VarIdent | None
+    if weights is None or isinstance(weights, VarIdent):
+        w = weights
+    elif isinstance(weights, str) and weights.startswith("group:") and weights[6:].strip():
+        w = VarIdent(weights[6:].strip())
+    else:
+        raise SpecificationError(
+            f"weights={weights!r} is not understood; use 'group:COLUMN' (or "
+            "sp.mixed.VarIdent('COLUMN')) for a residual SD per level of COLUMN, as nlme's "
+            "varIdent(form = ~ 1 | COLUMN)."
+        )
+    return ResidualSpec(correlation=correlation, time=time, weights=w)
+
+
+def check_residual_columns(spec: ResidualSpec, data: pd.DataFrame) -> None:
+    """SpecificationError when ``time=`` or the weights' column is not in ``data``."""
+    cols = [str(c) for c in data.columns]
+    for role, name in (("time=", spec.time if spec.correlation else None),) + (
+        (("weights=", spec.weights.column),) if spec.weights is not None else ()
+    ):
+        if name is not None and name not in data.columns:
+            close = difflib.get_close_matches(name, cols, n=3, cutoff=0.6)
+            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            raise SpecificationError(
+                f"{role} names {name!r}, which is not a column of the data.{hint} "
+                f"Available columns: {', '.join(cols[:20])}{' ...' if len(cols) > 20 else ''}."
+            )
+
+
+# ----------------------------------------------------------------------------------------
+# statistics stage
+# ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class ResidualStats:
+    """Cell statistics of the residual structure (formed once per fit).
+
+    Attributes
+    ----------
+    correlation : {"ar1", "car1"} or None
+    n, p, q, ngroups : int
+    gaps : ndarray, shape (K,)
+        Distinct time gaps between neighbouring observations of a person.
+    strata : ndarray, shape (S,)
+        Level labels of the variance stratification (reference first).
+    cell_group : ndarray of intp, shape (C,)
+        Person of each cell.
+    cell_kind : ndarray of int8
+        0 diagonal cell, 1 pair cell.
+    cell_before, cell_after : ndarray of intp
+        Diagonal cells: gap index before / after the row (-1: none). Pair cells: the gap
+        index (``cell_before``) and -1.
+    cell_s1, cell_s2 : ndarray of intp
+        Stratum of the row (diagonal) or of the two rows of the pair.
+    prod_z : ndarray, shape (C, nz)
+        Summed products of ``Z`` rows with ``[Z | X | y]`` rows (entries listed in ``_zpairs``).
+    prod_x : ndarray, shape (C, nx)
+        Summed products among ``[X | y]`` (upper triangle).
+    n_pairs_gap : ndarray, shape (K,)
+        Neighbouring pairs per gap (for the log-determinant).
+    n_stratum : ndarray, shape (S,)
+        Rows per stratum.
+    centering : Centering
+    """
+
+    correlation: str | None
+    n: int
+    p: int
+    q: int
+    ngroups: int
+    gaps: np.ndarray
+    strata: np.ndarray
+    cell_group: np.ndarray
+    cell_kind: np.ndarray
+    cell_before: np.ndarray
+    cell_after: np.ndarray
+    cell_s1: np.ndarray
+    cell_s2: np.ndarray
+    prod_z: np.ndarray
+    prod_x: np.ndarray
+    n_pairs_gap: np.ndarray
+    n_stratum: np.ndarray
+    centering: Centering
+
+    @property
+    def nstrata(self) -> int:
+        """Number of variance strata (1 without weights)."""
+        return int(self.strata.size)
+
+
+def _zpairs(q: int, k: int) -> list[tuple[int, int]]:
+    """Entries (a, b) of ``Z'[Z | X | y]`` kept: ``a <= b`` for the ``Z'Z`` part."""
+    return [(a, b) for a in range(q) for b in range(k) if b >= a or b >= q]
+
+
+def _xpairs(q: int, k: int) -> list[tuple[int, int]]:
+    """Entries of the upper triangle of ``[X | y]'[X | y]`` (columns of ``[Z | X | y]``)."""
+    return [(a, b) for a in range(q, k) for b in range(a, k)]
+
+
+def _cell_index(keys: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
+    """Compress keys in ``range(space)`` to cells: ``(cell of each key, key of each cell)``."""
+    if space <= 8 * keys.size + 1024:
+        present = np.bincount(keys, minlength=space) > 0
+        cell_keys = np.flatnonzero(present)
+        lookup = np.cumsum(present) - 1
+        return lookup[keys], cell_keys
+    cell_keys, inv = np.unique(keys, return_inverse=True)
+    return inv, cell_keys
+
+
+def residual_stats(
+    Zc: np.ndarray,
+    codes: np.ndarray,
+    ngroups: int,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    correlation: str | None = None,
+    time: np.ndarray | None = None,
+    strata: np.ndarray | None = None,
+    strata_labels: np.ndarray | None = None,
+) -> ResidualStats:
+    """Form the cell statistics of a residual structure (the statistics stage).
+
+    Parameters
+    ----------
+    Zc : ndarray, shape (n, q)
+        Random-effects columns of each row (one grouping factor).
+    codes : ndarray of int, shape (n,)
+        Person index 0..G-1 of each row.
+    ngroups : int
+    X : ndarray, shape (n, p)
+    y : ndarray, shape (n,)
+    correlation : {"ar1", "car1"} or None
+    time : ndarray, shape (n,), optional
+        Observation times (required with a correlation); distinct within a person.
+    strata : ndarray of int, shape (n,), optional
+        Variance stratum 0..S-1 of each row (0 is the reference).
+    strata_labels : ndarray, optional
+        Labels of the strata.
+
+    Returns
+    -------
+    ResidualStats
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> st = residual_stats(np.ones((5, 1)), np.array([0, 0, 0, 1, 1]), 2,
+    ...                     np.ones((5, 1)), np.arange(5.0), correlation="ar1",
+    ...                     time=np.array([1, 2, 4, 1, 2]))
+    >>> st.gaps.tolist(), st.n_pairs_gap.tolist()
+    [[1.0, 2.0], [2, 1]]
+    """
+    n, q = Zc.shape
+    p = X.shape[1]
+    k = q + p + 1
+    G = int(ngroups)
+    codes = np.asarray(codes, dtype=np.intp)
+    if strata is None:
+        strata = np.zeros(n, dtype=np.intp)
+        strata_labels = np.array(["(all)"], dtype=object)
+    S = len(strata_labels) if strata_labels is not None else int(strata.max()) + 1
+    # order by person, then time
+    if correlation is not None:
+        if time is None:
+            raise ValueError("a correlation structure needs times")
+        t = np.asarray(time, dtype=float)
+        order = np.lexsort((t, codes))
+    else:
+        t = None
+        order = np.argsort(codes, kind="stable")
+    ident = bool(np.all(order == np.arange(n)))
+    cs = codes if ident else codes[order]
+    ss = np.asarray(strata, dtype=np.intp)
+    ss = ss if ident else ss[order]
+    cen, means, ybar = Centering.params(X, y)
+    A = np.empty((n, k))
+    A[:, :q] = Zc if ident else Zc[order]
+    Xs = X if ident else X[order]
+    A[:, q : q + p] = Xs - means if means is not None else Xs
+    ys = y if ident else y[order]
+    A[:, k - 1] = ys - ybar
+    # gaps between neighbours of the same person
+    if correlation is not None and t is not None:
+        ts = t if ident else t[order]
+        same = cs[1:] == cs[:-1]
+        d = np.diff(ts)
+        pair_end = np.flatnonzero(same) + 1  # row i of each pair (i - 1, i)
+        dg = d[same]
+        if np.any(dg <= 0):
+            i = int(pair_end[np.argmax(dg <= 0)])
+            raise DataStructureError(
+                f"duplicated time {ts[i]!r} within a person (person index {int(cs[i])}); "
+                "each observation of a person needs a distinct time for a residual "
+                "correlation. Aggregate or drop the duplicates."
+            )
+        gaps, gap_idx = np.unique(dg, return_inverse=True)
+        gap_idx = gap_idx.astype(np.intp)
+    else:
+        pair_end = np.zeros(0, dtype=np.intp)
+        gaps = np.zeros(0)
+        gap_idx = np.zeros(0, dtype=np.intp)
+    K = gaps.size
+    before = np.full(n, -1, dtype=np.intp)
+    after = np.full(n, -1, dtype=np.intp)
+    before[pair_end] = gap_idx
+    after[pair_end - 1] = gap_idx
+    pooled = K <= MAX_GAP_CLASSES
+    # ---- diagonal cells
+    if pooled:
+        ncls = S * (K + 1) * (K + 1)
+        key = ((cs * S + ss) * (K + 1) + (before + 1)) * (K + 1) + (after + 1)
+        row_cell, cell_keys = _cell_index(key, G * ncls)
+        rest = cell_keys % ncls
+        d_group = cell_keys // ncls
+        d_after = rest % (K + 1) - 1
+        d_before = (rest // (K + 1)) % (K + 1) - 1
+        d_s = rest // ((K + 1) * (K + 1))
+        nd = cell_keys.size
+    else:
+        row_cell = np.arange(n)
+        d_group, d_before, d_after, d_s = cs, before, after, ss
+        nd = n
+    zp, xp = _zpairs(q, k), _xpairs(q, k)
+
+    def sums(cell: np.ndarray, ncell: int, prod: Any) -> tuple[np.ndarray, np.ndarray]:
+        pz = np.empty((ncell, len(zp)))
+        px = np.empty((ncell, len(xp)))
+        for j, (a, b) in enumerate(zp):
+            pz[:, j] = np.bincount(cell, weights=prod(a, b), minlength=ncell)
+        for j, (a, b) in enumerate(xp):
+            px[:, j] = np.bincount(cell, weights=prod(a, b), minlength=ncell)
+        return pz, px
+
+    pz_d, px_d = sums(row_cell, nd, lambda a, b: A[:, a] * A[:, b])
+    # ---- pair cells
+    if pair_end.size:
+        i1 = pair_end
+        i0 = pair_end - 1
+        s0, s1 = ss[i0], ss[i1]
+        pc = cs[i1]
+        if pooled:
+            ncls_p = K * S * S
+            key = pc * ncls_p + (gap_idx * S + s0) * S + s1
+            pair_cell, pkeys = _cell_index(key, G * ncls_p)
+            rest = pkeys % ncls_p
+            p_group = pkeys // ncls_p
+            p_gap = rest // (S * S)
+            p_s1 = (rest // S) % S
+            p_s2 = rest % S
+        else:
+            pair_cell = np.arange(i1.size)
+            p_group, p_gap, p_s1, p_s2 = pc, gap_idx, s0, s1
+        A0, A1 = A[i0], A[i1]
+        pz_p, px_p = sums(
+            pair_cell,
+            int(p_group.size),
+            lambda a, b: A1[:, a] * A0[:, b] + A0[:, a] * A1[:, b],
+        )
+        n_pairs_gap = np.bincount(gap_idx, minlength=K)
+    else:
+        p_group = p_gap = p_s1 = p_s2 = np.zeros(0, dtype=np.intp)
+        pz_p = np.zeros((0, len(zp)))
+        px_p = np.zeros((0, len(xp)))
+        n_pairs_gap = np.zeros(K, dtype=np.int64)
+    cat = np.concatenate
+    return ResidualStats(
+        correlation=correlation,
+        n=n,
+        p=p,
+        q=q,
+        ngroups=G,
+        gaps=gaps,
+        strata=np.asarray(strata_labels, dtype=object),
+        cell_group=cat([d_group, p_group]).astype(np.intp),
+        cell_kind=cat([np.zeros(nd, np.int8), np.ones(p_group.size, np.int8)]),
+        cell_before=cat([d_before, p_gap]).astype(np.intp),
+        cell_after=cat([d_after, np.full(p_group.size, -1)]).astype(np.intp),
+        cell_s1=cat([d_s, p_s1]).astype(np.intp),
+        cell_s2=cat([d_s, p_s2]).astype(np.intp),
+        prod_z=np.ascontiguousarray(cat([pz_d, pz_p])),
+        prod_x=np.ascontiguousarray(cat([px_d, px_p])),
+        n_pairs_gap=n_pairs_gap,
+        n_stratum=np.bincount(ss, minlength=S),
+        centering=cen,
+    )
+
+
+# ----------------------------------------------------------------------------------------
+# deviance stage
+# ----------------------------------------------------------------------------------------
+
+
+def phi_from_u(u: float, correlation: str | None) -> float:
+    """phi from the optimiser's unconstrained ``u`` (tanh for AR(1), logistic for CAR(1))."""
+    u = float(np.clip(u, -_U_MAX, _U_MAX))
+    if correlation == "ar1":
+        return float(np.tanh(u))
+    return float(1.0 / (1.0 + np.exp(-u)))
+
+
+def u_from_phi(phi: float, correlation: str | None) -> float:
+    """Inverse of :func:`phi_from_u`."""
+    if correlation == "ar1":
+        return float(np.arctanh(phi))
+    return float(np.log(phi / (1.0 - phi)))
+
+
+class CorrelatedDeviance:
+    """Profiled deviance with residual correlation and/or varIdent weights.
+
+    Parameters ``x = (theta, u, log delta_2, ..., log delta_S)`` (see the module notes);
+    the criterion is that of :class:`~sleeppain.mixed.deviance.BlockDeviance` on the
+    whitened cross-products plus ``log|D R D|``. The gradient is analytic in theta (at
+    fixed residual parameters the model is an ordinary LMM of the whitened data) and a
+    central difference (step :data:`FD_STEP`) in the residual parameters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> codes = np.repeat(np.arange(10), 6)
+    >>> st = residual_stats(np.ones((60, 1)), codes, 10, np.ones((60, 1)),
+    ...                     rng.normal(size=60), correlation="ar1",
+    ...                     time=np.tile(np.arange(6), 10))
+    >>> dev = CorrelatedDeviance(st, [1], reml=True)
+    >>> dev.ntheta, dev.ntheta_re
+    (2, 1)
+    >>> bool(np.isfinite(dev(np.array([0.5, 0.2]))))
+    True
+    """
+
+    has_analytic_gradient = False
+
+    def __init__(self, stats: ResidualStats, ncols: list[int] | tuple[int, ...], reml: bool):
+        self.stats = stats
+        self.ncols = tuple(int(c) for c in ncols)
+        self.reml = bool(reml)
+        self.correlation = stats.correlation
+        self.n, self.p, self.q = stats.n, stats.p, stats.q
+        self.nstrata = stats.nstrata
+        self.n_resid = (1 if self.correlation else 0) + (self.nstrata - 1)
+        base = self._stats_at(np.zeros(self.n_resid), phi_zero=True)
+        self.core = BlockDeviance(base, self.ncols, reml)
+        self.ntheta_re = self.core.ntheta
+        self.ntheta = self.ntheta_re + self.n_resid
+        self.lower = np.concatenate([self.core.lower, np.full(self.n_resid, -np.inf)])
+        self.nevals = 0
+        self._key: bytes | None = None
+        self._logdet = 0.0
+        G = stats.ngroups
+        C = stats.cell_group.size
+        self._P = sparse.csr_matrix((np.ones(C), (stats.cell_group, np.arange(C))), shape=(G, C))
+        self._P.sort_indices()
+        self._perm = self._P.indices.copy()
+
+    # -- residual parameters -----------------------------------------------------------
+    def resid_params(self, x: np.ndarray) -> tuple[float | None, np.ndarray]:
+        """``(phi, delta)`` at the full parameter vector ``x`` (phi None without a
+        correlation; ``delta[0] = 1`` for the reference stratum)."""
+        extra = np.asarray(x, dtype=float)[self.ntheta_re :]
+        phi = phi_from_u(extra[0], self.correlation) if self.correlation else None
+        ld = extra[1 if self.correlation else 0 :]
+        delta = np.exp(np.concatenate([[0.0], np.clip(ld, -_LOGDELTA_MAX, _LOGDELTA_MAX)]))
+        return phi, delta
+
+    def _coefs(self, extra: np.ndarray, phi_zero: bool = False) -> tuple[np.ndarray, float]:
+        st = self.stats
+        phi = 0.0 if (phi_zero or not self.correlation) else phi_from_u(extra[0], self.correlation)
+        ld = np.clip(np.asarray(extra[1 if self.correlation else 0 :], dtype=float), -20, 20)
+        inv = np.exp(-np.concatenate([[0.0], ld]))
+        if st.gaps.size and phi != 0.0:
+            r = np.power(phi, st.gaps)  # AR(1) gaps are integers, so phi < 0 is fine
+            one_m = 1.0 - r * r
+            c = np.append(r * r / one_m, 0.0)  # index -1 -> 0
+            s = r / one_m
+            logdet_r = float(st.n_pairs_gap @ np.log(one_m))
+        else:
+            c = np.zeros(st.gaps.size + 1)
+            s = np.zeros(st.gaps.size)
+            logdet_r = 0.0
+        kind = st.cell_kind
+        diag = kind == 0
+        coef = np.empty(kind.size)
+        w1 = inv[st.cell_s1]
+        coef[diag] = (1.0 + c[st.cell_before[diag]] + c[st.cell_after[diag]]) * w1[diag] ** 2
+        pr = ~diag
+        if pr.any():
+            coef[pr] = -(s[st.cell_before[pr]] if s.size else 0.0) * w1[pr] * inv[st.cell_s2[pr]]
+        logdet = logdet_r - 2.0 * float(st.n_stratum @ np.log(inv))
+        return coef, logdet
+
+    def _stats_at(self, extra: np.ndarray, phi_zero: bool = False) -> BlockStats:
+        st = self.stats
+        coef, logdet = self._coefs(extra, phi_zero)
+        self._logdet = logdet
+        q, p = st.q, st.p
+        k = q + p + 1
+        G = st.ngroups
+        if hasattr(self, "_P"):
+            P = self._P
+            P.data = coef[self._perm]
+            Sz = np.asarray(P @ st.prod_z)
+        else:
+            Sz = np.zeros((G, st.prod_z.shape[1]))
+            for j in range(st.prod_z.shape[1]):
+                Sz[:, j] = np.bincount(st.cell_group, weights=coef * st.prod_z[:, j], minlength=G)
+        Sx = coef @ st.prod_x
+        full = np.zeros((G, q, k))
+        for j, (a, b) in enumerate(_zpairs(q, k)):
+            full[:, a, b] = Sz[:, j]
+            if b < q:
+                full[:, b, a] = Sz[:, j]
+        XA = np.zeros((p + 1, p + 1))
+        for j, (a, b) in enumerate(_xpairs(q, k)):
+            XA[a - q, b - q] = XA[b - q, a - q] = Sx[j]
+        return BlockStats(
+            ZtZ=full[:, :, :q],
+            ZtX=full[:, :, q : q + p],
+            Zty=full[:, :, k - 1],
+            XtX=XA[:p, :p],
+            Xty=XA[:p, p],
+            yty=float(XA[p, p]),
+            n=st.n,
+            centering=st.centering,
+        )
+
+    def _load(self, x: np.ndarray) -> np.ndarray:
+        """Point the core at the whitened statistics of ``x``; returns theta."""
+        x = np.asarray(x, dtype=float)
+        if x.shape != (self.ntheta,):
+            raise ValueError(f"x must have length {self.ntheta}, got shape {x.shape}")
+        extra = x[self.ntheta_re :]
+        key = extra.tobytes()
+        if key != self._key:
+            stats = self._stats_at(extra)
+            self.core.stats = stats
+            self.core._soa()
+            self._key = key
+            self._logdet_at = self._logdet
+        return x[: self.ntheta_re]
+
+    # -- the evaluator protocol ----------------------------------------------------------
+    def __call__(self, x: np.ndarray) -> float:
+        """Criterion (REML or -2 logLik) at ``x``."""
+        theta = self._load(x)
+        self.nevals += 1
+        return float(self.core(theta)) + self._logdet_at
+
+    def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """Criterion and gradient (analytic in theta, central differences otherwise)."""
+        x = np.asarray(x, dtype=float)
+        theta = self._load(x)
+        f, g_theta = self.core.value_and_grad(theta)
+        f = float(f) + self._logdet_at
+        g = np.empty(self.ntheta)
+        g[: self.ntheta_re] = g_theta
+        for i in range(self.ntheta_re, self.ntheta):
+            h = FD_STEP * max(1.0, abs(x[i]))
+            e = np.zeros(self.ntheta)
+            e[i] = h
+            g[i] = (self(x + e) - self(x - e)) / (2.0 * h)
+        self._load(x)
+        self.nevals += 1
+        return f, g
+
+    def varpar_deviance(self, x: np.ndarray, sigma: float) -> float:
+        """Deviance at ``(x, sigma)``, not profiled over sigma (lmerTest's ``devfun_vp``)."""
+        theta = self._load(x)
+        return float(self.core.varpar_deviance(theta, sigma)) + self._logdet_at
+
+    def A_inv(self, x: np.ndarray) -> np.ndarray:
+        """``(X'V^{-1}X)^{-1}`` (``vcov(beta) / sigma^2``) at ``x``."""
+        return self.core.A_inv(self._load(x))
+
+    def solve(self, x: np.ndarray, *, conditional_variance: bool = True) -> PlsSolution:
+        """Full solution at ``x`` (deviance includes ``log|D R D|``)."""
+        theta = self._load(x)
+        sol = self.core.solve(theta, conditional_variance=conditional_variance)
+        return replace(sol, deviance=sol.deviance + self._logdet_at)
+
+    def moment_start(self) -> np.ndarray | None:
+        """theta from the moments of the uncorrelated model, then the best phi on a grid."""
+        base = self._stats_at(np.zeros(self.n_resid), phi_zero=True)
+        self.core.stats = base
+        self.core._soa()
+        self._key = None
+        theta0 = self.core.moment_start()
+        if theta0 is None:
+            theta0 = np.where(self.core.lower == 0.0, 1.0, 0.0)
+        extra0 = np.zeros(self.n_resid)
+        if not self.correlation:
+            return np.concatenate([theta0, extra0])
+        grid = [0.1, 0.3, 0.5, 0.7, 0.9] + ([-0.3] if self.correlation == "ar1" else [])
+        best, best_f = None, np.inf
+        for ph in grid:
+            extra0[0] = u_from_phi(ph, self.correlation)
+            x = np.concatenate([theta0, extra0])
+            try:
+                f = self(x)
+            except (EstimationError, np.linalg.LinAlgError):  # a failed grid point is skipped
+                continue
+            if f < best_f:
+                best, best_f = x, f
+        return best
