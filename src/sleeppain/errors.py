@@ -9,6 +9,8 @@ SleepPainError
         (duplicated person-days, missing columns, non-numeric values).
     SpecificationError (also ValueError): the model or call is mis-specified
         (unknown column in a formula, malformed random-effect term, bad argument).
+        InputFileError: a file cannot be read (truncated, wrong encoding, empty, not a
+            table, a directory).
     EstimationError (also RuntimeError): a fit could not be computed.
 SleepPainWarning (UserWarning)
     ConvergenceWarning: an optimiser stopped without meeting its convergence criteria.
@@ -16,6 +18,9 @@ SleepPainWarning (UserWarning)
     LagCoverageWarning: too few consecutive days for a lagged analysis.
     ScaleWarning: values outside a declared rating scale.
     DataDropWarning: rows were dropped (the result's accounting says which and why).
+    DataQualityWarning: the data look suspicious but were used (an all-missing variable,
+        infinite values set missing, ids that look alike, a reserved column name left out,
+        implausibly long runs).
 
 Examples
 --------
@@ -30,8 +35,10 @@ __all__ = [
     "BoundaryFitWarning",
     "ConvergenceWarning",
     "DataDropWarning",
+    "DataQualityWarning",
     "DataStructureError",
     "EstimationError",
+    "InputFileError",
     "LagCoverageWarning",
     "ScaleWarning",
     "SleepPainError",
@@ -46,6 +53,10 @@ class SleepPainError(Exception):
 
 class DataStructureError(SleepPainError, ValueError):
     """The data do not have the structure the call needs."""
+
+
+class InputFileError(DataStructureError):
+    """A data file cannot be read: truncated, wrong encoding, empty, not a table, a folder."""
 
 
 class SpecificationError(SleepPainError, ValueError):
@@ -78,3 +89,7 @@ class ScaleWarning(SleepPainWarning):
 
 class DataDropWarning(SleepPainWarning):
     """Rows were dropped; the result's accounting lists them with reasons."""
+
+
+class DataQualityWarning(SleepPainWarning):
+    """The data look suspicious but were used; the message says where and how to check."""

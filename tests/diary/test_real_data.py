@@ -27,14 +27,14 @@ def _need(path):
 
 def test_paindiary_out_of_range_pain_is_reported(shared_data):
     path = _need(shared_data / "paindiary" / "PainDiary.csv")
-    raw = pd.read_csv(path)
+    raw = pd.read_csv(path, dtype={"Person": str})  # from_csv reads ids as text
     n_out = int(((raw["Pain"] < 0) | (raw["Pain"] > 10)).sum())
     assert n_out > 0  # the course imputed missing entries, some beyond the scale
     with pytest.warns(ScaleWarning, match=f"{n_out} values of 'Pain' lie outside"):
         d = sp.Diary.from_csv(
             path, id="Person", day="Day", scales={"Pain": (0, 10)}, sleep="SleepQual"
         )
-    acc = d.summary()
+    acc = d.accounting
     assert acc.out_of_range[0].count == n_out
     assert (acc.input_rows, acc.rows_used, acc.persons) == (
         len(raw),
@@ -50,7 +50,7 @@ def test_paindiary_out_of_range_pain_is_reported(shared_data):
     m = sp.Diary.from_csv(
         path, id="Person", day="Day", scales={"Pain": (0, 10)}, out_of_range="set_missing"
     )
-    assert m.summary().values_set_missing == (("Pain", "outside scale", n_out),)
+    assert m.accounting.values_set_missing == (("Pain", "outside scale", n_out),)
     assert int(m.data["Pain"].notna().sum()) == int(raw["Pain"].notna().sum()) - n_out
     # sleep -> next-day pain pairs, counted directly: SleepQual on day d+1 (night d) and
     # Pain on day d+1 come from the same row; with the AR control Pain on day d is needed
@@ -65,7 +65,7 @@ def test_paindiary_out_of_range_pain_is_reported(shared_data):
 
 def test_aces_three_prompts_to_days_and_sleep_onset_to_previous_night(shared_data):
     path = _need(shared_data / "aces_daily" / "aces_daily.csv")
-    raw = pd.read_csv(path)
+    raw = pd.read_csv(path, dtype={"UserID": str})  # from_csv reads ids as text
     d = sp.Diary.from_csv(
         path,
         id="UserID",
@@ -78,7 +78,7 @@ def test_aces_three_prompts_to_days_and_sleep_onset_to_previous_night(shared_dat
     )
     data = d.data.assign(date=lambda f: f["day_label"].dt.strftime("%Y-%m-%d"))
     days = raw.groupby(["UserID", "SurveyDay"])
-    acc = d.summary(pain="STRESS")
+    acc = d.accounting_for("STRESS")
     assert acc.input_rows == len(raw)
     assert acc.rows_used == days.ngroups
     assert acc.dropped["merged into a person-day (aggregate)"] == len(raw) - days.ngroups
@@ -128,7 +128,7 @@ def test_openplay_labelled_sleep_quality(shared_data):
     got = d.data["sleep_diary_quality"].value_counts()
     for code, label in enumerate(OPENPLAY_LEVELS, start=1):
         assert got[float(code)] == counts[label]
-    acc = d.summary(pain="affective_valence")
+    acc = d.accounting_for("affective_valence")
     assert (acc.persons, acc.rows_used) == (raw["pid"].nunique(), len(raw))
     # last night's sleep (wave w) sits on night w - 1, the evening before the same-day mood
     both = raw.dropna(subset=["sleep_diary_quality", "affective_valence"])
@@ -162,7 +162,7 @@ def test_pmdata_wellness_oslo_days_duplicates_and_zero_codes(shared_data):
     d = sp.Diary.from_frame(
         raw, aggregate="mean", missing_values={c: [0] for c in PMSYS_ITEMS}, **kw
     )
-    acc = d.summary(pain="soreness")
+    acc = d.accounting_for("soreness")
     assert (acc.persons, acc.input_rows, acc.rows_used) == (len(files), len(raw), n_person_days)
     assert acc.dropped["merged into a person-day (aggregate)"] == len(raw) - n_person_days
     zeros = {c: int((raw[c] == 0).sum()) for c in PMSYS_ITEMS}

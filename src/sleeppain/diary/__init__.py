@@ -15,7 +15,7 @@ Diary(2 persons, 3 person-days; variables: pain; sleep (previous_night): none)
 from __future__ import annotations
 
 from sleeppain.diary._accounting import DiaryAccounting, PairCount, ScaleRecord, VariableCoverage
-from sleeppain.diary._container import Diary
+from sleeppain.diary._container import Diary, SummaryText
 from sleeppain.diary._lagged import LaggedFrame
 
 __all__ = [
@@ -24,5 +24,6 @@ __all__ = [
     "LaggedFrame",
     "PairCount",
     "ScaleRecord",
+    "SummaryText",
     "VariableCoverage",
 ]

@@ -20,7 +20,7 @@ from sleeppain.diary._lagged import LaggedFrame
 from sleeppain.diary._validate import suggest
 from sleeppain.errors import DataStructureError, LagCoverageWarning, SpecificationError
 
-__all__ = ["Diary"]
+__all__ = ["Diary", "SummaryText"]
 
 SleepTiming = Literal["previous_night", "following_night"]
 _TIMINGS = {"previous_night": 1, "following_night": 0}
@@ -50,10 +50,37 @@ def _sleep_list(
     chosen = sleep if sleep is not None else sleep_columns
     if chosen is None:
         return ()
-    out = (chosen,) if isinstance(chosen, str) else tuple(chosen)
+    out = (chosen,) if isinstance(chosen, str | int) else tuple(chosen)
+    out = tuple(str(c) if isinstance(c, int) and not isinstance(c, bool) else c for c in out)
     if len(set(out)) != len(out):
         raise SpecificationError(f"sleep= lists a column twice: {list(out)}.")
     return out
+
+
+class SummaryText(str):
+    """The text of a diary's accounting; a ``str`` that also answers the record's attributes.
+
+    Examples
+    --------
+    >>> import pandas as pd, sleeppain as sp
+    >>> d = sp.Diary.from_frame(pd.DataFrame({"id": [1], "day": [1], "pain": [2]}),
+    ...                         id="id", day="day")
+    >>> text = d.summary()
+    >>> isinstance(text, str), text.persons
+    (True, 1)
+    """
+
+    accounting: DiaryAccounting
+
+    def __new__(cls, accounting: DiaryAccounting) -> SummaryText:
+        obj = super().__new__(cls, str(accounting))
+        obj.accounting = accounting
+        return obj
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "accounting":
+            raise AttributeError(name)
+        return getattr(self.accounting, name)
 
 
 @dataclass(frozen=True)
@@ -127,18 +154,27 @@ class Diary:
         missing_values: Mapping[str, float | Sequence[float]] | None = None,
         out_of_range: Literal["warn", "raise", "set_missing"] = "warn",
         columns: Sequence[str] | None = None,
+        decimal: str = ".",
     ) -> Diary:
         """Validate a long data frame (one row per report) and build a diary.
 
         Parameters
         ----------
         df : DataFrame
-            One row per person and day, or per prompt when ``prompt=`` is given.
+            One row per person and day, or per prompt when ``prompt=`` is given. A polars
+            DataFrame, a pyarrow Table (anything with ``to_pandas()``) is converted first;
+            pyarrow-backed columns are read like their numpy counterparts, and column labels
+            are read as text (an integer label ``0`` is the column ``"0"``).
         id : str
-            Person identifier column. Rows with a missing id are dropped and counted.
+            Person identifier column. Rows with a missing id are dropped and counted. Ids are
+            compared as given: ``1`` (a number) beside ``"1"`` (text) raises
+            DataStructureError ("ids look alike"); text ids that differ only in leading
+            zeros, spaces or case (``"012"``, ``"12"``) are kept apart with a
+            DataQualityWarning.
         day : str
-            Day column: integer study days, dates (``date`` objects or ISO strings such as
-            ``"2024-03-02"``) or timestamps. Timestamps become local calendar days: a zoned
+            Day column: integer study days (at most 1,000,000 in absolute value), dates
+            (``date`` objects or ISO strings such as ``"2024-03-02"``, any year 1-9999, kept
+            at day resolution) or timestamps. Timestamps become local calendar days: a zoned
             timestamp is converted to ``tz`` (or kept in its own zone when ``tz`` is None); a
             timestamp without a zone is taken as local time. Rows with a missing day are
             dropped and counted.
@@ -179,6 +215,14 @@ class Diary:
             Variables to keep (default: all columns but id, day and prompt). Undeclared
             columns that are mostly free text are left out and listed in the accounting;
             a declared (or mostly numeric) column with non-numeric values raises.
+            Infinite values are set missing, counted in the accounting and reported with a
+            DataQualityWarning naming their rows; a variable without any value, and a column
+            left out because it is named ``day_label`` (or ``prompt`` beside ``prompt=``),
+            are reported the same way.
+        decimal : str
+            Decimal mark of numbers written as text: ``","`` reads ``"5,5"`` as 5.5. With the
+            default ``"."``, a column of decimal-comma numbers raises DataStructureError
+            saying so.
 
         Returns
         -------
@@ -199,7 +243,7 @@ class Diary:
         >>> df = pd.DataFrame({"id": [1, 1, 1, 1], "day": [1, 1, 2, 2], "beep": [1, 2, 1, 2],
         ...                    "pain": [2, 4, 5, 7]})
         >>> d = sp.Diary.from_frame(df, id="id", day="day", prompt="beep", aggregate="mean")
-        >>> d.data["pain"].tolist(), d.summary().dropped
+        >>> d.data["pain"].tolist(), d.accounting.dropped
         ([3.0, 6.0], {'missing id': 0, 'missing day': 0, 'merged into a person-day (aggregate)': 2})
         """
         timing = _timing(sleep_timing)
@@ -217,6 +261,7 @@ class Diary:
             out_of_range=out_of_range,
             columns=columns,
             sleep=sleep_cols,
+            decimal=decimal,
         )
         return cls(ingested, sleep_cols, timing, str(id), str(day), prompt)
 
@@ -225,19 +270,37 @@ class Diary:
         cls,
         path: str | os.PathLike[str],
         *,
+        encoding: str | None = None,
+        sep: str | None = None,
+        decimal: str = ".",
         csv_options: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> Diary:
-        """Read a CSV file (``.csv`` or compressed ``.csv.gz``) and build a diary.
+        """Read a delimited text file (``.csv``, or compressed ``.csv.gz``) and build a diary.
+
+        The person-id column is read as text, so ``012`` and ``12`` stay two persons (with a
+        DataQualityWarning that they look alike).
 
         Parameters
         ----------
         path : path-like
             The file.
+        encoding : str, optional
+            Text encoding (default UTF-8); e.g. ``"latin-1"`` or ``"cp1252"``.
+        sep : str, optional
+            Delimiter; default sniffed among ``,``, ``;``, tab and ``|``.
+        decimal : str
+            Decimal mark (``","`` for ``3,5``).
         csv_options : dict, optional
-            Passed to :func:`pandas.read_csv` (e.g. ``{"sep": ";"}``).
+            More arguments for :func:`pandas.read_csv` (they win over the above).
         **kwargs
             As for :meth:`from_frame` (``id=`` and ``day=`` are required).
+
+        Raises
+        ------
+        InputFileError
+            The file is missing, a folder, empty, truncated, in another encoding, or not a
+            table (the message names the file and the argument to change).
 
         Examples
         --------
@@ -245,14 +308,21 @@ class Diary:
         >>> path = os.path.join(tempfile.mkdtemp(), "d.csv")
         >>> pd.DataFrame({"id": [1, 1], "date": ["2024-01-01", "2024-01-02"],
         ...               "pain": [1, 2]}).to_csv(path, index=False)
-        >>> sp.Diary.from_csv(path, id="id", day="date").summary().person_days
+        >>> sp.Diary.from_csv(path, id="id", day="date").accounting.person_days
         2
         """
-        path = os.fspath(path)
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"diary file not found: {path}")
-        df = pd.read_csv(path, **dict(csv_options or {}))
-        return cls.from_frame(df, **kwargs)
+        from sleeppain.diary._io import read_table
+
+        id_col = kwargs.get("id")
+        df = read_table(
+            path,
+            encoding=encoding,
+            sep=sep,
+            decimal=decimal,
+            text_columns=[str(id_col)] if isinstance(id_col, str | int) else [],
+            options=csv_options,
+        )
+        return cls.from_frame(df, decimal=decimal, **kwargs)
 
     def with_sleep(
         self, sleep: str | Sequence[str], sleep_timing: SleepTiming | str | None = None
@@ -604,8 +674,8 @@ class Diary:
                 return v
         return None
 
-    def summary(self, pain: str | None = None) -> DiaryAccounting:
-        """Accounting: rows used and dropped, persons, calendar span, coverage, lagged pairs.
+    def summary(self, pain: str | None = None) -> SummaryText:
+        """The accounting as text: rows used and dropped, persons, calendar, coverage, pairs.
 
         Parameters
         ----------
@@ -615,16 +685,38 @@ class Diary:
 
         Returns
         -------
-        DiaryAccounting
+        SummaryText
+            A ``str`` (print it). The record behind it is :attr:`accounting` (or
+            :meth:`accounting_for` with another pain column); for code written when
+            ``summary()`` returned that record, the text also answers its attributes
+            (``diary.summary().pairs``).
 
         Examples
         --------
         >>> import pandas as pd, sleeppain as sp
         >>> df = pd.DataFrame({"id": [1, 1, 1], "day": [1, 2, 3], "pain": [3, 4, 5],
         ...                    "sq": [6, 5, 7]})
-        >>> acc = sp.Diary.from_frame(df, id="id", day="day", sleep="sq").summary()
+        >>> d = sp.Diary.from_frame(df, id="id", day="day", sleep="sq")
+        >>> print(d.summary().splitlines()[0])
+        Diary accounting
+        >>> acc = d.accounting
         >>> acc.pair("sleep->pain").pairs, acc.pair("pain->sleep").pairs_with_ar
         (3, 2)
+        """
+        return SummaryText(self.accounting_for(pain))
+
+    def accounting_for(self, pain: str | None = None) -> DiaryAccounting:
+        """The accounting record, with lagged pairs counted for the pain column ``pain``.
+
+        ``accounting_for()`` is :attr:`accounting` (cached).
+
+        Examples
+        --------
+        >>> import pandas as pd, sleeppain as sp
+        >>> df = pd.DataFrame({"id": [1, 1], "day": [1, 2], "ache": [3, 4], "sq": [6, 5]})
+        >>> d = sp.Diary.from_frame(df, id="id", day="day", sleep="sq")
+        >>> d.accounting_for("ache").pair("sleep->pain").pairs
+        2
         """
         if pain is None:
             return self.accounting
@@ -632,7 +724,11 @@ class Diary:
 
     @cached_property
     def accounting(self) -> DiaryAccounting:
-        """The default :meth:`summary` (cached), for analyses to attach to their results."""
+        """The accounting record (cached), for analyses to attach to their results.
+
+        Its text is :meth:`summary`; :meth:`accounting_for` counts pairs for another pain
+        column.
+        """
         return self._summary(self._pain_column(None))
 
     def _summary(self, pain: str | None) -> DiaryAccounting:

@@ -8,10 +8,11 @@ check columns -> drop rows with a missing id/day/prompt -> parse days -> read va
 from __future__ import annotations
 
 import difflib
+import re
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,8 +20,14 @@ import pandas as pd
 
 from sleeppain.diary import _time, _validate
 from sleeppain.diary._accounting import ScaleRecord
+from sleeppain.diary._frames import as_pandas
 from sleeppain.diary._fmt import show
-from sleeppain.errors import DataStructureError, ScaleWarning, SpecificationError
+from sleeppain.errors import (
+    DataQualityWarning,
+    DataStructureError,
+    ScaleWarning,
+    SpecificationError,
+)
 
 __all__ = ["Ingested", "ingest", "user_stacklevel"]
 
@@ -71,6 +78,24 @@ class Ingested:
     prompts: pd.DataFrame | None
 
 
+#: Reserved names whose columns are left out with a warning; an undeclared ``id`` or ``day``
+#: column beside the key columns (a study-day number beside the date) is only listed in the
+#: accounting, as it is a common layout.
+_WARN_RESERVED = ("day_label", "prompt")
+
+
+def _key_name(arg: str, name: Any) -> str:
+    """A column argument as text (integer labels such as ``id=0`` are allowed)."""
+    if isinstance(name, str):
+        return name
+    if isinstance(name, int | np.integer) and not isinstance(name, bool):
+        return str(name)
+    raise SpecificationError(
+        f"{arg}= must name a column (a string such as {arg}='{arg}'), got "
+        f"{type(name).__name__} {name!r}."
+    )
+
+
 def _as_list(x: str | Sequence[str] | None) -> list[str]:
     if x is None:
         return []
@@ -79,16 +104,80 @@ def _as_list(x: str | Sequence[str] | None) -> list[str]:
     return list(x)
 
 
-def _factorize_ids(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    try:
-        codes, uniques = pd.factorize(ids, sort=True)
-    except TypeError:  # mixed, unorderable types: order by their text
-        codes0, uniq0 = pd.factorize(ids)
-        order = np.argsort(np.asarray([str(u) for u in uniq0]), kind="stable")
-        rank = np.empty_like(order)
-        rank[order] = np.arange(len(order))
-        codes, uniques = rank[codes0], pd.Index(uniq0[order])
-    return codes.astype(np.int64), pd.Index(uniques)
+_DIGITS = re.compile(r"^\d+$")
+
+
+def _id_key(value: Any) -> str:
+    """How an id reads to a person: text without spaces, case or leading zeros."""
+    if isinstance(value, bool | np.bool_):
+        return str(value).lower()
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    text = str(value).strip().lower()
+    return text.lstrip("0") or "0" if _DIGITS.match(text) else text
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, bool | np.bool_):
+        return "true/false"
+    if isinstance(value, int | float | np.integer | np.floating):
+        return "number"
+    return type(value).__name__
+
+
+def _check_alike_ids(uniques: np.ndarray, column: str) -> None:
+    """Raise when ids of different types read alike (1 and '1'); warn for text look-alikes."""
+    seen: dict[str, Any] = {}
+    alike: list[tuple[Any, Any]] = []
+    for u in uniques:
+        key = _id_key(u)
+        if key in seen:
+            alike.append((seen[key], u))
+        else:
+            seen[key] = u
+    if not alike:
+        return
+    mixed = [(a, b) for a, b in alike if _kind(a) != _kind(b)]
+    if mixed:
+        a, b = mixed[0]
+        raise DataStructureError(
+            f"ids look alike: id column {column!r} holds {show(a)} ({_kind(a)}) and {show(b)} "
+            f"({_kind(b)}), which would be two different persons ({len(mixed)} such pair"
+            f"{'s' if len(mixed) > 1 else ''}). Give the column one type, e.g. "
+            f"df[{column!r}] = df[{column!r}].astype(str)."
+        )
+    pairs = ", ".join(f"{show(a)} and {show(b)}" for a, b in alike[:3])
+    warnings.warn(
+        f"ids look alike: id column {column!r} has {len(alike)} pair"
+        f"{'s' if len(alike) > 1 else ''} of ids that differ only in leading zeros, spaces or "
+        f"case ({pairs}{' ...' if len(alike) > 3 else ''}); they are kept as different "
+        "persons. If they are the same person, clean the ids first, e.g. "
+        f"df[{column!r}].str.strip().str.lstrip('0').",
+        DataQualityWarning,
+        stacklevel=user_stacklevel(),
+    )
+
+
+def _factorize_ids(ids: pd.Series, column: str = "id") -> tuple[np.ndarray, pd.Index]:
+    """Integer person codes and sorted unique ids (digit strings in numeric order)."""
+    codes0, uniq0 = pd.factorize(ids)
+    uniq = np.asarray(uniq0, dtype=object)
+    _check_alike_ids(uniq, column)
+    if len(uniq) and all(isinstance(u, str) and _DIGITS.match(u) for u in uniq):
+        order = np.asarray(sorted(range(len(uniq)), key=lambda i: (int(uniq[i]), uniq[i])))
+    else:
+        try:
+            order = np.argsort(np.asarray(uniq0), kind="stable")
+        except TypeError:  # unorderable types: order by their text
+            order = np.argsort(np.asarray([str(u) for u in uniq]), kind="stable")
+    order = order.astype(np.int64)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[codes0], pd.Index(np.asarray(uniq0)[order])
 
 
 def _check_reducer(name: str, reducer: Reducer) -> None:
@@ -129,10 +218,6 @@ def _plan(
     columns: Sequence[str] | None,
 ) -> _Plan:
     """Check the column arguments against the data and choose the variables."""
-    if not isinstance(df, pd.DataFrame):
-        raise SpecificationError(
-            f"expected a pandas DataFrame, got {type(df).__name__}. Use Diary.from_csv for a file."
-        )
     keys = [id, day] + ([prompt] if prompt is not None else [])
     if len(set(keys)) != len(keys):
         raise SpecificationError(f"id=, day= and prompt= must name different columns, got {keys}.")
@@ -206,6 +291,7 @@ class _Cleaning:
     out_of_range: list[ScaleRecord]
     ignored: list[tuple[str, str]]
     messages: list[str]
+    quality: list[str] = field(default_factory=list)
 
 
 def _read_variables(
@@ -216,8 +302,12 @@ def _read_variables(
     missing_values: Mapping[str, Any],
     scales: Mapping[str, tuple[float, float]],
     out_of_range: str,
+    decimal: str = ".",
 ) -> tuple[dict[str, np.ndarray], _Cleaning]:
-    """Each variable as float64: labelled levels, numbers, missing-value codes, scales."""
+    """Each variable as float64: labelled levels, numbers, missing-value codes, scales.
+
+    Infinite values are set missing, counted per variable and reported with their rows.
+    """
     values: dict[str, np.ndarray] = {}
     log = _Cleaning([], [], [], [])
     for col in plan.variables:
@@ -225,11 +315,23 @@ def _read_variables(
         if col in levels:
             arr = _validate.apply_levels(series, col, levels[col])
         else:
-            coerced = _validate.coerce_numeric(series, col, declared=col in plan.declared)
+            coerced = _validate.coerce_numeric(
+                series, col, declared=col in plan.declared, decimal=decimal
+            )
             if coerced.values is None:
                 log.ignored.append((col, coerced.reason))
                 continue
             arr = coerced.values
+        inf = np.isinf(arr)
+        if inf.any():
+            arr = np.where(inf, np.nan, arr)
+            log.set_missing.append((col, "infinite value", int(inf.sum())))
+            rows = ", ".join(show(r) for r in sub.index[np.flatnonzero(inf)[:3]])
+            log.quality.append(
+                f"column {col!r} has {int(inf.sum())} infinite value(s) (rows {rows}"
+                f"{' ...' if inf.sum() > 3 else ''}); they were set to missing and are "
+                "counted in the accounting. Correct them at the source if they are data errors."
+            )
         if col in missing_values:
             arr, n = _validate.apply_missing_values(arr, col, missing_values[col])
             if n:
@@ -246,6 +348,12 @@ def _read_variables(
                     log.messages.append(check.message)
             arr = check.values
         values[col] = arr
+        if len(arr) and np.isnan(arr).all():
+            log.quality.append(
+                f"variable {col!r} has no values: all {len(arr):,} rows are missing (or were "
+                "set missing). It is kept, but no analysis can use it; check the column, or "
+                "leave it out with columns=[...]."
+            )
     return values, log
 
 
@@ -284,12 +392,29 @@ def ingest(
     out_of_range: str,
     columns: Sequence[str] | None,
     sleep: Sequence[str],
+    decimal: str = ".",
 ) -> Ingested:
     """Validate ``df`` and reduce it to person-day reports. See :meth:`Diary.from_frame`."""
     if out_of_range not in ("warn", "raise", "set_missing"):
         raise SpecificationError(
             f"out_of_range={out_of_range!r} is not one of 'warn', 'raise', 'set_missing'."
         )
+    if not isinstance(decimal, str) or len(decimal) != 1 or decimal.isalnum():
+        raise SpecificationError(
+            f"decimal={decimal!r} must be one punctuation character, '.' (default) or ','."
+        )
+    df = as_pandas(df, "Diary.from_frame")
+    id, day = _key_name("id", id), _key_name("day", day)
+    prompt = None if prompt is None else _key_name("prompt", prompt)
+    sleep = [_key_name("sleep", c) for c in sleep]
+    if columns is not None:
+        columns = [_key_name("columns", c) for c in _as_list(columns)]
+    scales = None if scales is None else {_key_name("scales", k): v for k, v in scales.items()}
+    levels = None if levels is None else {_key_name("levels", k): v for k, v in levels.items()}
+    if missing_values is not None:
+        missing_values = {_key_name("missing_values", k): v for k, v in missing_values.items()}
+    if isinstance(aggregate, Mapping):
+        aggregate = {_key_name("aggregate", k): v for k, v in aggregate.items()}
     zone = _time.resolve_tz(tz)
     scales, levels, missing_values = (
         dict(scales or {}),
@@ -310,14 +435,23 @@ def ingest(
         df, {"missing id": id, "missing day": day, "missing prompt": prompt}
     )
     parsed = _time.parse_days(sub[day], day, zone)
-    person, ids = _factorize_ids(sub[id])
+    person, ids = _factorize_ids(sub[id], id)
     order = parse_order(sub, prompt, parsed)
     values, log = _read_variables(
         sub, plan, levels=levels, missing_values=missing_values, scales=scales,
-        out_of_range=out_of_range,
+        out_of_range=out_of_range, decimal=decimal,
     )  # fmt: skip
     for msg in log.messages:
         warnings.warn(msg, ScaleWarning, stacklevel=user_stacklevel())
+    for name, _ in plan.ignored:
+        if name in _WARN_RESERVED:
+            log.quality.append(
+                f"column {name!r} is left out: the diary reserves that name for its own "
+                f"{name} column. Rename it to keep it, e.g. "
+                f"df.rename(columns={{{name!r}: '{name}_original'}})."
+            )
+    for msg in log.quality:
+        warnings.warn(msg, DataQualityWarning, stacklevel=user_stacklevel())
 
     # sort by person, day, prompt order, input position: the result does not depend on the
     # input row order (except for ties in prompt order under "first"/"last")

@@ -33,6 +33,13 @@ DayKind = Literal["integer", "date"]
 _INT_RE = re.compile(r"^[+-]?\d+$")
 _ZONE_RE = re.compile(r"(?:Z|[+-]\d\d(?::?\d\d)?)$")
 _EPOCH = np.datetime64("1970-01-01", "D")
+_FIRST_DAY = int((np.datetime64("0001-01-01", "D") - _EPOCH).astype(np.int64))
+_LAST_DAY = int((np.datetime64("9999-12-31", "D") - _EPOCH).astype(np.int64))
+_FAR_YEAR_RE = re.compile(r"^[+-]?\d{5,}-\d\d-\d\d")
+
+#: Largest absolute integer study day accepted (about 2,700 years): larger values are data
+#: errors (or dates written as YYYYMMDD numbers, whose "lags" would cross month ends).
+MAX_STUDY_DAY = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -87,11 +94,37 @@ def _from_integers(arr: np.ndarray, values: pd.Series, column: str) -> DayParse:
             f"{_bad_example(values, bad)}. Study days must be whole numbers; pass dates "
             "or timestamps, or round the column."
         )
+    huge = np.abs(arr) > MAX_STUDY_DAY
+    if huge.any():
+        dates = (arr >= 1e7) & (arr < 1e8)
+        hint = (
+            " If they are dates written as YYYYMMDD, convert them first: "
+            f"pd.to_datetime(df[{column!r}].astype(str), format='%Y%m%d')."
+            if bool(dates[huge].all())
+            else ""
+        )
+        raise DataStructureError(
+            f"day column {column!r} has {int(huge.sum())} study days beyond +/-{MAX_STUDY_DAY:,} "
+            f"(about 2,700 years), e.g. {_bad_example(values, huge)}. Study days count days "
+            f"from the start of the study; correct these values.{hint}"
+        )
     index = arr.astype(np.int64)
     return DayParse(index, "integer", np.zeros(len(index)), "integer study days")
 
 
-def _from_timestamps(ts: pd.Series, tz: _dt.tzinfo | None) -> DayParse:
+def _check_years(days: np.ndarray, values: pd.Series, column: str) -> None:
+    """Refuse calendar days outside the years 1-9999 (they cannot be shown as dates)."""
+    bad = (days < _FIRST_DAY) | (days > _LAST_DAY)
+    if bad.any():
+        raise DataStructureError(
+            f"day column {column!r} has {int(bad.sum())} dates outside the years 1-9999, e.g. "
+            f"{_bad_example(values, bad)}. Correct the year."
+        )
+
+
+def _from_timestamps(
+    ts: pd.Series, tz: _dt.tzinfo | None, values: pd.Series | None = None, column: str = "day"
+) -> DayParse:
     zone = ts.dt.tz
     if zone is not None:
         if tz is not None:
@@ -103,10 +136,14 @@ def _from_timestamps(ts: pd.Series, tz: _dt.tzinfo | None) -> DayParse:
     else:
         local = ts
         desc = "dates" if bool((local == local.dt.normalize()).all()) else "local timestamps"
-    stamps = local.to_numpy(dtype="datetime64[ns]")
+    # keep the column's own resolution (s, ms, us or ns): converting a date such as
+    # 1066-10-14 to nanoseconds would wrap around silently
+    stamps = local.to_numpy()
     days = stamps.astype("datetime64[D]")
     index = (days - _EPOCH).astype(np.int64)
-    order = (stamps - days.astype("datetime64[ns]")).astype(np.int64).astype(np.float64)
+    _check_years(index, ts if values is None else values, column)
+    within = (stamps - days.astype(stamps.dtype)).astype("timedelta64[ns]")
+    order = within.astype(np.int64).astype(np.float64)
     return DayParse(index, "date", order, desc)
 
 
@@ -139,9 +176,19 @@ def parse_days(values: pd.Series, column: str, tz: _dt.tzinfo | None = None) -> 
         )
     if pd.api.types.is_numeric_dtype(values.dtype):
         return _from_integers(values.to_numpy(dtype=np.float64), values, column)
+    if isinstance(values.dtype, pd.ArrowDtype):
+        from sleeppain.diary._frames import as_pandas
+
+        values = as_pandas(values.to_frame(), "parse_days").iloc[:, 0]
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        return _from_timestamps(values, tz)
+        return _from_timestamps(values, tz, values, column)
     text = values.astype(str).str.strip()
+    far = text.str.match(_FAR_YEAR_RE).to_numpy(dtype=bool, na_value=False)
+    if far.any():
+        raise DataStructureError(
+            f"day column {column!r} has {int(far.sum())} dates with a year beyond 9999, e.g. "
+            f"{_bad_example(values, far)}. Correct the year."
+        )
     if bool(text.str.match(_INT_RE).all()):
         return _from_integers(text.astype(np.float64).to_numpy(), values, column)
     try:
@@ -168,7 +215,7 @@ def parse_days(values: pd.Series, column: str, tz: _dt.tzinfo | None = None) -> 
                 "Write dates as YYYY-MM-DD (or convert the column with pd.to_datetime "
                 "and its format= argument) before building the diary."
             ) from None
-    return _from_timestamps(ts, tz)
+    return _from_timestamps(ts, tz, values, column)
 
 
 def parse_prompt(values: pd.Series, column: str) -> np.ndarray:
@@ -187,7 +234,8 @@ def parse_prompt(values: pd.Series, column: str) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(values.dtype):
         return values.to_numpy(dtype=np.float64)
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        return values.to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(np.float64)
+        # seconds keep any year 1-9999 (nanoseconds would wrap outside 1677-2262)
+        return values.to_numpy().astype("datetime64[s]").astype(np.int64).astype(np.float64)
     if pd.api.types.is_timedelta64_dtype(values.dtype):
         return values.to_numpy(dtype="timedelta64[ns]").astype(np.int64).astype(np.float64)
     text = values.astype(str).str.strip()
@@ -200,7 +248,7 @@ def parse_prompt(values: pd.Series, column: str) -> np.ndarray:
         return td.to_numpy(dtype="timedelta64[ns]").astype(np.int64).astype(np.float64)
     ts = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
     if not ts.isna().any():
-        return ts.to_numpy(dtype="datetime64[ns]").astype(np.int64).astype(np.float64)
+        return ts.dt.tz_localize(None).to_numpy().astype("datetime64[s]").astype(np.int64) * 1.0
     bad = (num.isna() & td.isna() & ts.isna()).to_numpy()
     raise DataStructureError(
         f"prompt column {column!r} has {int(bad.sum())} values that are neither numbers "

@@ -149,14 +149,20 @@ class CoercedColumn:
     reason: str = ""
 
 
-def coerce_numeric(values: pd.Series, column: str, *, declared: bool) -> CoercedColumn:
+_DECIMAL_COMMA = r"^[+-]?\d*,\d+$"
+
+
+def coerce_numeric(
+    values: pd.Series, column: str, *, declared: bool, decimal: str = "."
+) -> CoercedColumn:
     """Read a variable column as float64.
 
     Numeric and boolean columns convert directly. Text columns are parsed as numbers: if any
     non-missing value fails, a *declared* column (named in ``sleep=``, ``scales=``,
     ``aggregate=``, ``columns=`` ...) or a mostly-numeric one raises DataStructureError with
     the count and an example; an undeclared column that is mostly text is left out of the
-    diary and reported.
+    diary and reported. Numbers written with a decimal comma (``"5,5"``) raise
+    DataStructureError saying so, unless ``decimal=","``, which reads them as numbers.
 
     Examples
     --------
@@ -177,6 +183,8 @@ def coerce_numeric(values: pd.Series, column: str, *, declared: bool) -> Coerced
     missing = values.isna().to_numpy()
     text = values.astype(str).str.strip()
     blank = (text == "").to_numpy() & ~missing
+    if decimal != ".":
+        text = text.str.replace(decimal, ".", regex=False)
     num = pd.to_numeric(text.where(~(missing | blank)), errors="coerce")
     arr = num.to_numpy(dtype=np.float64, na_value=np.nan)
     bad = ~missing & ~blank & np.isnan(arr)
@@ -184,6 +192,14 @@ def coerce_numeric(values: pd.Series, column: str, *, declared: bool) -> Coerced
     bad &= ~text.str.lower().isin(["nan", "na", "<na>", "none"]).to_numpy()
     if not bad.any():
         return CoercedColumn(arr)
+    comma = bad & text.str.match(_DECIMAL_COMMA).to_numpy(dtype=bool, na_value=False)
+    if comma.any():
+        raise DataStructureError(
+            f"column {column!r} has {int(comma.sum())} numbers written with a decimal comma "
+            f"(e.g. {_example(values, comma)}). Pass decimal=',' (Diary.from_frame or "
+            "Diary.from_csv; --decimal , on the command line), or convert the column: "
+            f"df[{column!r}].str.replace(',', '.').astype(float)."
+        )
     n_present = int((~missing & ~blank).sum())
     share_numeric = 1.0 - bad.sum() / max(n_present, 1)
     if not declared and share_numeric < TEXT_COLUMN_THRESHOLD:
