@@ -20,8 +20,8 @@ import pandas as pd
 
 from sleeppain.diary import _time, _validate
 from sleeppain.diary._accounting import ScaleRecord
-from sleeppain.diary._frames import as_pandas
 from sleeppain.diary._fmt import show
+from sleeppain.diary._frames import as_pandas
 from sleeppain.errors import (
     DataQualityWarning,
     DataStructureError,

@@ -153,8 +153,7 @@ def read_table(
         "".encode(enc)
     except LookupError:
         raise InputFileError(
-            f"{enc_flag}{encoding} is not a known text encoding; use e.g. utf-8, latin-1 or "
-            "cp1252."
+            f"{enc_flag}{encoding} is not a known text encoding; use e.g. utf-8, latin-1 or cp1252."
         ) from None
     sample = _read_sample(path, enc, enc_flag)
     if not sample.strip():
