@@ -42,11 +42,11 @@ def test_analyse_report(sim: sp.mr.SimulatedSumstats) -> None:
         h,
         methods="all",
         seed=3,
-        nboot=200,
+        n_boot=200,
         presso_n_dist=200,
         options={"max_likelihood": {"optimizer": "exact"}},
     )
-    tidy = res.tidy()
+    tidy = res.tidy(schema="mr")
     assert list(tidy.columns) == [
         "exposure",
         "outcome",
@@ -82,7 +82,7 @@ def test_analyse_report(sim: sp.mr.SimulatedSumstats) -> None:
         h,
         methods="all",
         seed=3,
-        nboot=200,
+        n_boot=200,
         presso_n_dist=200,
         options={"max_likelihood": {"optimizer": "exact"}},
     )
@@ -99,10 +99,10 @@ def test_bidirectional(sim: sp.mr.SimulatedSumstats) -> None:
         b_name="LBP",
         p_threshold=(5e-8, 5e-8),
         seed=1,
-        nboot=100,
+        n_boot=100,
         presso=False,
     )
-    t = res.tidy(odds_ratios=True)
+    t = res.tidy(schema="mr", odds_ratios=True)
     assert t["direction"].unique().tolist() == ["insomnia -> LBP", "LBP -> insomnia"]
     fwd = t[(t["direction"] == "insomnia -> LBP") & (t["method"] == "ivw")].iloc[0]
     rev = t[(t["direction"] == "LBP -> insomnia") & (t["method"] == "ivw")].iloc[0]
@@ -115,9 +115,9 @@ def test_bidirectional(sim: sp.mr.SimulatedSumstats) -> None:
     s = res.summary()
     assert "Bidirectional two-sample MR: insomnia <-> LBP" in s and "LBP -> insomnia" in s
     assert len(res.glance()) == 2
-    house = res.tidy(schema="house")
-    assert list(house.columns[:9]) == [
-        "direction",
+    house = res.tidy()
+    assert "direction" in house.columns
+    assert list(house.columns[:8]) == [
         "term",
         "estimate",
         "std_error",

@@ -141,5 +141,5 @@ def test_summary_and_html() -> None:
     exp, out = _tables([("rs1", "A", "G", 0.2, 0.1, 0.01)], [("rs1", "G", "A", 0.8, 0.5, 0.1)])
     h = sp.mr.harmonise(exp, out)
     assert "swapped alleles: 1" in h.summary()
-    assert "<pre>" in h._repr_html_()
+    assert "<table" in h._repr_html_()
     assert repr(h).startswith("HarmonisedData(1 variants")

@@ -3,7 +3,10 @@
 Offline and auditable: read summary statistics (:func:`read_sumstats`), choose instruments
 (:func:`select_instruments`), harmonise alleles with TwoSampleMR's rules (:func:`harmonise`),
 estimate with TwoSampleMR / MendelianRandomization conventions (:func:`estimate`), run the full
-sensitivity report (:func:`analyse`) or both directions at once (:func:`bidirectional`).
+sensitivity report (:func:`analyze`; ``analyse`` is an alias) or both directions at once
+(:func:`bidirectional`). Results follow sleeppain's result contract: ``tidy()`` in the house
+schema (``tidy(schema="mr")`` for TwoSampleMR's names), ``glance()``, ``summary()``, escaped
+HTML, read-only outputs. The sensitivity functions take harmonised data as ``estimate`` does.
 
 Examples
 --------
@@ -17,16 +20,14 @@ Examples
 
 from __future__ import annotations
 
-from sleeppain.mr._api import DEFAULT_METHODS, analyse, bidirectional, estimate
+from sleeppain.mr._api import DEFAULT_METHODS, analyse, analyze, bidirectional, estimate
 from sleeppain.mr._estimators import METHODS, MREstimate
 from sleeppain.mr._harmonise import HarmonisedData, harmonise
 from sleeppain.mr._instruments import rsq_from_bsen, rsq_from_lor, select_instruments
 from sleeppain.mr._io import STANDARD_COLUMNS, read_sumstats
 from sleeppain.mr._results import BidirectionalMRResult, MRResult
-from sleeppain.mr._sensitivity import (
-    Heterogeneity,
-    PressoResult,
-    SteigerResult,
+from sleeppain.mr._sensitivity import Heterogeneity, PressoResult, SteigerResult
+from sleeppain.mr._sensitivity_api import (
     heterogeneity,
     leave_one_out,
     mr_presso,
@@ -48,6 +49,7 @@ __all__ = [
     "SimulatedSumstats",
     "SteigerResult",
     "analyse",
+    "analyze",
     "bidirectional",
     "estimate",
     "harmonise",

@@ -1,4 +1,9 @@
-"""Orchestration: column handling, ``estimate``, the full ``analyse`` report, ``bidirectional``."""
+"""Orchestration: column handling, ``estimate``, the full ``analyze`` report, ``bidirectional``.
+
+Vocabulary (as everywhere in sleeppain): ``n_boot``, ``conf_level`` and a keyword-only
+``seed`` validated by :func:`sleeppain.results.check_seed`. ``analyze`` is the verb's one
+spelling (the CLI's); ``analyse`` is an alias.
+"""
 
 from __future__ import annotations
 
@@ -14,16 +19,18 @@ from sleeppain.errors import ConvergenceWarning, DataStructureError, Specificati
 from sleeppain.mr._estimators import METHODS, MREstimate, run_method
 from sleeppain.mr._harmonise import HarmonisedData, as_table, harmonise
 from sleeppain.mr._instruments import rsq_from_bsen, rsq_from_lor, select_instruments
-from sleeppain.mr._results import BidirectionalMRResult, MRResult, estimate_row
+from sleeppain.mr._results import BidirectionalMRResult, MRResult, check_schema, estimates_frame
 from sleeppain.mr._sensitivity import (
+    SteigerResult,
     heterogeneity,
     leave_one_out,
     mr_presso,
     single_snp,
     steiger,
 )
+from sleeppain.results import check_conf_level, check_n_boot, check_seed
 
-__all__ = ["DEFAULT_METHODS", "analyse", "bidirectional", "estimate"]
+__all__ = ["DEFAULT_METHODS", "analyse", "analyze", "bidirectional", "estimate"]
 
 #: TwoSampleMR's default method list (``mr()``): IVW, MR-Egger, weighted median, simple and
 #: weighted mode; a single variant gets the Wald ratio.
@@ -117,13 +124,13 @@ def _estimates(
     sx: np.ndarray,
     sy: np.ndarray,
     methods: list[str],
-    seed: int | None,
-    nboot: int,
-    alpha: float,
+    seed: int | np.random.SeedSequence | None,
+    n_boot: int,
+    conf_level: float,
     options: Mapping[str, Mapping[str, Any]] | None,
 ) -> list[MREstimate]:
-    ss = np.random.SeedSequence(seed)
-    children = ss.spawn(len(methods))
+    children = root_seed(seed).spawn(len(methods))
+    alpha = 1.0 - conf_level
     res = []
     for m, child in zip(methods, children, strict=True):
         r = run_method(
@@ -133,7 +140,7 @@ def _estimates(
             sx,
             sy,
             seed=np.random.default_rng(child),
-            nboot=nboot,
+            nboot=n_boot,
             alpha=alpha,
             options=(options or {}).get(m),
         )
@@ -149,29 +156,24 @@ def _estimates(
     return res
 
 
-def _tidy(estimates: list[MREstimate], odds_ratios: bool) -> pd.DataFrame:
-    rows = []
-    for r in estimates:
-        row = {"method": r.method, "nsnp": r.nsnp, **estimate_row(r)}
-        if odds_ratios:
-            row["or"] = float(np.exp(r.b))
-            row["or_conf_low"] = float(np.exp(r.conf_low))
-            row["or_conf_high"] = float(np.exp(r.conf_high))
-        rows.append(row)
-    return pd.DataFrame(rows)
+def root_seed(seed: int | np.random.SeedSequence | None) -> np.random.SeedSequence:
+    """The root ``SeedSequence`` of a run (``seed`` validated; None draws fresh entropy)."""
+    seed = check_seed(seed)
+    return seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
 
 
 def estimate(
     harmonised: HarmonisedData | pd.DataFrame,
     methods: str | Sequence[str] | None = None,
-    seed: int | None = None,
     *,
+    seed: int | np.random.SeedSequence | None = None,
+    n_boot: int = 1000,
+    conf_level: float = 0.95,
+    schema: str = "mr",
     exposure_beta: str = "beta.exposure",
     exposure_se: str = "se.exposure",
     outcome_beta: str = "beta.outcome",
     outcome_se: str = "se.outcome",
-    nboot: int = 1000,
-    alpha: float = 0.05,
     odds_ratios: bool = False,
     options: Mapping[str, Mapping[str, Any]] | None = None,
     correlation: pd.DataFrame | np.ndarray | None = None,
@@ -189,16 +191,20 @@ def estimate(
         (TwoSampleMR's: ivw, egger, weighted_median, simple_mode, weighted_mode, keeping only
         those the number of variants allows; Wald ratio for one variant) or ``"all"``. Methods
         named explicitly must be computable: asking for one that needs more variants raises.
-    seed : int, optional
+    seed : int, SeedSequence or None, keyword-only
         Seeds the bootstrap methods (medians, modes) through ``np.random.default_rng``; each
         method gets an independent child stream, so adding a method does not change another's
-        SE.
+        SE. Validated by :func:`sleeppain.results.check_seed`.
+    n_boot : int
+        Bootstrap replicates (TwoSampleMR's default 1000; at least 2).
+    conf_level : float
+        Coverage of the normal intervals (0.95).
+    schema : {"mr", "house"}
+        ``"mr"`` (default, as TwoSampleMR's ``mr()``): ``method, nsnp, b, se, pval, conf_low,
+        conf_high``; ``"house"``: sleeppain's ``term, estimate, std_error, statistic, df,
+        p_value, conf_low, conf_high, method, nsnp``.
     exposure_beta, exposure_se, outcome_beta, outcome_se : str
         Column names (TwoSampleMR's by default).
-    nboot : int
-        Bootstrap replicates (TwoSampleMR's default 1000).
-    alpha : float
-        1 - confidence level.
     odds_ratios : bool
         Add ``or, or_conf_low, or_conf_high`` (for a log-odds outcome).
     options : mapping, optional
@@ -214,12 +220,14 @@ def estimate(
     Returns
     -------
     DataFrame
-        ``method, nsnp, b, se, pval, conf_low, conf_high`` (+ odds ratios).
+        ``method, nsnp, b, se, pval, conf_low, conf_high`` (+ odds ratios), or the house
+        schema.
 
     Raises
     ------
     SpecificationError
-        Unknown method, or a method that needs more variants than are kept.
+        Unknown method, a method that needs more variants than are kept, ``n_boot < 2``,
+        an invalid ``seed`` or ``conf_level``.
     DataStructureError
         Missing columns, missing or non-positive SEs, duplicated variants.
 
@@ -234,6 +242,10 @@ def estimate(
     0    ivw     4
     1  egger     4
     """
+    seed = check_seed(seed)
+    n_boot = check_n_boot(n_boot)
+    conf_level = check_conf_level(conf_level)
+    check_schema(schema)
     table = as_table(harmonised)
     bx, by, sx, sy, kept = _arrays(table, exposure_beta, exposure_se, outcome_beta, outcome_se)
     if bx.size == 0:
@@ -251,7 +263,19 @@ def estimate(
             )
         opts = {m: {**dict((options or {}).get(m, {})), "correlation": rho} for m in ms}
         options = opts
-    return _tidy(_estimates(bx, by, sx, sy, ms, seed, nboot, alpha, options), odds_ratios)
+    est = _estimates(bx, by, sx, sy, ms, seed, n_boot, conf_level, options)
+    names = {}
+    if schema == "house":
+        names = {k: _trait_name(kept, k, None) for k in ("exposure", "outcome")}
+    return estimates_frame(est, schema=schema, odds_ratios=odds_ratios, **names)
+
+
+def _trait_name(kept: pd.DataFrame, role: str, given: str | None) -> str:
+    if given is not None:
+        return str(given)
+    if role in kept.columns and len(kept):
+        return str(kept[role].iloc[0])
+    return role
 
 
 _CORRELATED = ("ivw", "ivw_fixed", "egger", "max_likelihood")
@@ -316,13 +340,13 @@ def _rsq_side(
     return rsq_from_bsen(b, se, n_arr), float(np.mean(n_arr))
 
 
-def analyse(
+def analyze(
     harmonised: HarmonisedData | pd.DataFrame,
     methods: str | Sequence[str] | None = None,
-    seed: int | None = None,
     *,
-    nboot: int = 1000,
-    alpha: float = 0.05,
+    seed: int | np.random.SeedSequence | None = None,
+    n_boot: int = 1000,
+    conf_level: float = 0.95,
     presso: bool = True,
     presso_n_dist: int = 1000,
     steiger_test: bool = True,
@@ -339,11 +363,32 @@ def analyse(
     Runs :func:`estimate` and, with at least 3 variants, heterogeneity (Cochran's and Rucker's
     Q), the Egger intercept test, leave-one-out and single-variant estimates, MR-PRESSO (4+
     variants) and, when sample sizes are available, the Steiger directionality test.
+    ``analyse`` is the same function.
+
+    Parameters
+    ----------
+    harmonised : HarmonisedData or DataFrame
+        Output of :func:`harmonise` (or a table with TwoSampleMR's columns).
+    methods : str or list of str, optional
+        As :func:`estimate`.
+    seed : int, SeedSequence or None, keyword-only
+        Root of every random stream (bootstrap, MR-PRESSO). With None, fresh entropy is drawn
+        and recorded as ``result.seed_entropy``.
+    n_boot, conf_level
+        Bootstrap replicates and interval coverage (as :func:`estimate`).
+    presso, presso_n_dist
+        Run MR-PRESSO (4+ variants) with this many simulated data sets (>= 10).
+    steiger_test, exposure_binary, outcome_binary, exposure_prevalence, outcome_prevalence
+        The Steiger test and what it needs for binary traits (liability-scale R^2).
+    exposure, outcome : str, optional
+        Trait names (default: the table's ``exposure`` / ``outcome`` columns).
+    options : mapping, optional
+        Per-method options (as :func:`estimate`).
 
     Returns
     -------
     MRResult
-        Frozen; ``tidy()``, ``glance()``, ``summary()``, ``plot_scatter()``,
+        Frozen; ``tidy()``, ``glance()``, ``summary()``, ``plot()``, ``plot_scatter()``,
         ``plot_forest()``, ``plot_funnel()``, ``plot_leave_one_out()``.
 
     Examples
@@ -351,10 +396,13 @@ def analyse(
     >>> import sleeppain as sp
     >>> sim = sp.mr.simulate_sumstats(n_variants=30, seed=1)
     >>> h = sp.mr.harmonise(sim.exposure, sim.outcome)
-    >>> res = sp.mr.analyse(h, seed=1, nboot=100, presso_n_dist=100)
+    >>> res = sp.mr.analyze(h, seed=1, n_boot=100, presso_n_dist=100)
     >>> res.tidy()["method"].tolist()[:2]
     ['ivw', 'egger']
     """
+    root = root_seed(seed)
+    n_boot = check_n_boot(n_boot)
+    conf_level = check_conf_level(conf_level)
     hd = harmonised if isinstance(harmonised, HarmonisedData) else None
     table = as_table(harmonised)
     bx, by, sx, sy, kept = _arrays(
@@ -365,61 +413,71 @@ def analyse(
         raise DataStructureError(
             "no variant is kept for MR (mr_keep is False for all). See the harmonisation log."
         )
+    snps = kept["SNP"].astype(str).tolist() if "SNP" in kept.columns else [str(i) for i in range(k)]
     ms = _resolve_methods(methods, k)
-    ss = np.random.SeedSequence(seed)
-    s_est, s_presso = ss.spawn(2)
-    est = _estimates(bx, by, sx, sy, ms, int(s_est.generate_state(1)[0]), nboot, alpha, options)
-    het = heterogeneity(bx, by, sx, sy) if k >= 3 else None
+    s_est, s_presso = root.spawn(2)
+    est = _estimates(
+        bx, by, sx, sy, ms, int(s_est.generate_state(1)[0]), n_boot, conf_level, options
+    )
+    alpha = 1.0 - conf_level
     egg = next((r for r in est if r.method == "egger"), None)
     if egg is None and k >= 3:
         egg = run_method("egger", bx, by, sx, sy, alpha=alpha)
-    loo = leave_one_out(bx, by, sx, sy) if k >= 3 else []
-    single = single_snp(bx, by, sx, sy, alpha=alpha)
-    ivw_all = run_method("ivw", bx, by, sx, sy, alpha=alpha) if k >= 2 else None
-    pr = (
-        mr_presso(bx, by, sx, sy, n_dist=presso_n_dist, seed=np.random.default_rng(s_presso))
-        if presso and k >= 4
-        else None
+    pr = None
+    if presso and k >= 4:
+        pr = mr_presso(bx, by, sx, sy, n_dist=presso_n_dist, seed=s_presso, snps=tuple(snps))
+    st, notes = _steiger_stage(
+        kept,
+        steiger_test,
+        (exposure_binary, outcome_binary),
+        (exposure_prevalence, outcome_prevalence),
     )
-    st = None
-    notes: list[str] = []
-    if steiger_test:
-        try:
-            r2e, ne = _rsq_side(kept, "exposure", exposure_binary, exposure_prevalence)
-            r2o, no = _rsq_side(kept, "outcome", outcome_binary, outcome_prevalence)
-            st = steiger(r2e, r2o, ne, no)
-        except (DataStructureError, SpecificationError) as err:
-            notes.append(f"Steiger test not run: {err}")
-    snps = kept["SNP"].astype(str).tolist() if "SNP" in kept.columns else [str(i) for i in range(k)]
-    exp_name = exposure or (
-        str(kept["exposure"].iloc[0]) if "exposure" in kept.columns else "exposure"
-    )
-    out_name = outcome or (str(kept["outcome"].iloc[0]) if "outcome" in kept.columns else "outcome")
-    fstat = (bx / sx) ** 2 if np.all(sx > 0) else np.full(k, np.nan)
     return MRResult(
-        exposure=exp_name,
-        outcome=out_name,
+        exposure=_trait_name(kept, "exposure", exposure),
+        outcome=_trait_name(kept, "outcome", outcome),
         estimates=tuple(est),
         snps=tuple(snps),
         bx=bx,
         by=by,
         sx=sx,
         sy=sy,
-        heterogeneity=het,
+        heterogeneity=heterogeneity(bx, by, sx, sy) if k >= 3 else None,
         egger=egg,
-        ivw=ivw_all,
-        leave_one_out=tuple(loo),
-        single_snp=tuple(single),
+        ivw=run_method("ivw", bx, by, sx, sy, alpha=alpha) if k >= 2 else None,
+        leave_one_out=tuple(leave_one_out(bx, by, sx, sy)) if k >= 3 else (),
+        single_snp=tuple(single_snp(bx, by, sx, sy, alpha=alpha)),
         presso=pr,
         steiger=st,
-        f_statistic=fstat,
+        f_statistic=(bx / sx) ** 2 if np.all(sx > 0) else np.full(k, np.nan),
         n_total=len(table),
-        harmonisation_log=hd.log if hd is not None else None,
-        seed=seed,
-        nboot=nboot,
-        alpha=alpha,
+        harmonised=hd,
+        seed=seed if seed is None or isinstance(seed, int) else None,
+        seed_entropy=int(root.entropy) if isinstance(root.entropy, int) else None,
+        n_boot=n_boot,
+        conf_level=conf_level,
         notes=tuple(notes),
     )
+
+
+#: The British spelling of :func:`analyze` (same function).
+analyse = analyze
+
+
+def _steiger_stage(
+    kept: pd.DataFrame,
+    run: bool,
+    binary: tuple[bool, bool],
+    prevalence: tuple[float | None, float | None],
+) -> tuple[SteigerResult | None, list[str]]:
+    """The Steiger test when the data allow it; otherwise a note saying why not."""
+    if not run:
+        return None, []
+    try:
+        r2e, ne = _rsq_side(kept, "exposure", binary[0], prevalence[0])
+        r2o, no = _rsq_side(kept, "outcome", binary[1], prevalence[1])
+        return steiger(r2e, r2o, ne, no), []
+    except (DataStructureError, SpecificationError) as err:
+        return None, [f"Steiger test not run: {err}"]
 
 
 def bidirectional(
@@ -433,8 +491,9 @@ def bidirectional(
     clump_kb: float = 10_000.0,
     action: int = 2,
     methods: str | Sequence[str] | None = None,
-    seed: int | None = None,
-    nboot: int = 1000,
+    seed: int | np.random.SeedSequence | None = None,
+    n_boot: int = 1000,
+    conf_level: float = 0.95,
     presso: bool = True,
     presso_n_dist: int = 1000,
     a_binary: bool = False,
@@ -446,7 +505,7 @@ def bidirectional(
 
     A -> B uses A's genome-wide significant, clumped variants (:func:`select_instruments`) looked
     up in B; B -> A the reverse. Each direction is harmonised (:func:`harmonise`) and analysed
-    (:func:`analyse`); the result holds both and prints one combined report.
+    (:func:`analyze`); the result holds both and prints one combined report.
 
     Parameters
     ----------
@@ -457,8 +516,9 @@ def bidirectional(
     p_threshold : float or (float, float)
         Instrument threshold, or one per direction (A's, B's): weakly powered traits such as
         low back pain often need 5e-6, which the report states.
-    clump, clump_kb, action, methods, seed, nboot, presso, presso_n_dist
-        Passed to :func:`select_instruments`, :func:`harmonise` and :func:`analyse`.
+    clump, clump_kb, action, methods, seed, n_boot, conf_level, presso, presso_n_dist
+        Passed to :func:`select_instruments`, :func:`harmonise` and :func:`analyze`; each
+        direction gets its own child of ``seed``'s ``SeedSequence``.
     a_binary, b_binary, a_prevalence, b_prevalence
         For the Steiger test on binary traits (liability-scale R^2).
 
@@ -471,25 +531,23 @@ def bidirectional(
     >>> import sleeppain as sp
     >>> sim = sp.mr.simulate_sumstats(n_variants=40, n_variants_b=15, n_null=300, seed=3)
     >>> res = sp.mr.bidirectional(sim.exposure, sim.outcome, a_name="insomnia", b_name="LBP",
-    ...                           p_threshold=(5e-8, 5e-6), seed=1, nboot=100, presso=False)
+    ...                           p_threshold=(5e-8, 5e-6), seed=1, n_boot=100, presso=False)
     >>> res.tidy()["direction"].unique().tolist()
     ['insomnia -> LBP', 'LBP -> insomnia']
     """
     pa, pb = (p_threshold, p_threshold) if np.isscalar(p_threshold) else tuple(p_threshold)  # type: ignore[misc]
-    ss = np.random.SeedSequence(seed)
-    s1, s2 = (int(c.generate_state(1)[0]) for c in ss.spawn(2))
+    root = root_seed(seed)
+    s1, s2 = (int(c.generate_state(1)[0]) for c in root.spawn(2))
     res = []
-    for src, dst, p, n_src, n_dst, bin_s, bin_d, prev_s, prev_d, s in (
+    for src, dst, p, n_src, n_dst, bins, prevs, s in (
         (
             a_sumstats,
             b_sumstats,
             pa,
             a_name,
             b_name,
-            a_binary,
-            b_binary,
-            a_prevalence,
-            b_prevalence,
+            (a_binary, b_binary),
+            (a_prevalence, b_prevalence),
             s1,
         ),
         (
@@ -498,27 +556,25 @@ def bidirectional(
             pb,
             b_name,
             a_name,
-            b_binary,
-            a_binary,
-            b_prevalence,
-            a_prevalence,
+            (b_binary, a_binary),
+            (b_prevalence, a_prevalence),
             s2,
         ),
     ):
         inst = select_instruments(src, p_threshold=float(p), clump=clump, clump_kb=clump_kb)
         h = harmonise(inst, dst, action=action, exposure_name=n_src, outcome_name=n_dst)
-        # keep the rows of the outcome table that are instruments only: the rest are not looked up
-        r = analyse(
+        r = analyze(
             h,
             methods=methods,
             seed=s,
-            nboot=nboot,
+            n_boot=n_boot,
+            conf_level=conf_level,
             presso=presso,
             presso_n_dist=presso_n_dist,
-            exposure_binary=bin_s,
-            outcome_binary=bin_d,
-            exposure_prevalence=prev_s,
-            outcome_prevalence=prev_d,
+            exposure_binary=bins[0],
+            outcome_binary=bins[1],
+            exposure_prevalence=prevs[0],
+            outcome_prevalence=prevs[1],
             exposure=n_src,
             outcome=n_dst,
         )
@@ -526,15 +582,12 @@ def bidirectional(
             r = replace(
                 r, notes=(*r.notes, f"bootstrap seed {s} derived from bidirectional(seed={seed})")
             )
-        res.append((r, inst.attrs.get("selection_log"), float(p), h))
+        res.append((r, inst.attrs.get("selection_log"), float(p)))
     return BidirectionalMRResult(
         a_name=a_name,
         b_name=b_name,
         forward=res[0][0],
         reverse=res[1][0],
-        forward_selection_log=res[0][1],
-        reverse_selection_log=res[1][1],
+        selection_logs=(res[0][1], res[1][1]),
         p_thresholds=(res[0][2], res[1][2]),
-        forward_harmonised=res[0][3],
-        reverse_harmonised=res[1][3],
     )

@@ -1,19 +1,42 @@
-"""Matplotlib figures for MR results (matplotlib is imported lazily: an optional extra)."""
+"""Matplotlib figures for MR results (matplotlib is imported lazily: an optional extra).
+
+The figures read what they need through :class:`MRFigureData`, a structural protocol that
+:class:`~sleeppain.mr.MRResult` satisfies, so this module does not import the result module
+(which imports this one lazily, inside its ``plot_*`` methods): no import cycle.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from sleeppain.errors import SpecificationError
+from sleeppain.mr._estimators import MREstimate
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-    from sleeppain.mr._results import MRResult
+__all__ = ["MRFigureData", "plot_forest", "plot_funnel", "plot_leave_one_out", "plot_scatter"]
 
-__all__ = ["plot_forest", "plot_funnel", "plot_leave_one_out", "plot_scatter"]
+
+class MRFigureData(Protocol):
+    """What the MR figures read from a result."""
+
+    exposure: str
+    outcome: str
+    snps: Sequence[str]
+    bx: np.ndarray
+    by: np.ndarray
+    sx: np.ndarray
+    sy: np.ndarray
+    estimates: Sequence[MREstimate]
+    single_snp: Sequence[MREstimate]
+    leave_one_out: Sequence[MREstimate]
+    ivw: MREstimate | None
+
+    def estimate(self, method: str) -> MREstimate: ...
 
 
 def _axes(ax: Axes | None) -> Axes:
@@ -26,7 +49,9 @@ def _axes(ax: Axes | None) -> Axes:
     return ax
 
 
-def plot_scatter(res: MRResult, ax: Axes | None = None, methods: list[str] | None = None) -> Axes:
+def plot_scatter(
+    res: MRFigureData, ax: Axes | None = None, methods: list[str] | None = None
+) -> Axes:
     """Scatter of variant-outcome on variant-exposure associations (exposure oriented > 0).
 
     Error bars are +/- 1.96 SE; each method's estimate is drawn as a line through the origin
@@ -64,7 +89,7 @@ def plot_scatter(res: MRResult, ax: Axes | None = None, methods: list[str] | Non
     return ax
 
 
-def plot_forest(res: MRResult, ax: Axes | None = None) -> Axes:
+def plot_forest(res: MRFigureData, ax: Axes | None = None) -> Axes:
     """Forest plot of single-variant Wald ratios (sorted) with the IVW and MR-Egger estimates."""
     ax = _axes(ax)
     rows = [
@@ -93,7 +118,7 @@ def plot_forest(res: MRResult, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def plot_funnel(res: MRResult, ax: Axes | None = None) -> Axes:
+def plot_funnel(res: MRFigureData, ax: Axes | None = None) -> Axes:
     """Funnel plot: each Wald ratio against its precision ``|bx| / sy``, with IVW / Egger lines."""
     ax = _axes(ax)
     b = np.array([r.b for r in res.single_snp])
@@ -113,7 +138,7 @@ def plot_funnel(res: MRResult, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def plot_leave_one_out(res: MRResult, ax: Axes | None = None) -> Axes:
+def plot_leave_one_out(res: MRFigureData, ax: Axes | None = None) -> Axes:
     """IVW estimate (and CI) leaving out each variant; the full IVW estimate last."""
     if not res.leave_one_out:
         raise SpecificationError("leave-one-out needs at least 3 variants; none was computed.")

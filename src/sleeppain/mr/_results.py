@@ -1,25 +1,39 @@
-"""Frozen result objects for two-sample MR."""
+"""Frozen result objects for two-sample MR, on the library's result contract.
+
+:class:`MRResult` (one direction) and :class:`BidirectionalMRResult` (both) describe themselves
+as a :class:`~sleeppain.results.Display`; ``summary()``, ``_repr_html_()`` (escaped) and
+``to_markdown()`` come from :class:`~sleeppain.results.ResultMixin`. ``tidy()`` is in the house
+schema by default; ``tidy(schema="mr")`` gives TwoSampleMR's names (``b, se, pval``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from sleeppain.errors import SpecificationError
 from sleeppain.mr._estimators import MREstimate
+from sleeppain.mr._harmonise import HarmonisedData
 from sleeppain.mr._sensitivity import Heterogeneity, PressoResult, SteigerResult
+from sleeppain.results import Display, DisplayTable, ResultMixin, readonly, tidy_frame
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-    from sleeppain.mr._harmonise import HarmonisedData
+__all__ = ["SCHEMAS", "BidirectionalMRResult", "MRResult", "estimate_row", "estimates_frame"]
 
-__all__ = ["BidirectionalMRResult", "MRResult"]
+#: The two views of MR estimates: sleeppain's house schema and TwoSampleMR's names.
+SCHEMAS = ("house", "mr")
 
-_TIDY_COLS = ["method", "nsnp", "b", "se", "pval", "conf_low", "conf_high"]
+_CONVENTIONS = (
+    "Conventions: TwoSampleMR 0.7 (IVW multiplicative random effects, Egger, medians, modes); "
+    "MendelianRandomization 0.10 (maximum likelihood, penalised/robust IVW). Estimates are per "
+    "unit of the exposure's GWAS scale (log odds for binary traits)."
+)
 
 
 def estimate_row(r: MREstimate) -> dict[str, float]:
@@ -34,15 +48,122 @@ def estimate_row(r: MREstimate) -> dict[str, float]:
     return {"b": r.b, "se": r.se, "pval": r.pval, "conf_low": r.conf_low, "conf_high": r.conf_high}
 
 
-def _fmt_p(p: float) -> str:
-    if not np.isfinite(p):
-        return "NA"
-    return f"{p:.3g}" if p >= 1e-4 else f"{p:.2e}"
+def check_schema(schema: str) -> str:
+    """Validate ``schema`` (``"house"`` or ``"mr"``)."""
+    if schema not in SCHEMAS:
+        raise SpecificationError(
+            f"schema={schema!r}; use 'house' (term, estimate, std_error, ...) or 'mr' "
+            "(TwoSampleMR's b, se, pval)."
+        )
+    return schema
+
+
+def estimates_frame(
+    estimates: Sequence[MREstimate],
+    *,
+    schema: str = "house",
+    exposure: str | None = None,
+    outcome: str | None = None,
+    snps: Sequence[str] | None = None,
+    odds_ratios: bool = False,
+) -> pd.DataFrame:
+    """MR estimates as a table, in the house schema or with TwoSampleMR's names.
+
+    Parameters
+    ----------
+    estimates : sequence of MREstimate
+    schema : {"house", "mr"}
+        ``"house"``: ``term, estimate, std_error, statistic, df, p_value, conf_low, conf_high,
+        method, nsnp`` (+ ``exposure, outcome``, ``SNP``); ``term`` is ``"<exposure> ->
+        <outcome>"``, ``df`` is NaN for normal-based p-values (``k - 2`` for MR-Egger, ``k - 1``
+        for the modes). ``"mr"``: ``[exposure, outcome,] [SNP,] method, nsnp, b, se, pval,
+        conf_low, conf_high``.
+    exposure, outcome : str, optional
+        Trait names (columns added when given).
+    snps : sequence of str, optional
+        One variant per estimate (leave-one-out, single-variant tables): an ``SNP`` column.
+    odds_ratios : bool
+        Add ``or, or_conf_low, or_conf_high``.
+
+    Examples
+    --------
+    >>> from sleeppain.mr._estimators import MREstimate
+    >>> e = [MREstimate("ivw", "IVW", 3, 0.5, 0.1, 0.01, 0.3, 0.7)]
+    >>> estimates_frame(e, exposure="x", outcome="y").columns.tolist()[:3]
+    ['term', 'estimate', 'std_error']
+    >>> estimates_frame(e, schema="mr").columns.tolist()
+    ['method', 'nsnp', 'b', 'se', 'pval', 'conf_low', 'conf_high']
+    """
+    check_schema(schema)
+    ids = list(snps) if snps is not None else None
+    rows: list[dict[str, Any]] = []
+    for j, r in enumerate(estimates):
+        names: dict[str, Any] = {}
+        if exposure is not None:
+            names["exposure"] = exposure
+        if outcome is not None:
+            names["outcome"] = outcome
+        if ids is not None:
+            names["SNP"] = ids[j]
+        if schema == "mr":
+            row = {**names, "method": r.method, "nsnp": r.nsnp, **estimate_row(r)}
+        else:
+            row = {
+                "term": f"{exposure or 'exposure'} -> {outcome or 'outcome'}",
+                "estimate": r.b,
+                "std_error": r.se,
+                "statistic": r.b / r.se if r.se > 0 else np.nan,
+                "df": float(r.extra.get("df", np.nan)),
+                "p_value": r.pval,
+                "conf_low": r.conf_low,
+                "conf_high": r.conf_high,
+                "method": r.method,
+                "nsnp": r.nsnp,
+                **names,
+            }
+        if odds_ratios:
+            row["or"] = float(np.exp(r.b))
+            row["or_conf_low"] = float(np.exp(r.conf_low))
+            row["or_conf_high"] = float(np.exp(r.conf_high))
+        rows.append(row)
+    if schema == "mr":
+        cols = [
+            *(["exposure"] if exposure is not None else []),
+            *(["outcome"] if outcome is not None else []),
+            *(["SNP"] if ids is not None else []),
+            "method",
+            "nsnp",
+            "b",
+            "se",
+            "pval",
+            "conf_low",
+            "conf_high",
+            *(["or", "or_conf_low", "or_conf_high"] if odds_ratios else []),
+        ]
+        return pd.DataFrame(rows, columns=cols)
+    return tidy_frame(pd.DataFrame(rows), context=["method", "nsnp", "exposure", "outcome", "SNP"])
+
+
+def _p(p: float) -> str:
+    """``"p = 0.046"`` / ``"p < 0.001"`` through the library's one p-value formatter."""
+    from sleeppain.report._tables import format_p
+
+    return format_p(p)
+
+
+def _fmt(value: Any, column: str = "", digits: int = 4) -> str:
+    from sleeppain.report._tables import format_value
+
+    return format_value(value, column, digits)
+
+
+def _has(estimates: Sequence[MREstimate], method: str) -> MREstimate | None:
+    return next((r for r in estimates if r.method == method), None)
 
 
 @dataclass(frozen=True, eq=False)
-class MRResult:
-    """One direction of a two-sample MR analysis (frozen).
+class MRResult(ResultMixin):
+    """One direction of a two-sample MR analysis (frozen; everything handed out is read-only).
 
     Attributes
     ----------
@@ -51,13 +172,16 @@ class MRResult:
     estimates : tuple of MREstimate
         One per method, in the order run.
     snps, bx, by, sx, sy
-        The variants used (``mr_keep``) and their associations.
+        The variants used (``mr_keep``) and their associations (read-only arrays).
     heterogeneity : Heterogeneity or None
         Cochran's Q (IVW) and Rucker's Q (MR-Egger); None with fewer than 3 variants.
     egger : MREstimate or None
         MR-Egger fit (intercept test) whether or not it was among ``estimates``.
+    ivw : MREstimate or None
+        IVW on all variants (2+ variants).
     leave_one_out, single_snp : tuple of MREstimate
-        IVW without each variant; the Wald ratio of each variant.
+        IVW without each variant; the Wald ratio of each variant (as tables:
+        :meth:`leave_one_out_table`, :meth:`single_snp_table`).
     presso : PressoResult or None
         MR-PRESSO (4+ variants, when requested).
     steiger : SteigerResult or None
@@ -66,12 +190,24 @@ class MRResult:
         Per-variant ``(bx/sx)^2``.
     n_total : int
         Rows in the harmonised table (before ``mr_keep``).
-    harmonisation_log : DataFrame or None
-        What harmonisation flipped or excluded.
-    seed, nboot, alpha
-        Provenance of the bootstrap and intervals.
+    harmonised : HarmonisedData or None
+        The harmonised input (its ``log`` says what was flipped or excluded).
+    seed, seed_entropy
+        The ``seed`` passed, and the entropy of the root ``SeedSequence`` actually used
+        (repeat a ``seed=None`` run with ``seed=result.seed_entropy``).
+    n_boot, conf_level
+        Bootstrap replicates and interval coverage.
     notes : tuple of str
         Analyses that could not be run and why.
+
+    Examples
+    --------
+    >>> import sleeppain as sp
+    >>> sim = sp.mr.simulate_sumstats(n_variants=12, n_null=50, seed=1)
+    >>> res = sp.mr.analyze(sp.mr.harmonise(sim.exposure, sim.outcome), methods=["ivw"],
+    ...                     seed=1, presso=False)
+    >>> res.tidy()[["term", "method"]].iloc[0].tolist()
+    ['exposure -> outcome', 'ivw']
     """
 
     exposure: str
@@ -91,69 +227,69 @@ class MRResult:
     steiger: SteigerResult | None
     f_statistic: np.ndarray
     n_total: int
-    harmonisation_log: pd.DataFrame | None = None
+    harmonised: HarmonisedData | None = field(default=None, repr=False)
     seed: int | None = None
-    nboot: int = 1000
-    alpha: float = 0.05
+    seed_entropy: int | None = None
+    n_boot: int = 1000
+    conf_level: float = 0.95
     notes: tuple[str, ...] = field(default_factory=tuple)
 
+    def __post_init__(self) -> None:
+        for name in ("bx", "by", "sx", "sy", "f_statistic"):
+            object.__setattr__(self, name, readonly(np.asarray(getattr(self, name), float)))
+        for name in ("estimates", "snps", "leave_one_out", "single_snp", "notes"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
+    # ---------------------------------------------------------------- accessors
     @property
     def nsnp(self) -> int:
         """Number of variants used."""
         return len(self.snps)
 
+    @property
+    def harmonisation_log(self) -> pd.DataFrame | None:
+        """What harmonisation flipped or excluded (a copy), or None."""
+        return None if self.harmonised is None else self.harmonised.log
+
+    @property
+    def nboot(self) -> int:
+        """Old name of :attr:`n_boot`."""
+        return self.n_boot
+
+    @property
+    def alpha(self) -> float:
+        """``1 - conf_level`` (the old ``alpha``)."""
+        return 1.0 - self.conf_level
+
     def estimate(self, method: str) -> MREstimate:
         """The estimate of one method by name."""
-        for r in self.estimates:
-            if r.method == method:
-                return r
-        raise KeyError(f"method {method!r} was not run; run: {[r.method for r in self.estimates]}")
+        r = _has(self.estimates, method)
+        if r is None:
+            raise KeyError(
+                f"method {method!r} was not run; run: {[r.method for r in self.estimates]}"
+            )
+        return r
 
-    @cached_property
-    def _tidy(self) -> pd.DataFrame:
-        rows = [{"method": r.method, "nsnp": r.nsnp, **estimate_row(r)} for r in self.estimates]
-        df = pd.DataFrame(rows, columns=_TIDY_COLS)
-        df.insert(0, "outcome", self.outcome)
-        df.insert(0, "exposure", self.exposure)
-        return df
-
-    def tidy(self, odds_ratios: bool = False, schema: str = "mr") -> pd.DataFrame:
+    # ---------------------------------------------------------------- contract
+    def tidy(self, *, schema: str = "house", odds_ratios: bool = False) -> pd.DataFrame:
         """One row per method.
 
-        ``schema="mr"`` (default, the MR issue's): ``exposure, outcome, method, nsnp, b, se, pval,
-        conf_low, conf_high``. ``schema="house"``: sleeppain's common schema ``term, estimate,
-        std_error, statistic, df, p_value, conf_low, conf_high, method, nsnp`` (``df`` is NaN for
-        normal-based p-values, ``k - 2`` for MR-Egger, ``k - 1`` for the modes), so MR rows can
-        sit in the same tables as the diary models.
+        ``schema="house"`` (default): ``term, estimate, std_error, statistic, df, p_value,
+        conf_low, conf_high, method, nsnp, exposure, outcome`` (``df`` is NaN for normal-based
+        p-values, ``k - 2`` for MR-Egger, ``k - 1`` for the modes). ``schema="mr"``:
+        TwoSampleMR's ``exposure, outcome, method, nsnp, b, se, pval, conf_low, conf_high``.
+        ``odds_ratios=True`` adds ``or, or_conf_low, or_conf_high``.
         """
-        if schema == "house":
-            rows = [
-                {
-                    "term": f"{self.exposure} -> {self.outcome}",
-                    "estimate": r.b,
-                    "std_error": r.se,
-                    "statistic": r.b / r.se,
-                    "df": r.extra.get("df", np.nan),
-                    "p_value": r.pval,
-                    "conf_low": r.conf_low,
-                    "conf_high": r.conf_high,
-                    "method": r.method,
-                    "nsnp": r.nsnp,
-                }
-                for r in self.estimates
-            ]
-            return pd.DataFrame(rows)
-        if schema != "mr":
-            raise ValueError(f"schema must be 'mr' or 'house', not {schema!r}")
-        df = self._tidy.copy()
-        if odds_ratios:
-            df["or"] = np.exp(df["b"])
-            df["or_conf_low"] = np.exp(df["conf_low"])
-            df["or_conf_high"] = np.exp(df["conf_high"])
-        return df
+        return estimates_frame(
+            self.estimates,
+            schema=schema,
+            exposure=self.exposure,
+            outcome=self.outcome,
+            odds_ratios=odds_ratios,
+        )
 
     def glance(self) -> pd.DataFrame:
-        """One row: nsnp, mean F, Q statistics, Egger intercept, PRESSO and Steiger p-values."""
+        """One row: nsnp, F, Q statistics, Egger intercept, PRESSO and Steiger p-values."""
         h = self.heterogeneity
         e = self.egger
         row: dict[str, Any] = {
@@ -176,130 +312,177 @@ class MRResult:
             "presso_n_outliers": int(self.presso.outliers.size) if self.presso else np.nan,
             "steiger_correct_direction": self.steiger.correct_direction if self.steiger else None,
             "steiger_pval": self.steiger.pval if self.steiger else np.nan,
+            "n_boot": self.n_boot,
+            "conf_level": self.conf_level,
         }
         return pd.DataFrame([row])
 
-    def leave_one_out_table(self) -> pd.DataFrame:
-        """IVW without each variant: ``SNP, b, se, pval, conf_low, conf_high``."""
-        return pd.DataFrame(
-            [
-                {"SNP": s, **estimate_row(r)}
-                for s, r in zip(self.snps, self.leave_one_out, strict=False)
-            ]
+    def leave_one_out_table(self, *, schema: str = "house") -> pd.DataFrame:
+        """IVW without each variant, one row per variant left out (``SNP`` column)."""
+        return estimates_frame(
+            self.leave_one_out,
+            schema=schema,
+            exposure=self.exposure,
+            outcome=self.outcome,
+            snps=self.snps[: len(self.leave_one_out)],
         )
 
-    def single_snp_table(self) -> pd.DataFrame:
-        """Wald ratio of each variant: ``SNP, b, se, pval, conf_low, conf_high``."""
-        return pd.DataFrame(
-            [{"SNP": s, **estimate_row(r)} for s, r in zip(self.snps, self.single_snp, strict=True)]
+    def single_snp_table(self, *, schema: str = "house") -> pd.DataFrame:
+        """Wald ratio of each variant (``SNP`` column)."""
+        return estimates_frame(
+            self.single_snp,
+            schema=schema,
+            exposure=self.exposure,
+            outcome=self.outcome,
+            snps=self.snps,
         )
 
-    def summary(self) -> str:
-        """Plain-text report: methods, heterogeneity, pleiotropy, outliers, direction, caveats."""
-        z = "95%" if abs(self.alpha - 0.05) < 1e-12 else f"{100 * (1 - self.alpha):g}%"
-        lines = [
-            f"Two-sample Mendelian randomization: {self.exposure} -> {self.outcome}",
-            "=" * 78,
-            f"Variants used: {self.nsnp} of {self.n_total} harmonised"
-            f" (mean F = {np.mean(self.f_statistic):.1f}, min F = {np.min(self.f_statistic):.1f}"
-            f"{'; weak instruments (F < 10) present' if np.min(self.f_statistic) < 10 else ''})",
-            "",
-            f"{'method':<44}{'nsnp':>5}{'b':>11}{'se':>10}{'p':>10}   {z} CI",
+    def _display(self) -> Display:
+        return Display(
+            title=f"Two-sample Mendelian randomization: {self.exposure} -> {self.outcome}",
+            header=self._header(),
+            tables=self._tables(),
+            notes=(*self._notes(), _CONVENTIONS),
+        )
+
+    def _header(self) -> tuple[tuple[str, str], ...]:
+        f = self.f_statistic
+        weak = "; weak instruments (F < 10) present" if np.min(f) < 10 else ""
+        header = [
+            ("Variants used", f"{self.nsnp} of {self.n_total} harmonised"),
+            (
+                "Instrument strength",
+                f"mean F = {np.mean(f):.1f}, min F = {np.min(f):.1f}{weak}",
+            ),
+            ("Intervals", f"{100 * self.conf_level:g}% (normal)"),
         ]
-        for r in self.estimates:
-            lines.append(
-                f"{r.label:<44}{r.nsnp:>5}{r.b:>11.4g}{r.se:>10.4g}{_fmt_p(r.pval):>10}   "
-                f"[{r.conf_low:.4g}, {r.conf_high:.4g}]"
-            )
         boot = [r.label for r in self.estimates if "nboot" in r.extra]
         if boot:
-            lines.append(
-                f"  bootstrap SEs ({', '.join(boot)}): {self.nboot} replicates, seed = {self.seed}"
+            header.append(
+                (
+                    "Bootstrap SEs",
+                    f"{', '.join(boot)}: {self.n_boot} replicates, seed = {self.seed}",
+                )
             )
+        return tuple(header)
+
+    def _tables(self) -> tuple[DisplayTable, ...]:
+        est = self.tidy()
+        est.index = pd.Index([r.label for r in self.estimates], name="method")
+        tables = [
+            DisplayTable(
+                est[["nsnp", "estimate", "std_error", "p_value", "conf_low", "conf_high"]],
+                title="Estimates",
+                digits=4,
+            )
+        ]
         h = self.heterogeneity
         if h is not None:
-            lines += [
-                "",
-                "Heterogeneity",
-                f"  Cochran's Q (IVW)   Q = {h.Q_ivw:.4f} on {h.Q_ivw_df} df, p = {_fmt_p(h.Q_ivw_pval)}; I^2 = {100 * h.I2_ivw:.1f}%",
-                f"  Rucker's Q (Egger)  Q = {h.Q_egger:.4f} on {h.Q_egger_df} df, p = {_fmt_p(h.Q_egger_pval)}",
-                f"  Q difference        {h.Q_diff:.4f} on 1 df, p = {_fmt_p(h.Q_diff_pval)}",
-            ]
+            t = h.tidy()
+            t.index = pd.Index(
+                ["Cochran's Q (IVW)", "Rucker's Q (MR-Egger)", "Q difference"], name="test"
+            )
+            t = t[["statistic", "df", "p_value", "i2"]].rename(columns={"statistic": "Q"})
+            t["df"] = t["df"].astype(int)
+            tables.append(DisplayTable(t, title="Heterogeneity", digits=4))
         e = self.egger
         if e is not None:
-            lines += [
-                "",
-                "Directional pleiotropy (MR-Egger intercept)",
-                f"  intercept = {e.extra['intercept']:.4g} (SE {e.extra['intercept_se']:.4g}), "
-                f"p = {_fmt_p(e.extra['intercept_pval'])}; I^2_GX = {100 * e.extra['isq_gx']:.1f}%"
-                + (
-                    "  (I^2_GX < 90%: Egger estimate diluted towards 0)"
-                    if e.extra["isq_gx"] < 0.9
-                    else ""
-                ),
-            ]
+            t = pd.DataFrame(
+                {
+                    "estimate": [e.extra["intercept"]],
+                    "std_error": [e.extra["intercept_se"]],
+                    "p_value": [e.extra["intercept_pval"]],
+                    "I^2_GX": [e.extra["isq_gx"]],
+                },
+                index=pd.Index(["intercept"], name="MR-Egger"),
+            )
+            note = (
+                "I^2_GX < 0.9: the Egger estimate is diluted towards 0"
+                if e.extra["isq_gx"] < 0.9
+                else ""
+            )
+            tables.append(
+                DisplayTable(
+                    t, title="Directional pleiotropy (MR-Egger intercept)", note=note, digits=4
+                )
+            )
         if self.presso is not None:
             p = self.presso
-            lines += [
-                "",
-                f"MR-PRESSO ({p.n_dist} simulated data sets)",
-                f"  global test: RSS = {p.rss_obs:.4g}, p = {_fmt_p(p.global_pval)}",
-            ]
+            t = p.tidy().set_index("term")[["nsnp", "estimate", "std_error", "df", "p_value"]]
+            t["df"] = t["df"].astype(int)
+            note = f"global test: RSS = {_fmt(p.rss_obs)}, {_p(p.global_pval)}"
             if p.outliers.size:
                 names = ", ".join(self.snps[i] for i in p.outliers[:10])
-                lines.append(
-                    f"  outliers ({p.outliers.size}): {names}{' ...' if p.outliers.size > 10 else ''}"
-                )
-                if np.isfinite(p.corrected_b):
-                    lines.append(
-                        f"  outlier-corrected IVW: {p.corrected_b:.4g} (SE {p.corrected_se:.4g}, p = {_fmt_p(p.corrected_pval)}); "
-                        f"distortion {p.distortion:.1f}%, p = {_fmt_p(p.distortion_pval)}"
-                    )
+                more = " ..." if p.outliers.size > 10 else ""
+                note += f"; outliers ({p.outliers.size}): {names}{more}"
+                if np.isfinite(p.distortion):
+                    note += f"; distortion {p.distortion:.1f}%, {_p(p.distortion_pval)}"
             else:
-                lines.append("  no outlier at the 0.05 level (Bonferroni)")
+                note += "; no outlier at the 0.05 level (Bonferroni)"
+            tables.append(
+                DisplayTable(
+                    t, title=f"MR-PRESSO ({p.n_dist} simulated data sets)", note=note, digits=4
+                )
+            )
         if self.steiger is not None:
             s = self.steiger
-            lines += [
-                "",
-                "Steiger directionality",
-                f"  R^2 exposure = {s.r2_exposure:.4g}, R^2 outcome = {s.r2_outcome:.4g}; "
-                f"{'exposure -> outcome supported' if s.correct_direction else 'REVERSE direction suggested'}"
-                f" (p = {_fmt_p(s.pval)})",
-            ]
+            t = pd.DataFrame(
+                {
+                    "r2_exposure": [s.r2_exposure],
+                    "r2_outcome": [s.r2_outcome],
+                    "z": [s.z],
+                    "p_value": [s.pval],
+                },
+                index=pd.Index(
+                    [
+                        "exposure -> outcome supported"
+                        if s.correct_direction
+                        else "REVERSE direction suggested"
+                    ],
+                    name="direction",
+                ),
+            )
+            tables.append(DisplayTable(t, title="Steiger directionality", digits=4))
+        return tuple(tables)
+
+    def _notes(self) -> list[str]:
+        notes = []
         if self.leave_one_out:
             bs = np.array([r.b for r in self.leave_one_out])
-            lines += ["", f"Leave-one-out IVW: range [{bs.min():.4g}, {bs.max():.4g}]"]
-        if self.harmonisation_log is not None and len(self.harmonisation_log):
-            n_ex = int((self.harmonisation_log["step"] == "excluded").sum())
-            n_abs = int((self.harmonisation_log["step"] == "absent from outcome").sum())
-            lines += [
-                "",
-                f"Harmonisation: {n_ex} variant(s) excluded, {n_abs} absent from the outcome (see .harmonisation_log)",
-            ]
-        for n in self.notes:
-            lines.append(f"Note: {n}")
-        lines += [
-            "",
-            "Conventions: TwoSampleMR 0.7 (IVW multiplicative random effects, Egger, medians, modes);",
-            "MendelianRandomization 0.10 (maximum likelihood, penalised/robust IVW). Estimates are per",
-            "unit of the exposure's GWAS scale (log odds for binary traits).",
-        ]
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.summary()
+            notes.append(f"Leave-one-out IVW: range [{_fmt(bs.min())}, {_fmt(bs.max())}]")
+        log = self.harmonisation_log
+        if log is not None and len(log):
+            n_ex = int((log["step"] == "excluded").sum())
+            n_abs = int((log["step"] == "absent from outcome").sum())
+            notes.append(
+                f"Harmonisation: {n_ex} variant(s) excluded, {n_abs} absent from the outcome "
+                "(see .harmonisation_log)"
+            )
+        notes += [f"Note: {n}" for n in self.notes]
+        return notes
 
     def __repr__(self) -> str:
-        return f"MRResult({self.exposure!r} -> {self.outcome!r}, nsnp={self.nsnp}, methods={[r.method for r in self.estimates]})"
-
-    def _repr_html_(self) -> str:
         return (
-            f"<h4>Two-sample MR: {self.exposure} &rarr; {self.outcome} ({self.nsnp} variants)</h4>"
-            + self.tidy().to_html(index=False, float_format=lambda v: f"{v:.4g}")
-            + self.glance().to_html(index=False, float_format=lambda v: f"{v:.4g}")
+            f"MRResult({self.exposure!r} -> {self.outcome!r}, nsnp={self.nsnp}, "
+            f"methods={[r.method for r in self.estimates]})"
         )
 
-    # plots -------------------------------------------------------------------------------------
+    # ------------------------------------------------------------------ plots
+    def plot(self, kind: str = "scatter", *, ax: Axes | None = None, **kwargs: Any) -> Axes:
+        """One of the MR figures: ``"scatter"``, ``"forest"``, ``"funnel"``, ``"leave_one_out"``.
+
+        ``kwargs`` go to the figure function (``methods=`` for the scatter plot).
+        """
+        figures = {
+            "scatter": self.plot_scatter,
+            "forest": self.plot_forest,
+            "funnel": self.plot_funnel,
+            "leave_one_out": self.plot_leave_one_out,
+        }
+        if kind not in figures:
+            raise SpecificationError(f"kind={kind!r}; use one of {list(figures)}.")
+        return figures[kind](ax=ax, **kwargs)
+
     def plot_scatter(self, ax: Axes | None = None, methods: list[str] | None = None) -> Axes:
         """Variant-outcome vs variant-exposure associations with a line per method."""
         from sleeppain.mr._plots import plot_scatter
@@ -326,80 +509,126 @@ class MRResult:
 
 
 @dataclass(frozen=True, eq=False)
-class BidirectionalMRResult:
-    """Both directions of a bidirectional MR (frozen): ``forward`` is A -> B, ``reverse`` B -> A."""
+class BidirectionalMRResult(ResultMixin):
+    """Both directions of a bidirectional MR (frozen): ``forward`` is A -> B, ``reverse`` B -> A.
+
+    The instrument selection logs and harmonised inputs are handed out as copies
+    (:attr:`forward_selection_log`, :attr:`reverse_selection_log`).
+
+    Examples
+    --------
+    >>> import sleeppain as sp
+    >>> sim = sp.mr.simulate_sumstats(n_variants=20, n_variants_b=10, n_null=100, seed=3)
+    >>> res = sp.mr.bidirectional(sim.exposure, sim.outcome, a_name="A", b_name="B",
+    ...                           p_threshold=(5e-8, 5e-6), methods=["ivw"], seed=1, presso=False)
+    >>> res.tidy()["direction"].unique().tolist()
+    ['A -> B', 'B -> A']
+    """
 
     a_name: str
     b_name: str
     forward: MRResult
     reverse: MRResult
-    forward_selection_log: pd.DataFrame | None
-    reverse_selection_log: pd.DataFrame | None
+    selection_logs: tuple[pd.DataFrame | None, pd.DataFrame | None] = field(repr=False)
     p_thresholds: tuple[float, float]
-    forward_harmonised: HarmonisedData | None = None
-    reverse_harmonised: HarmonisedData | None = None
 
-    def tidy(self, odds_ratios: bool = False, schema: str = "mr") -> pd.DataFrame:
+    @property
+    def forward_selection_log(self) -> pd.DataFrame | None:
+        """Variants of A dropped by clumping and why (a copy)."""
+        return readonly(self.selection_logs[0])
+
+    @property
+    def reverse_selection_log(self) -> pd.DataFrame | None:
+        """Variants of B dropped by clumping and why (a copy)."""
+        return readonly(self.selection_logs[1])
+
+    @property
+    def forward_harmonised(self) -> HarmonisedData | None:
+        """The harmonised A -> B input."""
+        return self.forward.harmonised
+
+    @property
+    def reverse_harmonised(self) -> HarmonisedData | None:
+        """The harmonised B -> A input."""
+        return self.reverse.harmonised
+
+    @property
+    def directions(self) -> tuple[str, str]:
+        """``("A -> B", "B -> A")`` with the trait names."""
+        return f"{self.a_name} -> {self.b_name}", f"{self.b_name} -> {self.a_name}"
+
+    def tidy(self, *, schema: str = "house", odds_ratios: bool = False) -> pd.DataFrame:
         """Both directions' estimates with a ``direction`` column (see :meth:`MRResult.tidy`)."""
         parts = []
-        if schema == "house":
-            for r, d in (
-                (self.forward, f"{self.a_name} -> {self.b_name}"),
-                (self.reverse, f"{self.b_name} -> {self.a_name}"),
-            ):
-                t = r.tidy(schema="house")
+        for r, d in zip((self.forward, self.reverse), self.directions, strict=True):
+            t = r.tidy(schema=schema, odds_ratios=odds_ratios)
+            if schema == "mr":
                 t.insert(0, "direction", d)
-                parts.append(t)
-            return pd.concat(parts, ignore_index=True)
-        for r, d in (
-            (self.forward, f"{self.a_name} -> {self.b_name}"),
-            (self.reverse, f"{self.b_name} -> {self.a_name}"),
-        ):
-            t = r.tidy(odds_ratios=odds_ratios)
-            t.insert(0, "direction", d)
+            else:
+                t["direction"] = d
             parts.append(t)
-        return pd.concat(parts, ignore_index=True)
+        out = pd.concat(parts, ignore_index=True)
+        if schema == "house":
+            out = tidy_frame(out, context=["direction", "method", "nsnp"])
+        return out
 
     def glance(self) -> pd.DataFrame:
         """One row per direction (see :meth:`MRResult.glance`)."""
         g = pd.concat([self.forward.glance(), self.reverse.glance()], ignore_index=True)
         g.insert(0, "p_threshold", list(self.p_thresholds))
+        g.insert(0, "direction", list(self.directions))
         return g
 
-    def summary(self) -> str:
-        """Combined report of both directions."""
-        head = [
-            f"Bidirectional two-sample MR: {self.a_name} <-> {self.b_name}",
-            f"Instruments chosen separately: p < {self.p_thresholds[0]:g} for {self.a_name}, "
-            f"p < {self.p_thresholds[1]:g} for {self.b_name}",
-            "",
-        ]
-        f, r = (
-            self.forward.estimate("ivw")
-            if any(e.method == "ivw" for e in self.forward.estimates)
-            else None,
+    def _display(self) -> Display:
+        header = [
             (
-                self.reverse.estimate("ivw")
-                if any(e.method == "ivw" for e in self.reverse.estimates)
-                else None
-            ),
-        )
-        if f is not None and r is not None:
-            head += [
-                f"IVW {self.a_name} -> {self.b_name}: {f.b:.4g} (SE {f.se:.4g}, p = {_fmt_p(f.pval)}, {f.nsnp} variants)",
-                f"IVW {self.b_name} -> {self.a_name}: {r.b:.4g} (SE {r.se:.4g}, p = {_fmt_p(r.pval)}, {r.nsnp} variants)",
-                "",
+                "Instruments chosen separately",
+                f"p < {self.p_thresholds[0]:g} for {self.a_name}, "
+                f"p < {self.p_thresholds[1]:g} for {self.b_name}",
+            )
+        ]
+        for r, d in zip((self.forward, self.reverse), self.directions, strict=True):
+            e = _has(r.estimates, "ivw")
+            if e is not None:
+                header.append(
+                    (
+                        f"IVW {d}",
+                        f"{_fmt(e.b)} (SE {_fmt(e.se)}, {_p(e.pval)}, {e.nsnp} variants)",
+                    )
+                )
+        tables: list[DisplayTable] = []
+        notes: list[str] = []
+        for r, d in zip((self.forward, self.reverse), self.directions, strict=True):
+            sub = r._display()
+            tables.append(
+                DisplayTable(
+                    pd.DataFrame(
+                        {"value": [v for _, v in sub.header]}, index=[k for k, _ in sub.header]
+                    ),
+                    title=f"{d}",
+                )
+            )
+            tables += [
+                DisplayTable(t.frame, title=f"{d}: {t.title}", note=t.note, digits=t.digits)
+                for t in sub.tables
             ]
-        return "\n".join(head) + self.forward.summary() + "\n\n" + self.reverse.summary()
-
-    def __str__(self) -> str:
-        return self.summary()
+            notes += [f"{d}: {n}" for n in sub.notes if n != _CONVENTIONS]
+        return Display(
+            title=f"Bidirectional two-sample MR: {self.a_name} <-> {self.b_name}",
+            header=tuple(header),
+            tables=tuple(tables),
+            notes=(*notes, _CONVENTIONS),
+        )
 
     def __repr__(self) -> str:
         return f"BidirectionalMRResult({self.a_name!r} <-> {self.b_name!r})"
 
-    def _repr_html_(self) -> str:
+    def plot(self, kind: str = "scatter", **kwargs: Any) -> tuple[Axes, Axes]:
+        """The same figure for both directions, side by side; returns ``(forward, reverse)``."""
+        import matplotlib.pyplot as plt
+
+        _, axes = plt.subplots(1, 2, figsize=(11, 4.5))
         return (
-            f"<h4>Bidirectional MR: {self.a_name} &harr; {self.b_name}</h4>"
-            + self.tidy().to_html(index=False, float_format=lambda v: f"{v:.4g}")
+            self.forward.plot(kind, ax=axes[0], **kwargs),
+            self.reverse.plot(kind, ax=axes[1], **kwargs),
         )

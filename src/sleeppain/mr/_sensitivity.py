@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
-from sleeppain.errors import SpecificationError
+from sleeppain.errors import DataStructureError, SpecificationError
 from sleeppain.mr._estimators import MREstimate, egger, ivw, wald_ratio
+from sleeppain.results import Display, DisplayTable, ResultMixin, readonly, tidy_frame
 
 __all__ = [
     "Heterogeneity",
@@ -28,12 +31,34 @@ __all__ = [
 ]
 
 
+def _p(p: float) -> str:
+    """``"p = 0.046"`` / ``"p < 0.001"`` through the library's one p-value formatter."""
+    from sleeppain.report._tables import format_p
+
+    return format_p(p)
+
+
+def _fmt(value: Any, column: str = "", digits: int = 4) -> str:
+    """One number through the library's one formatter (imported lazily from report)."""
+    from sleeppain.report._tables import format_value
+
+    return format_value(value, column, digits)
+
+
 @dataclass(frozen=True)
-class Heterogeneity:
+class Heterogeneity(ResultMixin):
     """Cochran's Q (IVW) and Rucker's Q (MR-Egger) with their difference.
 
     ``Q`` and ``Q_df`` per model, ``I2 = max(0, (Q - df) / Q)``; ``Q_diff = Q_ivw - Q_egger`` on
     1 df (Rucker's test that the intercept explains heterogeneity).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> h = heterogeneity(np.array([.1, .2, .3, .4]), np.array([.05, .1, .16, .19]),
+    ...                   np.full(4, .01), np.full(4, .01))
+    >>> h.tidy()["term"].tolist()
+    ['Q (IVW)', 'Q (MR-Egger)', 'Q difference']
     """
 
     Q_ivw: float
@@ -45,6 +70,52 @@ class Heterogeneity:
     Q_egger_pval: float
     Q_diff: float
     Q_diff_pval: float
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per Q statistic: ``statistic`` (Q), ``df``, ``p_value`` and ``i2``."""
+        rows = [
+            {
+                "term": "Q (IVW)",
+                "statistic": self.Q_ivw,
+                "df": float(self.Q_ivw_df),
+                "p_value": self.Q_ivw_pval,
+                "i2": self.I2_ivw,
+                "method": "ivw",
+            },
+            {
+                "term": "Q (MR-Egger)",
+                "statistic": self.Q_egger,
+                "df": float(self.Q_egger_df),
+                "p_value": self.Q_egger_pval,
+                "i2": _i2(self.Q_egger, self.Q_egger_df),
+                "method": "egger",
+            },
+            {
+                "term": "Q difference",
+                "statistic": self.Q_diff,
+                "df": 1.0,
+                "p_value": self.Q_diff_pval,
+                "i2": np.nan,
+                "method": "ivw - egger",
+            },
+        ]
+        return tidy_frame(pd.DataFrame(rows), context=["method"])
+
+    def glance(self) -> pd.DataFrame:
+        """One row with every field."""
+        return pd.DataFrame([dict(vars(self))])
+
+    def _display(self) -> Display:
+        t = self.tidy().set_index("term")[["statistic", "df", "p_value", "i2"]]
+        t["df"] = t["df"].astype(int)
+        return Display(
+            title="Heterogeneity of the variant-specific estimates",
+            tables=(DisplayTable(t, note="I^2 = max(0, (Q - df) / Q)", digits=4),),
+        )
+
+
+def _i2(q: float, df: int) -> float:
+    return max(0.0, (q - df) / q) if q > 0 else 0.0
 
 
 def heterogeneity(bx: np.ndarray, by: np.ndarray, sx: np.ndarray, sy: np.ndarray) -> Heterogeneity:
@@ -71,7 +142,7 @@ def heterogeneity(bx: np.ndarray, by: np.ndarray, sx: np.ndarray, sy: np.ndarray
         Q_ivw=q1,
         Q_ivw_df=k - 1,
         Q_ivw_pval=float(stats.chi2.sf(q1, k - 1)),
-        I2_ivw=max(0.0, (q1 - (k - 1)) / q1) if q1 > 0 else 0.0,
+        I2_ivw=_i2(q1, k - 1),
         Q_egger=q2,
         Q_egger_df=k - 2,
         Q_egger_pval=float(stats.chi2.sf(q2, k - 2)),
@@ -125,8 +196,8 @@ def single_snp(
     ]
 
 
-@dataclass(frozen=True)
-class PressoResult:
+@dataclass(frozen=True, eq=False)
+class PressoResult(ResultMixin):
     """MR-PRESSO (Verbanck, Chen, Neale & Do 2018, Nat Genet 50:693).
 
     Attributes
@@ -135,9 +206,9 @@ class PressoResult:
         Observed residual sum of squares and the global test's empirical p-value.
     outlier_rss, outlier_pval : ndarray
         Per-variant squared residual and Bonferroni-corrected empirical p-value (NaN when the
-        global test is not significant, as MR-PRESSO skips the outlier test then).
+        global test is not significant, as MR-PRESSO skips the outlier test then). Read-only.
     outliers : ndarray of int
-        Indices of variants with ``outlier_pval <= signif``.
+        Indices of variants with ``outlier_pval <= signif``. Read-only.
     raw_b, raw_se, raw_pval : float
         IVW ``lm`` fit (no SE floor; t p-value on k - 1 df), as MR-PRESSO prints "Raw".
     corrected_b, corrected_se, corrected_pval : float
@@ -146,6 +217,17 @@ class PressoResult:
         Distortion test: ``100 (raw - corrected) / |corrected|`` and its empirical p-value.
     n_dist : int
         Number of simulated data sets.
+    snps : tuple of str
+        Variant names (``"0", "1", ...`` when called with arrays).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(1); bx = rng.uniform(.05, .2, 20)
+    >>> by = .5 * bx + rng.normal(0, .01, 20); by[0] += 0.3
+    >>> res = mr_presso(bx, by, np.full(20, .005), np.full(20, .01), n_dist=200, seed=2)
+    >>> res.tidy()["term"].tolist()
+    ['raw', 'outlier-corrected']
     """
 
     rss_obs: float
@@ -162,6 +244,111 @@ class PressoResult:
     distortion: float
     distortion_pval: float
     n_dist: int
+    snps: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("outlier_rss", "outlier_pval", "outliers"):
+            object.__setattr__(self, name, readonly(np.asarray(getattr(self, name))))
+        if not self.snps:
+            object.__setattr__(self, "snps", tuple(str(i) for i in range(self.outlier_rss.size)))
+
+    @property
+    def nsnp(self) -> int:
+        """Number of variants tested."""
+        return int(self.outlier_rss.size)
+
+    def tidy(self, conf_level: float = 0.95) -> pd.DataFrame:
+        """The raw IVW fit and, when outliers were removed, the outlier-corrected one.
+
+        t intervals on the residual df (``k - 1``), as the p-values MR-PRESSO reports.
+        """
+        from sleeppain.results import check_conf_level
+
+        q = 1 - (1 - check_conf_level(conf_level)) / 2
+        rows = []
+        for term, b, se, p, k in (
+            ("raw", self.raw_b, self.raw_se, self.raw_pval, self.nsnp),
+            (
+                "outlier-corrected",
+                self.corrected_b,
+                self.corrected_se,
+                self.corrected_pval,
+                self.nsnp - int(self.outliers.size),
+            ),
+        ):
+            if not np.isfinite(b):
+                continue
+            df = float(k - 1)
+            half = float(stats.t.ppf(q, df)) * se
+            rows.append(
+                {
+                    "term": term,
+                    "estimate": b,
+                    "std_error": se,
+                    "statistic": b / se,
+                    "df": df,
+                    "p_value": p,
+                    "conf_low": b - half,
+                    "conf_high": b + half,
+                    "method": "mr_presso",
+                    "nsnp": k,
+                }
+            )
+        return tidy_frame(pd.DataFrame(rows), context=["method", "nsnp"])
+
+    def glance(self) -> pd.DataFrame:
+        """One row: global test, number of outliers, distortion test, ``n_dist``."""
+        return pd.DataFrame(
+            [
+                {
+                    "nsnp": self.nsnp,
+                    "rss_obs": self.rss_obs,
+                    "global_pval": self.global_pval,
+                    "n_outliers": int(self.outliers.size),
+                    "distortion": self.distortion,
+                    "distortion_pval": self.distortion_pval,
+                    "n_dist": self.n_dist,
+                }
+            ]
+        )
+
+    def outlier_table(self) -> pd.DataFrame:
+        """One row per variant: ``SNP, rss, p_value`` (Bonferroni), ``outlier``."""
+        flag = np.zeros(self.nsnp, dtype=bool)
+        flag[self.outliers] = True
+        return pd.DataFrame(
+            {
+                "SNP": list(self.snps),
+                "rss": self.outlier_rss,
+                "p_value": self.outlier_pval,
+                "outlier": flag,
+            }
+        )
+
+    def _display(self) -> Display:
+        header = (
+            ("simulated data sets", str(self.n_dist)),
+            ("global test", f"RSS = {_fmt(self.rss_obs)}, {_p(self.global_pval)}"),
+        )
+        notes: list[str] = []
+        if self.outliers.size:
+            names = ", ".join(self.snps[i] for i in self.outliers[:10])
+            more = " ..." if self.outliers.size > 10 else ""
+            notes.append(f"outliers ({self.outliers.size}): {names}{more}")
+            if np.isfinite(self.distortion):
+                notes.append(
+                    f"distortion {_fmt(self.distortion, digits=1)}%, {_p(self.distortion_pval)}"
+                )
+        else:
+            notes.append("no outlier at the 0.05 level (Bonferroni)")
+        t = self.tidy().set_index("term")[["nsnp", "estimate", "std_error", "df", "p_value"]]
+        t["df"] = t["df"].astype(int)
+        return Display(
+            title="MR-PRESSO",
+            header=header,
+            tables=(DisplayTable(t, digits=4),),
+            notes=tuple(notes),
+        )
 
 
 def _lm_origin(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float, float]:
@@ -180,6 +367,38 @@ def _loo_beta(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
     return (sxy - X * Y) / (sxx - X * X)
 
 
+def _check_arrays(
+    where: str, snps: tuple[str, ...] | None, **arrays: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """1-d float arrays of one length, finite, positive SEs; errors name the variants."""
+    out = tuple(np.asarray(a, dtype=float) for a in arrays.values())
+    shapes = {a.shape for a in out}
+    if len(shapes) != 1 or out[0].ndim != 1:
+        raise SpecificationError(
+            f"{where}: {', '.join(arrays)} must be 1-d arrays of the same length; got shapes "
+            f"{[a.shape for a in out]}."
+        )
+    names = snps if snps is not None else tuple(str(i) for i in range(out[0].size))
+    for key, a in zip(arrays, out, strict=True):
+        bad = ~np.isfinite(a)
+        if key.startswith("s"):
+            bad |= np.isfinite(a) & (a <= 0)
+        if bad.any():
+            idx = np.nonzero(bad)[0]
+            ex = ", ".join(f"{names[i]} ({a[i]:g})" for i in idx[:3])
+            what = (
+                "missing, infinite or non-positive"
+                if key.startswith("s")
+                else "missing or infinite"
+            )
+            raise DataStructureError(
+                f"{where}: {idx.size} variant(s) have a {what} {key} (e.g. {ex}); "
+                "a simulation-based test cannot use them. Drop those variants (sp.mr.harmonise "
+                "sets mr_keep=False for them) and call again."
+            )
+    return out
+
+
 def mr_presso(
     bx: np.ndarray,
     by: np.ndarray,
@@ -188,7 +407,8 @@ def mr_presso(
     *,
     n_dist: int = 1000,
     signif: float = 0.05,
-    seed: int | np.random.Generator | None = None,
+    seed: int | np.random.SeedSequence | None = None,
+    snps: tuple[str, ...] | None = None,
 ) -> PressoResult:
     """MR-PRESSO global test, outlier test and outlier-corrected IVW (one exposure).
 
@@ -200,6 +420,14 @@ def mr_presso(
     Randomness from ``np.random.default_rng(seed)``: the p-values agree with R's within Monte
     Carlo error only.
 
+    Raises
+    ------
+    DataStructureError
+        A missing or infinite association or a non-positive SE (named by variant): a NaN would
+        otherwise make every simulated RSS compare false and the global p-value 0.
+    SpecificationError
+        Fewer than 4 variants, ``n_dist < 10``, or an invalid ``seed``.
+
     Examples
     --------
     >>> import numpy as np
@@ -210,10 +438,18 @@ def mr_presso(
     >>> res.global_pval < 0.05, 0 in res.outliers
     (True, True)
     """
-    bx = np.asarray(bx, float)
-    by = np.asarray(by, float)
-    sx = np.asarray(sx, float)
-    sy = np.asarray(sy, float)
+    from sleeppain.results import check_seed
+
+    seed = check_seed(seed)
+    if isinstance(n_dist, bool) or not isinstance(n_dist, int | np.integer) or n_dist < 10:
+        raise SpecificationError(
+            f"mr_presso: n_dist={n_dist!r} simulated data sets cannot give an empirical p-value; "
+            "pass a whole number >= 10 (MRPRESSO recommends NbDistribution >= k / 0.05, "
+            "e.g. n_dist=1000)."
+        )
+    if not 0 < signif < 1:
+        raise SpecificationError(f"mr_presso: signif={signif!r} must lie strictly between 0 and 1.")
+    bx, by, sx, sy = _check_arrays("mr_presso", snps, bx=bx, by=by, sx=sx, sy=sy)
     k = bx.size
     if k < 4:
         raise SpecificationError(
@@ -273,17 +509,28 @@ def mr_presso(
         corrected_pval=cp,
         distortion=dist,
         distortion_pval=dist_p,
-        n_dist=n_dist,
+        n_dist=int(n_dist),
+        snps=tuple(snps) if snps is not None else (),
     )
 
 
 @dataclass(frozen=True)
-class SteigerResult:
+class SteigerResult(ResultMixin):
     """MR Steiger directionality test (Hemani, Tilling & Davey Smith 2017, PLoS Genet 13:e1007081).
 
     ``r2_exposure``, ``r2_outcome``: variance explained by the instruments (sum over variants);
     ``correct_direction``: ``r2_exposure > r2_outcome``; ``z``, ``pval``: the test of equal
     correlations (Fisher z, independent samples, as ``psych::r.test``).
+
+    ``tidy()`` has one row: ``estimate`` is ``atanh(r_exposure) - atanh(r_outcome)``,
+    ``std_error`` ``sqrt(1/(n_exposure - 3) + 1/(n_outcome - 3))``, ``statistic`` is ``z``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = steiger(np.full(10, 1e-3), np.full(10, 1e-5), 1e5, 1e5)
+    >>> bool(s.tidy()["statistic"].iloc[0] == s.z)
+    True
     """
 
     r2_exposure: float
@@ -293,6 +540,52 @@ class SteigerResult:
     pval: float
     n_exposure: float
     n_outcome: float
+
+    @property
+    def std_error(self) -> float:
+        """SE of the difference of Fisher-z transformed correlations."""
+        return math.sqrt(1 / (self.n_exposure - 3) + 1 / (self.n_outcome - 3))
+
+    def tidy(self, conf_level: float = 0.95) -> pd.DataFrame:
+        """One row: the Fisher-z difference, its SE, ``z``, normal p-value and interval."""
+        from sleeppain.results import check_conf_level
+
+        est = self.z * self.std_error
+        half = float(stats.norm.ppf(1 - (1 - check_conf_level(conf_level)) / 2)) * self.std_error
+        row = {
+            "term": "atanh(r_exposure) - atanh(r_outcome)",
+            "estimate": est,
+            "std_error": self.std_error,
+            "statistic": self.z,
+            "df": np.nan,
+            "p_value": self.pval,
+            "conf_low": est - half,
+            "conf_high": est + half,
+            "method": "steiger",
+        }
+        return tidy_frame(pd.DataFrame([row]), context=["method"])
+
+    def glance(self) -> pd.DataFrame:
+        """One row with every field."""
+        return pd.DataFrame([dict(vars(self))])
+
+    def _display(self) -> Display:
+        verdict = (
+            "exposure -> outcome supported"
+            if self.correct_direction
+            else "REVERSE direction suggested"
+        )
+        return Display(
+            title="Steiger directionality",
+            header=(
+                ("R^2 exposure", _fmt(self.r2_exposure)),
+                ("R^2 outcome", _fmt(self.r2_outcome)),
+                (
+                    "direction",
+                    f"{verdict} (z = {_fmt(self.z, digits=2)}, {_p(self.pval)})",
+                ),
+            ),
+        )
 
 
 def steiger(

@@ -24,7 +24,7 @@ import pandas as pd
 
 from sleeppain.errors import SpecificationError
 
-__all__ = ["effects_display", "format_table", "format_value", "md_escape"]
+__all__ = ["effects_display", "format_p", "format_table", "format_value", "md_escape"]
 
 _KINDS = ("text", "html", "markdown")
 _P_COLUMNS = {"p_value", "p_holm", "Pr(>|t|)", "p"}
@@ -71,6 +71,22 @@ def format_value(value: Any, column: str = "", digits: int = 3) -> str:
             return f"{v:.2e}"
         return f"{v:.{digits}f}"
     return str(value)
+
+
+def format_p(p: Any) -> str:
+    """A p-value for running text: ``"p = 0.046"``, ``"p < 0.001"`` (``"p = NA"`` if missing).
+
+    Uses :func:`format_value`, so tables and text print p-values the same way.
+
+    Examples
+    --------
+    >>> format_p(0.0456), format_p(1e-9), format_p(float("nan"))
+    ('p = 0.046', 'p < 0.001', 'p = NA')
+    """
+    text = format_value(p, "p_value")
+    if text == "":
+        return "p = NA"
+    return f"p {text[0]} {text[1:]}" if text.startswith("<") else f"p = {text}"
 
 
 def _cells(df: pd.DataFrame, digits: int) -> tuple[list[str], list[str], list[list[str]]]:
