@@ -122,7 +122,8 @@ def test_lights_off_after_midnight_with_bedtime_before():
 def test_twelve_hour_and_second_forms(twelve, twentyfour):
     base = night("21:00", "21:00", 0, 0, twentyfour, twentyfour)
     alt = night("21:00", "21:00", 0, 0, twelve, twelve)
-    out = score_diary(pd.DataFrame([base, alt]))
+    # parsing only: lift the plausibility limits (noon after a 21:00 bedtime is a 15 h night)
+    out = score_diary(pd.DataFrame([base, alt]), max_tib_min=1440, max_tst_min=1440)
     assert not out[list(FLAG_COLUMNS)].to_numpy().any()
     assert out["tst_min"].iloc[0] == out["tst_min"].iloc[1]
 
@@ -289,8 +290,10 @@ def test_zero_time_in_bed_is_implausible():
 
 def test_max_tib_catches_a_wake_time_given_before_lights_off():
     args = ("23:00", "23:00", 0, 0, "22:50", "22:55")  # reads as a 23 h 50 min sleep period
-    assert flags_of(score_one(*args)) == set()
+    assert flags_of(score_one(*args)) == {"flag_implausible_tib"}  # default limit 16 h
     df = pd.DataFrame([night(*args), night("22:00", "22:30", 18, 30, "06:30", "06:45")])
+    # the limit is an argument: a 24 h limit lets the wrapped night through
+    assert score_diary(df, max_tib_min=1440)["tib_min"].iloc[0] == 1435
     out = score_diary(df, max_tib_min=16 * 60)
     assert out["flag_implausible_tib"].tolist() == [True, False]
     assert np.isnan(out["tib_min"].iloc[0]) and out["tst_min"].iloc[1] == 432
@@ -448,7 +451,7 @@ def _hhmm(m: int) -> str:
 @given(
     bed=minutes_of_day,
     to_lights=st.integers(0, 180),
-    period=st.integers(1, 900),
+    period=st.integers(1, 600),  # with up to 6 h around it, within the 16 h limit in bed
     to_out=st.integers(0, 180),
     sol_share=st.floats(0, 0.5),
     waso_share=st.floats(0, 0.5),
@@ -504,3 +507,23 @@ def test_hundred_thousand_rows_score_exactly():
     )
     scored = score_diary(df)
     np.testing.assert_array_equal(scored["tib_min"].to_numpy(), (out - bed).astype(float))
+
+
+def test_issue_case_bed_2200_wake_2050_is_flagged_not_a_23_hour_night():
+    """Bed 22:00, final wake 20:50, out of bed 21:00 used to score as 23 h with SE 93.8 %."""
+    row = score_one("22:00", "22:10", 10, 20, "20:50", "21:00")
+    assert flags_of(row) == {"flag_implausible_tib"}
+    assert row[list(DERIVED_COLUMNS)].drop(["sol_min", "waso_min"]).isna().all()
+
+
+def test_long_total_sleep_time_is_flagged_and_the_limit_is_overridable():
+    # 15 h 40 min asleep in 16 h 20 min... in bed 15 h 50 min: TIB plausible, TST not
+    args = ("20:00", "20:00", 10, 10, "11:40", "11:50")
+    row = score_one(*args)
+    assert flags_of(row) == {"flag_implausible_tst"}
+    assert np.isnan(row["tst_min"]) and np.isnan(row["se_pct"]) and row["tib_min"] == 950
+    relaxed = score_diary(pd.DataFrame([night(*args)]), max_tst_min=16 * 60).iloc[0]
+    assert relaxed["tst_min"] == 15 * 60 + 20 and not relaxed["flag_implausible_tst"]
+    for bad in (0, -1, float("inf"), "840", False):
+        with pytest.raises(SpecificationError, match="max_tst_min"):
+            score_diary(pd.DataFrame([night(*args)]), max_tst_min=bad)

@@ -34,9 +34,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sleeppain.diary._frames import as_pandas
 from sleeppain.errors import DataStructureError, SpecificationError
 
-__all__ = ["DERIVED_COLUMNS", "FLAG_COLUMNS", "flag_counts", "score_diary"]
+__all__ = [
+    "DERIVED_COLUMNS",
+    "FLAG_COLUMNS",
+    "PLAUSIBILITY_LIMITS",
+    "flag_counts",
+    "score_diary",
+]
 
 DERIVED_COLUMNS: tuple[str, ...] = (
     "tib_min",
@@ -59,10 +66,16 @@ FLAG_COLUMNS: tuple[str, ...] = (
     "flag_implausible_tib",
     "flag_empty_sleep_period",
     "flag_sol_waso_exceed_period",
+    "flag_implausible_tst",
 )
 """Boolean problem flags returned by :func:`score_diary`, in order."""
 
 _DAY_MIN = 1440.0
+
+PLAUSIBILITY_LIMITS: dict[str, float] = {"max_tib_min": 960.0, "max_tst_min": 840.0}
+"""Default plausibility limits of :func:`score_diary` (minutes): a night with 16 h or more
+in bed, or more than 14 h of sleep, is flagged and left unscored. Both are arguments of
+:func:`score_diary` (e.g. ``max_tib_min=1200`` for long-sleeping patients)."""
 # Clock times carry no date. On the wrapped timeline a gap of 12 h or more between bedtime and
 # lights off, or between final awakening and getting up, means the two were given out of
 # order (lights off 21:50 after bedtime 22:00 wraps to 23 h 50 min), not a real 12-hour wait.
@@ -299,14 +312,16 @@ def score_diary(
     waso_min: str = "waso_min",
     final_wake: str = "final_wake",
     out_of_bed: str = "out_of_bed",
-    max_tib_min: float = _DAY_MIN,
+    max_tib_min: float = PLAUSIBILITY_LIMITS["max_tib_min"],
+    max_tst_min: float = PLAUSIBILITY_LIMITS["max_tst_min"],
 ) -> pd.DataFrame:
     """Score sleep-diary nights after the Consensus Sleep Diary (Carney et al. 2012).
 
     Parameters
     ----------
     df : pandas.DataFrame
-        One row per night.
+        One row per night (a polars DataFrame or pyarrow Table is converted with its
+        ``to_pandas()``).
     bedtime, lights_off, final_wake, out_of_bed : str
         Columns with the clock times "got into bed", "tried to fall asleep" (lights off),
         "final awakening" and "got out of bed". Each value may be a clock string
@@ -318,10 +333,14 @@ def score_diary(
         Columns with sleep onset latency and wake after sleep onset, in minutes (numbers
         or numeric strings; timedeltas are converted to minutes).
     max_tib_min : float
-        Time in bed (minutes) from which a night is flagged ``flag_implausible_tib``;
-        default 1440 (24 h, impossible for one night). Lower it, e.g. to 960 (16 h), to
-        also catch clock times whose order cannot be told from the clock alone (a final
-        awakening given 10 minutes *before* lights off reads as a 23 h 50 min sleep period).
+        Time in bed (minutes) from which a night is flagged ``flag_implausible_tib`` and
+        left unscored; default 960 (16 h, :data:`PLAUSIBILITY_LIMITS`). It catches clock
+        times whose order cannot be told from the clock alone: bed 22:00, final awakening
+        20:50, out of bed 21:00 reads as a 23-hour night. At most 1440 (24 h); raise it for
+        a population with very long nights.
+    max_tst_min : float
+        Total sleep time (minutes) above which a night is flagged ``flag_implausible_tst``
+        and its sleep values (TST, TWT, SE) are left missing; default 840 (14 h).
 
     Returns
     -------
@@ -345,9 +364,10 @@ def score_diary(
         - ``flag_unparseable_number``: SOL or WASO is not a finite number.
         - ``flag_negative_duration``: SOL or WASO is negative.
         - ``flag_order``: the times are out of order (see Notes).
-        - ``flag_implausible_tib``: time in bed is zero, or ``max_tib_min`` (24 h) or more.
+        - ``flag_implausible_tib``: time in bed is zero, or ``max_tib_min`` (16 h) or more.
         - ``flag_empty_sleep_period``: final wake equals lights off (no sleep period).
         - ``flag_sol_waso_exceed_period``: SOL + WASO is longer than the sleep period.
+        - ``flag_implausible_tst``: total sleep time above ``max_tst_min`` (14 h).
 
     Raises
     ------
@@ -356,7 +376,8 @@ def score_diary(
         close matches), or a column has a type that cannot hold the field (e.g. numbers in
         a clock column).
     SpecificationError
-        If a column argument is not a string, or ``max_tib_min`` is not a positive number.
+        If a column argument is not a string, ``max_tib_min`` is not a number of minutes in
+        (0, 1440], or ``max_tst_min`` is not a positive number.
 
     Notes
     -----
@@ -370,13 +391,14 @@ def score_diary(
     ``flag_order`` when lights off comes 12 h or more after bedtime, or getting up 12 h or
     more after the final awakening (a time given before its predecessor, e.g. lights off
     21:50 after bedtime 22:00), and ``flag_implausible_tib`` when the night spans
-    ``max_tib_min`` (24 h) or more.
+    ``max_tib_min`` (16 h) or more.
 
     **What is left missing.** Derived values are never computed from a flagged input: the
     clock-based values (``tib_min``, ``ema_min``) need all four times readable, in order and
     a plausible time in bed; ``sol_min`` and ``waso_min`` need a readable non-negative value
     and a night where SOL + WASO fits in the sleep period; ``tst_min``, ``twt_min``,
-    ``se_pct`` and ``se_episode_pct`` need all of these and a non-empty sleep period.
+    ``se_pct`` and ``se_episode_pct`` need all of these, a non-empty sleep period and a
+    plausible total sleep time.
 
     Examples
     --------
@@ -396,11 +418,12 @@ def score_diary(
     >>> sp.sleep.flag_counts(scored)["flag_sol_waso_exceed_period"]
     np.int64(1)
     """
-    if not isinstance(df, pd.DataFrame):
+    if not isinstance(df, pd.DataFrame) and not callable(getattr(df, "to_pandas", None)):
         raise DataStructureError(
             f"score_diary: expected a pandas DataFrame with one row per night, got "
             f"{type(df).__name__}. Build one, e.g. pd.DataFrame(records)."
         )
+    df = as_pandas(df, "score_diary")  # polars / pyarrow tables and pyarrow-backed columns
     time_cols = {
         "bedtime": bedtime,
         "lights_off": lights_off,
@@ -416,7 +439,16 @@ def score_diary(
     ):
         raise SpecificationError(
             f"score_diary: max_tib_min must be a number of minutes in (0, 1440], got "
-            f"{max_tib_min!r}."
+            f"{max_tib_min!r}. The default is {PLAUSIBILITY_LIMITS['max_tib_min']:g} (16 h)."
+        )
+    if (
+        isinstance(max_tst_min, bool)
+        or not isinstance(max_tst_min, (int, float, np.integer, np.floating))
+        or not 0 < max_tst_min < np.inf
+    ):
+        raise SpecificationError(
+            f"score_diary: max_tst_min must be a positive number of minutes, got "
+            f"{max_tst_min!r}. The default is {PLAUSIBILITY_LIMITS['max_tst_min']:g} (14 h)."
         )
 
     parsed = {arg: _parse_time_column(df[col], col, arg) for arg, col in time_cols.items()}
@@ -458,6 +490,9 @@ def score_diary(
     with np.errstate(invalid="ignore"):
         flag_exceed = durations_ok & (sol + waso > period)
     sleep_ok = durations_ok & ~flag_exceed & ~flag_empty
+    with np.errstate(invalid="ignore"):
+        flag_tst = sleep_ok & (period - sol - waso > max_tst_min)
+    sleep_ok &= ~flag_tst
 
     nan = np.nan
     tst = np.where(sleep_ok, period - sol - waso, nan)
@@ -484,6 +519,7 @@ def score_diary(
             "flag_implausible_tib": flag_tib,
             "flag_empty_sleep_period": flag_empty,
             "flag_sol_waso_exceed_period": flag_exceed,
+            "flag_implausible_tst": flag_tst,
         },
         index=df.index,
     )
