@@ -88,13 +88,19 @@ class DisplayTable:
 
     The frame is rendered as it is (index included), with numbers formatted by the one
     formatter in :mod:`sleeppain.report`. Columns named ``p_value``/``p_holm`` print as
-    p-values (``<0.001``).
+    p-values (``<0.001``). ``header=False, left=True`` prints a key-value list (index:
+    keys, one column of values).
     """
 
     frame: pd.DataFrame
     title: str = ""
     note: str = ""
     digits: int = 3
+    #: Print the column header line (False for key-value lists).
+    header: bool = True
+    #: Left-align every column (text), as in a key-value list; numbers are right-aligned
+    #: otherwise.
+    left: bool = False
 
 
 @dataclass(frozen=True)

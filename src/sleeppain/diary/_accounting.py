@@ -1,19 +1,22 @@
 """The diary's accounting: where every input row went and what a lagged analysis can use.
 
-:class:`DiaryAccounting` is a frozen record built by :meth:`Diary.summary`; later analyses
-attach it to their results. The identity ``input_rows == rows_used + sum(rows_dropped)``
-always holds (checked on construction).
+:class:`DiaryAccounting` is a frozen record built by the :class:`~sleeppain.Diary`
+(:attr:`Diary.accounting`); later analyses attach it to their results. It extends the
+library's one accounting type, :class:`sleeppain.accounting.Accounting`, so it is on the
+result contract (``tidy()``, ``glance()``, ``summary()`` text, escaped HTML). The identity
+``input_rows == rows_used + sum(rows_dropped)`` always holds (checked on construction).
 """
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import pandas as pd
 
-__all__ = ["DiaryAccounting", "PairCount", "ScaleRecord", "VariableCoverage"]
+from sleeppain.accounting import Accounting, format_count
+
+__all = ["DiaryAccounting", "PairCount", "ScaleRecord", "VariableCoverage"]
 
 
 @dataclass(frozen=True)
@@ -71,16 +74,11 @@ class ScaleRecord:
     action: str
 
 
-def _fmt(x: Any) -> str:
-    if isinstance(x, float):
-        return f"{x:,.1f}" if x != int(x) else f"{int(x):,}"
-    if isinstance(x, int):
-        return f"{x:,}"
-    return str(x)
+_fmt = format_count
 
 
 @dataclass(frozen=True)
-class DiaryAccounting:
+class DiaryAccounting(Accounting):
     """Accounting of a :class:`~sleeppain.Diary`: rows, persons, days, coverage, lagged pairs.
 
     Attributes
@@ -121,10 +119,17 @@ class DiaryAccounting:
     --------
     >>> import pandas as pd, sleeppain as sp
     >>> df = pd.DataFrame({"id": [1, 1, 2], "day": [1, 2, 1], "pain": [3, 4, 5]})
-    >>> acc = sp.Diary.from_frame(df, id="id", day="day").summary()
+    >>> acc = sp.Diary.from_frame(df, id="id", day="day").accounting
     >>> acc.input_rows, acc.persons, acc.person_days
     (3, 2, 3)
+    >>> print(acc.summary().splitlines()[0])
+    Diary accounting
+    >>> acc.glance()[["rows_input", "rows_used", "persons"]].values.tolist()
+    [[3, 3, 2]]
     """
+
+    stage: ClassVar[str] = "diary"
+    title: ClassVar[str] = "Diary accounting"
 
     input_rows: int
     rows_used: int
@@ -150,13 +155,27 @@ class DiaryAccounting:
     notes: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
-        total = self.rows_used + self.rows_dropped_total
-        if total != self.input_rows:  # pragma: no cover - internal invariant
-            raise RuntimeError(
-                f"diary accounting does not add up: {self.rows_used} used + "
-                f"{self.rows_dropped_total} dropped != {self.input_rows} input rows. "
-                "This is a sleeppain bug; please report it."
+        for name in ("rows_dropped", "values_set_missing", "ignored_columns", "notes"):
+            object.__setattr__(
+                self,
+                name,
+                tuple(tuple(x) if isinstance(x, list) else x for x in getattr(self, name)),
             )
+        self.check()
+
+    def _counts(self) -> tuple[int, int, tuple[tuple[str, int], ...]]:
+        return self.input_rows, self.rows_used, self.rows_dropped
+
+    def glance(self) -> pd.DataFrame:
+        """One row: rows in, used and dropped, persons, person-days, calendar span."""
+        g = super().glance()
+        g["persons"] = self.persons
+        g["person_days"] = self.person_days
+        g["nights_added"] = self.nights_added
+        g["first_day"] = self.first_day
+        g["last_day"] = self.last_day
+        g["persons_without_consecutive_days"] = self.persons_without_consecutive_days
+        return g
 
     @property
     def rows_dropped_total(self) -> int:
@@ -212,13 +231,6 @@ class DiaryAccounting:
             "persons_without_consecutive_days": self.persons_without_consecutive_days,
             "notes": list(self.notes),
         }
-
-    def to_frame(self) -> pd.DataFrame:
-        """Long tidy frame with columns ``section, item, value``."""
-        rows: list[tuple[str, str, Any]] = []
-        for section, items in self._sections():
-            rows.extend((section, item.strip(), value) for item, value in items)
-        return pd.DataFrame(rows, columns=["section", "item", "value"])
 
     def _sections(self) -> list[tuple[str, list[tuple[str, Any]]]]:
         rows = [
@@ -280,28 +292,5 @@ class DiaryAccounting:
         return sections
 
     def to_text(self) -> str:
-        """Plain-text report."""
-        lines = ["Diary accounting"]
-        for section, items in self._sections():
-            lines.append("")
-            lines.append(section)
-            width = max((len(item) for item, _ in items), default=0)
-            for item, value in items:
-                lines.append(f"  {item:<{width}}  {_fmt(value)}")
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.to_text()
-
-    def _repr_html_(self) -> str:
-        parts = ["<div><strong>Diary accounting</strong><table>"]
-        for section, items in self._sections():
-            parts.append(
-                f'<tr><th colspan="2" style="text-align:left">{html.escape(section)}</th></tr>'
-            )
-            for item, value in items:
-                parts.append(
-                    f"<tr><td>{html.escape(item)}</td><td>{html.escape(_fmt(value))}</td></tr>"
-                )
-        parts.append("</table></div>")
-        return "".join(parts)
+        """Plain-text report (the same as :meth:`summary`)."""
+        return self.summary()

@@ -54,7 +54,7 @@ def _text(d: Display) -> str:
         out.append("")
         if t.title:
             out.append(t.title)
-        out.append(format_table(t.frame, "text", digits=t.digits))
+        out.append(format_table(t.frame, "text", digits=t.digits, header=t.header, left=t.left))
         if t.note:
             out.append(t.note)
     if d.notes:
@@ -74,7 +74,7 @@ def _html(d: Display) -> str:
     for t in d.tables:
         if t.title:
             parts.append(f"<h5>{e(t.title)}</h5>")
-        parts.append(format_table(t.frame, "html", digits=t.digits))
+        parts.append(format_table(t.frame, "html", digits=t.digits, header=t.header, left=t.left))
         if t.note:
             parts.append(f"<p><small>{e(t.note)}</small></p>")
     parts += [f"<p>{e(n)}</p>" for n in d.notes]
@@ -91,7 +91,7 @@ def _markdown(d: Display) -> str:
         out.append("")
         if t.title:
             out += [f"**{md_escape(t.title)}**", ""]
-        out.append(format_table(t.frame, "markdown", digits=t.digits))
+        out.append(format_table(t.frame, "markdown", digits=t.digits, header=t.header, left=t.left))
         if t.note:
             out += ["", f"_{md_escape(t.note)}_"]
     for n in d.notes:

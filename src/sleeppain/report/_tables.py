@@ -103,7 +103,13 @@ def _cells(df: pd.DataFrame, digits: int) -> tuple[list[str], list[str], list[li
 
 
 def format_table(
-    df: pd.DataFrame, kind: str = "text", *, digits: int = 3, index: bool = True
+    df: pd.DataFrame,
+    kind: str = "text",
+    *,
+    digits: int = 3,
+    index: bool = True,
+    header: bool = True,
+    left: bool = False,
 ) -> str:
     """Render a DataFrame as aligned text, an HTML table or a Markdown table.
 
@@ -115,6 +121,11 @@ def format_table(
         Decimal places of floats (p-values: 3, with ``<0.001``).
     index : bool
         Include the index as the first column(s).
+    header : bool
+        Include the header row (column names). Markdown always has one (left empty here).
+    left : bool
+        Left-align every column of the text table (a key-value list); by default the index
+        is left-aligned and the values right-aligned.
 
     Returns
     -------
@@ -132,31 +143,33 @@ def format_table(
         index_names, rows = [], [r[k:] for r in rows]
     head = index_names + headers
     if kind == "text":
-        widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(head)]
+        widths = [
+            max([len(h) if header else 0] + [len(r[i]) for r in rows]) for i, h in enumerate(head)
+        ]
         n_idx = len(index_names)
 
         def line(cells: list[str]) -> str:
             return "  ".join(
-                c.ljust(w) if i < n_idx else c.rjust(w)
+                c.ljust(w) if (i < n_idx or left) else c.rjust(w)
                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))
             ).rstrip()
 
-        return "\n".join([line(head), *(line(r) for r in rows)])
+        return "\n".join([*([line(head)] if header else []), *(line(r) for r in rows)])
     if kind == "markdown":
 
         def esc(c: str) -> str:
             return md_escape(c).replace("\n", " ")
 
-        out = ["| " + " | ".join(esc(h) for h in head) + " |", "|" + "---|" * len(head)]
+        shown = head if header else [""] * len(head)
+        out = ["| " + " | ".join(esc(h) for h in shown) + " |", "|" + "---|" * len(head)]
         out += ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows]
         return "\n".join(out)
     th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    thead = f"<thead><tr>{th}</tr></thead>" if header else ""
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
     )
-    return (
-        f'<table class="sleeppain-table"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
-    )
+    return f'<div class="sleeppain-table"><table>{thead}<tbody>{body}</tbody></table></div>'
 
 
 def effects_display(effects: pd.DataFrame) -> pd.DataFrame:
