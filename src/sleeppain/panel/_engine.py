@@ -1,0 +1,372 @@
+"""The numerical core: a RAM-form structural equation model fitted by (FI)ML.
+
+Pure functions of numpy arrays; no pandas. A model in reticular action model (RAM) form
+(McArdle & McDonald 1984) has ``n`` variables, the first ``p`` of them observed:
+
+* ``A`` (n x n): directed paths, ``A[i, j]`` is the effect of variable j on variable i;
+* ``S`` (n x n): symmetric (residual) variances and covariances;
+* ``m`` (n,): intercepts.
+
+With ``B = (I - A)^{-1}`` the implied moments are ``Sigma = (B S B')[:p, :p]`` and
+``mu = (B m)[:p]``. Free parameters map onto one or more entries of ``A``, ``S`` and ``m``
+(several entries for an equality constraint).
+
+The objective is minus the multivariate-normal log-likelihood over missing-data patterns
+(full-information ML; complete data are one pattern), with its analytic gradient. The
+unrestricted (H1) model of incomplete data is fitted by EM, as lavaan does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "H1Fit",
+    "PatternData",
+    "RamSpec",
+    "expected_information",
+    "fit_h1",
+    "implied",
+    "loglik_and_grad",
+    "make_patterns",
+    "numerical_hessian",
+]
+
+_LOG2PI = float(np.log(2.0 * np.pi))
+
+
+@dataclass(frozen=True)
+class RamSpec:
+    """A RAM model: fixed values and the map from free parameters to matrix entries.
+
+    Attributes
+    ----------
+    n_obs, n_all : int
+        Observed variables (first ``n_obs``) and all variables.
+    A0, S0, m0 : ndarray
+        Fixed values (zeros where a free parameter sits).
+    a_par, a_row, a_col : ndarray of int
+        Entry ``A[a_row, a_col]`` holds free parameter ``a_par``.
+    s_par, s_row, s_col : ndarray of int
+        Entry ``S[s_row, s_col]`` (and its mirror) holds ``s_par``; ``s_row >= s_col``.
+    m_par, m_row : ndarray of int
+        Entry ``m[m_row]`` holds ``m_par``.
+    n_par : int
+        Number of free parameters.
+    """
+
+    n_obs: int
+    n_all: int
+    A0: np.ndarray
+    S0: np.ndarray
+    m0: np.ndarray
+    a_par: np.ndarray
+    a_row: np.ndarray
+    a_col: np.ndarray
+    s_par: np.ndarray
+    s_row: np.ndarray
+    s_col: np.ndarray
+    m_par: np.ndarray
+    m_row: np.ndarray
+    n_par: int
+
+    def matrices(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``A, S, m`` at the parameter vector ``theta``."""
+        A = self.A0.copy()
+        S = self.S0.copy()
+        m = self.m0.copy()
+        A[self.a_row, self.a_col] = theta[self.a_par]
+        S[self.s_row, self.s_col] = theta[self.s_par]
+        S[self.s_col, self.s_row] = theta[self.s_par]
+        m[self.m_row] = theta[self.m_par]
+        return A, S, m
+
+
+def implied(spec: RamSpec, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Model-implied ``(Sigma, mu, C)``; ``C`` is the covariance of all ``n`` variables."""
+    A, S, m = spec.matrices(theta)
+    B = np.linalg.inv(np.eye(spec.n_all) - A)
+    C = B @ S @ B.T
+    mean_all = B @ m
+    p = spec.n_obs
+    return C[:p, :p].copy(), mean_all[:p].copy(), C
+
+
+@dataclass(frozen=True)
+class PatternGroup:
+    """Missing-data patterns with the same number of observed variables, stacked.
+
+    ``obs`` (g x k) are the observed indices of each pattern, ``n`` (g,) persons per
+    pattern, ``mean`` (g x k) and ``cov`` (g x k x k, divisor n) their sample moments.
+    """
+
+    obs: np.ndarray
+    n: np.ndarray
+    mean: np.ndarray
+    cov: np.ndarray
+
+
+@dataclass(frozen=True)
+class PatternData:
+    """Data grouped by missing-data pattern (persons with no observed value excluded)."""
+
+    groups: tuple[PatternGroup, ...]
+    n_persons: int
+    n_obs: int
+    n_patterns: int
+    complete: bool
+
+
+def make_patterns(Y: np.ndarray) -> PatternData:
+    """Group the rows of ``Y`` (persons x variables, NaN = missing) by missingness pattern.
+
+    Rows without any observed value must be removed by the caller.
+
+    Examples
+    --------
+    >>> Y = np.array([[1.0, 2.0], [2.0, np.nan], [3.0, 5.0]])
+    >>> pd_ = make_patterns(Y)
+    >>> pd_.n_patterns, pd_.complete
+    (2, False)
+    """
+    Y = np.asarray(Y, dtype=float)
+    N, p = Y.shape
+    mask = ~np.isnan(Y)
+    if N and not mask.any(axis=1).all():
+        raise ValueError("rows without observed values must be removed before make_patterns")
+    packed = np.packbits(mask, axis=1)
+    _, inv = np.unique(packed, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    order = np.argsort(inv, kind="stable")
+    bounds = np.flatnonzero(np.diff(inv[order])) + 1
+    by_k: dict[int, list[tuple[np.ndarray, int, np.ndarray, np.ndarray]]] = {}
+    for rows in np.split(order, bounds):
+        obs = np.flatnonzero(mask[rows[0]])
+        Z = Y[np.ix_(rows, obs)]
+        mu = Z.mean(axis=0)
+        Zc = Z - mu
+        cov = Zc.T @ Zc / len(rows)
+        by_k.setdefault(len(obs), []).append((obs, len(rows), mu, cov))
+    groups = []
+    for _k, items in sorted(by_k.items()):
+        groups.append(
+            PatternGroup(
+                obs=np.stack([it[0] for it in items]),
+                n=np.array([it[1] for it in items], dtype=float),
+                mean=np.stack([it[2] for it in items]),
+                cov=np.stack([it[3] for it in items]),
+            )
+        )
+    n_pat = sum(len(g.n) for g in groups)
+    return PatternData(tuple(groups), N, p, n_pat, bool(mask.all()))
+
+
+def _sigma_loglik_grad(
+    data: PatternData, Sigma: np.ndarray, mu: np.ndarray, want_grad: bool = True
+) -> tuple[float, np.ndarray | None, np.ndarray | None]:
+    """Minus the log-likelihood and its derivatives with respect to ``Sigma`` and ``mu``.
+
+    Returns ``(f, dF/dSigma, dF/dmu)``; ``f`` is ``inf`` when a submatrix of ``Sigma`` is
+    not positive definite.
+    """
+    p = data.n_obs
+    f = 0.0
+    G = np.zeros((p, p)) if want_grad else None
+    gmu = np.zeros(p) if want_grad else None
+    for grp in data.groups:
+        oi = grp.obs
+        k = oi.shape[1]
+        Soo = Sigma[oi[:, :, None], oi[:, None, :]]
+        try:
+            L = np.linalg.cholesky(Soo)
+        except np.linalg.LinAlgError:
+            return np.inf, None, None
+        logdet = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
+        Sinv = np.linalg.inv(Soo)
+        d = grp.mean - mu[oi]
+        M = grp.cov + d[:, :, None] * d[:, None, :]
+        trace = np.einsum("gij,gji->g", Sinv, M)
+        f += 0.5 * float(np.sum(grp.n * (k * _LOG2PI + logdet + trace)))
+        if want_grad:
+            SM = Sinv @ M @ Sinv
+            Gg = 0.5 * grp.n[:, None, None] * (Sinv - SM)
+            np.add.at(G, (oi[:, :, None], oi[:, None, :]), Gg)
+            gm = -grp.n[:, None] * np.einsum("gij,gj->gi", Sinv, d)
+            np.add.at(gmu, oi, gm)
+    return f, G, gmu
+
+
+def loglik_and_grad(
+    spec: RamSpec, data: PatternData, theta: np.ndarray, want_grad: bool = True
+) -> tuple[float, np.ndarray | None]:
+    """Minus the (FI)ML log-likelihood at ``theta`` and its analytic gradient.
+
+    The gradient follows from ``dF/dSigma`` and ``dF/dmu`` by the chain rule through
+    ``Sigma = F B S B' F'`` and ``mu = F B m`` with ``dB = B dA B``.
+    """
+    A, S, m = spec.matrices(theta)
+    try:
+        B = np.linalg.inv(np.eye(spec.n_all) - A)
+    except np.linalg.LinAlgError:
+        return np.inf, None
+    p = spec.n_obs
+    FB = B[:p]
+    Sigma = FB @ S @ FB.T
+    mu = FB @ m
+    f, G, gmu = _sigma_loglik_grad(data, Sigma, mu, want_grad)
+    if not want_grad or not np.isfinite(f):
+        return f, None
+    H = FB.T @ G @ FB
+    dm = FB.T @ gmu
+    dA = 2.0 * H @ S @ B.T + np.outer(dm, B @ m)
+    grad = np.zeros(spec.n_par)
+    np.add.at(grad, spec.a_par, dA[spec.a_row, spec.a_col])
+    hs = np.where(spec.s_row == spec.s_col, 1.0, 2.0) * H[spec.s_row, spec.s_col]
+    np.add.at(grad, spec.s_par, hs)
+    np.add.at(grad, spec.m_par, dm[spec.m_row])
+    return f, grad
+
+
+def _moment_jacobian(spec: RamSpec, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Derivatives of ``Sigma`` (q x p x p) and ``mu`` (q x p) with respect to ``theta``."""
+    A, S, m = spec.matrices(theta)
+    B = np.linalg.inv(np.eye(spec.n_all) - A)
+    p, q = spec.n_obs, spec.n_par
+    FB = B[:p]
+    CF = (B @ S @ B.T)[:, :p]
+    Bm = B @ m
+    dS = np.zeros((q, p, p))
+    dmu = np.zeros((q, p))
+    for k, i, j in zip(spec.a_par, spec.a_row, spec.a_col, strict=True):
+        u, v = FB[:, i], CF[j]
+        dS[k] += np.outer(u, v) + np.outer(v, u)
+        dmu[k] += FB[:, i] * Bm[j]
+    for k, i, j in zip(spec.s_par, spec.s_row, spec.s_col, strict=True):
+        uv = np.outer(FB[:, i], FB[:, j])
+        dS[k] += uv if i == j else uv + uv.T
+    for k, i in zip(spec.m_par, spec.m_row, strict=True):
+        dmu[k] += FB[:, i]
+    return dS, dmu
+
+
+def expected_information(spec: RamSpec, theta: np.ndarray, n: float) -> np.ndarray:
+    """Expected (Fisher) information of ``n`` complete observations (lavaan's "expected").
+
+    ``I_kl = n [ tr(Sigma^-1 dSigma_k Sigma^-1 dSigma_l) / 2 + dmu_k' Sigma^-1 dmu_l ]``.
+    """
+    Sigma, _, _ = implied(spec, theta)
+    Sinv = np.linalg.inv(Sigma)
+    dS, dmu = _moment_jacobian(spec, theta)
+    V = Sinv @ dS  # q x p x p
+    info = 0.5 * np.einsum("kij,lji->kl", V, V) + dmu @ Sinv @ dmu.T
+    return n * info
+
+
+def numerical_hessian(
+    spec: RamSpec, data: PatternData, theta: np.ndarray, h: float = 1e-5
+) -> np.ndarray:
+    """Hessian of minus the log-likelihood by differences of the analytic gradient.
+
+    Central differences (lavaan uses a four-point rule; the two agree to far below the
+    1e-3 relative tolerance of standard errors).
+    """
+    q = len(theta)
+    Hm = np.empty((q, q))
+    for k in range(q):
+        e = np.zeros(q)
+        e[k] = h
+        g_hi = loglik_and_grad(spec, data, theta + e)[1]
+        g_lo = loglik_and_grad(spec, data, theta - e)[1]
+        if g_hi is None or g_lo is None:
+            Hm[k] = np.nan
+            continue
+        Hm[k] = (g_hi - g_lo) / (2.0 * h)
+    return 0.5 * (Hm + Hm.T)
+
+
+@dataclass(frozen=True)
+class H1Fit:
+    """The unrestricted (saturated) model: ``mu``, ``Sigma``, log-likelihood, EM record."""
+
+    mu: np.ndarray
+    sigma: np.ndarray
+    loglik: float
+    iterations: int
+    converged: bool
+
+
+def fit_h1(data: PatternData, *, tol: float = 1e-10, max_iter: int = 5000) -> H1Fit:
+    """Maximum-likelihood mean vector and covariance matrix of (incomplete) normal data.
+
+    Closed form for complete data; EM (Dempster, Laird & Rubin 1977) over missing-data
+    patterns otherwise, started as lavaan starts it and iterated until the largest change
+    in any moment is below ``tol``.
+    """
+    p = data.n_obs
+    N = float(data.n_persons)
+    if data.complete:
+        g = data.groups[0]
+        mu, sigma = g.mean[0].copy(), g.cov[0].copy()
+        f, _, _ = _sigma_loglik_grad(data, sigma, mu, want_grad=False)
+        return H1Fit(mu, sigma, -f, 0, True)
+    # start: available-case means and variances, diagonal covariance
+    s1 = np.zeros(p)
+    s2 = np.zeros(p)
+    cnt = np.zeros(p)
+    for grp in data.groups:
+        for o, n, mean, cov in zip(grp.obs, grp.n, grp.mean, grp.cov, strict=True):
+            s1[o] += n * mean
+            s2[o] += n * (np.diag(cov) + mean**2)
+            cnt[o] += n
+    mu = s1 / cnt
+    sigma = np.diag(s2 / cnt - mu**2)
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):  # noqa: B007
+        T1 = np.zeros(p)
+        T2 = np.zeros((p, p))
+        for grp in data.groups:
+            oi = grp.obs
+            k = oi.shape[1]
+            n = grp.n
+            sum1 = n[:, None] * grp.mean
+            sum2 = n[:, None, None] * (grp.cov + grp.mean[:, :, None] * grp.mean[:, None, :])
+            if k == p:
+                T1 += sum1.sum(axis=0)
+                T2 += sum2.sum(axis=0)
+                continue
+            allv = np.arange(p)
+            Mi = np.stack([np.setdiff1d(allv, o) for o in oi])
+            Soo = sigma[oi[:, :, None], oi[:, None, :]]
+            Smo = sigma[Mi[:, :, None], oi[:, None, :]]
+            Smm = sigma[Mi[:, :, None], Mi[:, None, :]]
+            beta = np.linalg.solve(Soo, np.transpose(Smo, (0, 2, 1))).transpose(0, 2, 1)
+            resid = Smm - beta @ np.transpose(Smo, (0, 2, 1))
+            a = mu[Mi] - np.einsum("gij,gj->gi", beta, mu[oi])
+            e1m = n[:, None] * a + np.einsum("gij,gj->gi", beta, sum1)
+            e2mo = a[:, :, None] * sum1[:, None, :] + beta @ sum2
+            bs1 = np.einsum("gij,gj->gi", beta, sum1)
+            e2mm = (
+                n[:, None, None] * (a[:, :, None] * a[:, None, :] + resid)
+                + a[:, :, None] * bs1[:, None, :]
+                + bs1[:, :, None] * a[:, None, :]
+                + beta @ sum2 @ np.transpose(beta, (0, 2, 1))
+            )
+            np.add.at(T1, oi, sum1)
+            np.add.at(T1, Mi, e1m)
+            np.add.at(T2, (oi[:, :, None], oi[:, None, :]), sum2)
+            np.add.at(T2, (Mi[:, :, None], oi[:, None, :]), e2mo)
+            np.add.at(T2, (oi[:, :, None], Mi[:, None, :]), np.transpose(e2mo, (0, 2, 1)))
+            np.add.at(T2, (Mi[:, :, None], Mi[:, None, :]), e2mm)
+        mu_new = T1 / N
+        sigma_new = T2 / N - np.outer(mu_new, mu_new)
+        sigma_new = 0.5 * (sigma_new + sigma_new.T)
+        delta = max(np.max(np.abs(mu_new - mu)), np.max(np.abs(sigma_new - sigma)))
+        mu, sigma = mu_new, sigma_new
+        if delta < tol:
+            converged = True
+            break
+    f, _, _ = _sigma_loglik_grad(data, sigma, mu, want_grad=False)
+    return H1Fit(mu, sigma, -f, it, converged)
