@@ -39,6 +39,10 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "lmm": ("sleeppain.mixed", "lmm"),
     "anova": ("sleeppain.mixed", "anova"),
     "LmmResult": ("sleeppain.mixed", "LmmResult"),
+    "network": ("sleeppain.multivariate", "network"),
+    "NetworkResult": ("sleeppain.multivariate", "NetworkResult"),
+    "mediation": ("sleeppain.multivariate", "mediation"),
+    "MediationResult": ("sleeppain.multivariate", "MediationResult"),
     "crosslag": ("sleeppain.analysis", "crosslag"),
     "CrossLagResult": ("sleeppain.analysis", "CrossLagResult"),
     "power": ("sleeppain.planning", "power"),
@@ -61,6 +65,8 @@ __all__ = [
     "GroupComparisonResult",
     "LagCoverageWarning",
     "LmmResult",
+    "MediationResult",
+    "NetworkResult",
     "PowerResult",
     "ScaleWarning",
     "SleepPainError",
@@ -71,7 +77,9 @@ __all__ = [
     "compare_groups",
     "crosslag",
     "lmm",
+    "mediation",
     "mr",
+    "network",
     "power",
     "simulate",
     "sleep",
@@ -99,4 +107,5 @@ if TYPE_CHECKING:  # pragma: no cover
     from sleeppain.diary import Diary
     from sleeppain.groups import GroupComparisonResult, compare_groups
     from sleeppain.mixed import LmmResult, anova, lmm
+    from sleeppain.multivariate import MediationResult, NetworkResult, mediation, network
     from sleeppain.planning import PowerResult, power

@@ -112,9 +112,7 @@ def simulate_mediation(
     (8, 5)
     """
     rng = np.random.default_rng(seed)
-    cov = np.array(
-        [[sd_a**2, cor_ab * sd_a * sd_b], [cor_ab * sd_a * sd_b, sd_b**2]], dtype=float
-    )
+    cov = np.array([[sd_a**2, cor_ab * sd_a * sd_b], [cor_ab * sd_a * sd_b, sd_b**2]], dtype=float)
     ab = rng.multivariate_normal([a, b], cov, size=n_persons)
     i_m = rng.normal(0, 0.7, n_persons)
     i_y = rng.normal(0, 0.7, n_persons)

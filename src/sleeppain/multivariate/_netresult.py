@@ -1,0 +1,275 @@
+"""The frozen result of :func:`sleeppain.network`: :class:`NetworkResult`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sleeppain.errors import SpecificationError
+from sleeppain.results import (
+    Display,
+    DisplayTable,
+    ResultMixin,
+    check_conf_level,
+    readonly,
+    tidy_frame,
+)
+
+__all__ = ["NetworkResult"]
+
+
+@dataclass(frozen=True, eq=False)
+class NetworkResult(ResultMixin):
+    """Result of :func:`sleeppain.network` (immutable; accessors return copies).
+
+    Attributes
+    ----------
+    variables : tuple of str
+        The nodes, in the order of every matrix.
+    sleep : tuple of str
+        Variables on the night index.
+    method : {"mlvar", "n1_ols"}
+        Multilevel VAR (mlVAR's lmer estimator) or a single person's VAR by least squares.
+    random : {"orthogonal", "correlated", "fixed", "none"}
+    reml, detrend : bool
+    coef, coef_se : ndarray, shape (k, k)
+        Lag-1 effects ``[outcome, predictor]`` and their standard errors (model-based for
+        mlVAR, HC3 for the N-of-1 VAR).
+    contemporaneous_pcor : ndarray, shape (k, k)
+    between_pcor, between_gamma, intercept_sd : ndarray or None
+        Between-person network, person-mean coefficients and random-intercept SDs (mlVAR).
+    person_ids : tuple
+    person_coef : ndarray, shape (persons, k, k), or None
+        Person-specific temporal networks (fixed effect plus conditional mode; NaN for a
+        person absent from an outcome's model).
+    fits : tuple
+        One :class:`~sleeppain.LmmResult` per outcome (mlVAR) or a dict of the OLS fit.
+    accounting : DataFrame
+        Per outcome: rows, missing outcome, missing lag, used, persons.
+    n_contemporaneous_rows : int
+        Rows with every outcome's residual (used for the contemporaneous network).
+    """
+
+    variables: tuple[str, ...]
+    sleep: tuple[str, ...]
+    method: str
+    random: str
+    reml: bool
+    detrend: bool
+    coef: np.ndarray = field(repr=False)
+    coef_se: np.ndarray = field(repr=False)
+    contemporaneous_pcor: np.ndarray = field(repr=False)
+    between_pcor: np.ndarray | None = field(repr=False)
+    between_gamma: np.ndarray | None = field(repr=False)
+    intercept_sd: np.ndarray | None = field(repr=False)
+    person_ids: tuple[Any, ...] = field(repr=False)
+    person_coef: np.ndarray | None = field(repr=False)
+    fits: tuple[Any, ...] = field(repr=False)
+    accounting: pd.DataFrame = field(repr=False)
+    n_contemporaneous_rows: int = 0
+    n_persons: int = 0
+    intercepts: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        for name in ("coef", "coef_se", "contemporaneous_pcor", "between_pcor", "person_coef"):
+            arr = getattr(self, name)
+            if isinstance(arr, np.ndarray):
+                arr.flags.writeable = False
+
+    # -------------------------------------------------------------- matrices
+    def _mat(self, a: np.ndarray) -> pd.DataFrame:
+        v = list(self.variables)
+        out = pd.DataFrame(np.array(a, dtype=float), index=v, columns=v)
+        out.index.name = "outcome"
+        out.columns.name = "predictor"
+        return out
+
+    @property
+    def temporal(self) -> pd.DataFrame:
+        """Lag-1 effects: rows are outcomes (day *d*), columns predictors (day *d - 1*)."""
+        return self._mat(self.coef)
+
+    @property
+    def temporal_se(self) -> pd.DataFrame:
+        """Standard errors of :attr:`temporal`."""
+        return self._mat(self.coef_se)
+
+    @property
+    def temporal_p(self) -> pd.DataFrame:
+        """Two-sided z-test p-values of :attr:`temporal` (as mlVAR)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self._mat(2.0 * stats.norm.sf(np.abs(self.coef / self.coef_se)))
+
+    @property
+    def contemporaneous(self) -> pd.DataFrame:
+        """Partial correlations of the within-person residuals (symmetric, zero diagonal)."""
+        out = self._mat(self.contemporaneous_pcor)
+        out.index.name = out.columns.name = None
+        return out
+
+    @property
+    def between(self) -> pd.DataFrame | None:
+        """Between-person partial correlations (None for an N-of-1 VAR)."""
+        if self.between_pcor is None:
+            return None
+        out = self._mat(self.between_pcor)
+        out.index.name = out.columns.name = None
+        return out
+
+    def person_network(self, person: Any) -> pd.DataFrame:
+        """The temporal network of one person (fixed effects plus that person's modes).
+
+        Raises
+        ------
+        SpecificationError
+            For an N-of-1 VAR or ``random="fixed"`` (no person-specific slopes), or an
+            unknown id.
+        """
+        if self.person_coef is None:
+            raise SpecificationError(
+                "person-specific networks need random lag slopes: fit with "
+                "random='orthogonal' or 'correlated' on several persons."
+            )
+        try:
+            i = self.person_ids.index(person)
+        except ValueError:
+            raise SpecificationError(
+                f"person {person!r} is not in this fit; ids are e.g. {list(self.person_ids[:5])}."
+            ) from None
+        return self._mat(self.person_coef[i])
+
+    @property
+    def person_networks(self) -> np.ndarray | None:
+        """All person-specific temporal networks, shape (persons, k, k) (read-only copy)."""
+        return None if self.person_coef is None else readonly(self.person_coef)
+
+    # ------------------------------------------------------------- contract
+    def tidy(self, conf_level: float = 0.95) -> pd.DataFrame:
+        """Every edge: temporal (with SE, z, p, CI), contemporaneous and between (estimates).
+
+        Context columns ``network`` (``temporal``, ``contemporaneous``, ``between``),
+        ``outcome`` and ``predictor``; ``term`` reads ``"predictor -> outcome"`` for
+        temporal edges and ``"a -- b"`` for undirected ones.
+        """
+        conf_level = check_conf_level(conf_level)
+        zc = stats.norm.ppf(0.5 + conf_level / 2)
+        v = self.variables
+        rows = []
+        for j, out in enumerate(v):
+            for i, pred in enumerate(v):
+                b, s = float(self.coef[j, i]), float(self.coef_se[j, i])
+                z = b / s if s > 0 else np.nan
+                rows.append(
+                    {
+                        "term": f"{pred} -> {out}",
+                        "estimate": b,
+                        "std_error": s,
+                        "statistic": z,
+                        "df": np.inf,
+                        "p_value": float(2 * stats.norm.sf(abs(z))),
+                        "conf_low": b - zc * s,
+                        "conf_high": b + zc * s,
+                        "network": "temporal",
+                        "outcome": out,
+                        "predictor": pred,
+                    }
+                )
+        for name, mat in (
+            ("contemporaneous", self.contemporaneous_pcor),
+            ("between", self.between_pcor),
+        ):
+            if mat is None:
+                continue
+            for j in range(len(v)):
+                for i in range(j + 1, len(v)):
+                    rows.append(
+                        {
+                            "term": f"{v[j]} -- {v[i]}",
+                            "estimate": float(mat[j, i]),
+                            "network": name,
+                            "outcome": v[j],
+                            "predictor": v[i],
+                        }
+                    )
+        return tidy_frame(pd.DataFrame(rows), context=["network", "outcome", "predictor"])
+
+    def glance(self) -> pd.DataFrame:
+        """One row per outcome model: nobs, persons, logLik, AIC, BIC, converged, singular."""
+        rows = []
+        for j, f in enumerate(self.fits):
+            base = {"outcome": self.variables[j], "method": self.method}
+            if isinstance(f, dict):
+                base |= {"nobs": f["nobs"], "persons": 1, "df_resid": f["df_resid"]}
+            else:
+                base |= {
+                    "nobs": f.nobs,
+                    "persons": int(self.accounting["persons"].iloc[j]),
+                    "logLik": f.loglik,
+                    "AIC": f.aic,
+                    "BIC": f.bic,
+                    "converged": f.converged,
+                    "singular": f.is_singular,
+                }
+            rows.append(base)
+        return pd.DataFrame(rows)
+
+    def _display(self) -> Display:
+        kind = (
+            f"multilevel VAR (mlVAR lmer estimator, {self.random} random effects, "
+            f"{'REML' if self.reml else 'ML'})"
+            if self.method == "mlvar"
+            else "N-of-1 VAR (least squares, HC3 robust SEs)"
+        )
+        header = (
+            ("Model", kind),
+            ("Variables", ", ".join(self.variables)),
+            ("Sleep (night index)", ", ".join(self.sleep) or "none"),
+            ("Persons", str(self.n_persons)),
+            ("Detrended", "yes" if self.detrend else "no"),
+        )
+        temp = self.tidy()
+        temp = temp[temp["network"] == "temporal"].set_index("term")[
+            ["estimate", "std_error", "statistic", "p_value"]
+        ]
+        tables = [
+            DisplayTable(temp, "Temporal network (lag 1; predictor -> outcome)"),
+            DisplayTable(
+                self.contemporaneous,
+                "Contemporaneous network (partial correlations of residuals)",
+                note=f"{self.n_contemporaneous_rows} rows with every residual observed.",
+            ),
+        ]
+        if self.between is not None:
+            tables.append(
+                DisplayTable(self.between, "Between-person network (partial correlations)")
+            )
+        tables.append(DisplayTable(self.accounting.set_index("outcome"), "Rows per outcome model"))
+        notes = []
+        if self.method == "mlvar":
+            notes.append(
+                "Lagged predictors are centred at each person's mean; other variables' person "
+                "means enter as between-person covariates. Reference: Epskamp, Waldorp, Mõttus "
+                "& Borsboom (2018), Multivariate Behavioral Research 53:453."
+            )
+        return Display(
+            title="Network of diary variables",
+            header=header,
+            tables=tuple(tables),
+            notes=tuple(notes),
+        )
+
+    def plot(self, threshold: float = 0.05, *, ax: Any = None) -> Any:
+        """Three network drawings: temporal, contemporaneous, between.
+
+        Edge width shows strength, colour the sign (blue positive, red negative); edges with
+        ``|weight| < threshold`` are not drawn (the threshold is stated in the titles).
+        Temporal edges are arrows (self-loops as rings). ``ax`` may be a sequence of three
+        Axes; returns the array of Axes.
+        """
+        from sleeppain.multivariate._plots import plot_networks
+
+        return plot_networks(self, threshold=threshold, ax=ax)
