@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 
+from sleeppain.results import Display, DisplayTable, ResultMixin, readonly, tidy_frame
 from sleeppain.simulate import DiaryParameters
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -16,9 +19,18 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["PowerResult"]
 
 
+#: Fields handed out as copies (DataFrames) on every access.
+_COPIED = frozenset({"table", "simulations"})
+
+
 @dataclass(frozen=True, eq=False)
-class PowerResult:
+class PowerResult(ResultMixin):
     """Simulated power of a lagged diary analysis over a grid of designs.
+
+    On the result contract: ``tidy()`` (one row per design cell and direction, power as the
+    estimate and its Monte Carlo SE), ``glance()`` (one row for the run), ``summary()``,
+    escaped HTML, ``plot()``. ``table`` and ``simulations`` are handed out as copies and
+    ``settings`` is read-only, so nothing returned can change the result.
 
     Attributes
     ----------
@@ -64,6 +76,8 @@ class PowerResult:
     ...                n_sims=20, seed=1, n_jobs=1, progress=False)
     >>> list(res.table["direction"])
     ['sleep->pain', 'pain->sleep']
+    >>> res.tidy()[["term", "n_persons", "n_days"]].values.tolist()
+    [['sleep->pain', 30, 7], ['pain->sleep', 30, 7]]
     """
 
     table: pd.DataFrame
@@ -78,6 +92,57 @@ class PowerResult:
     cpu_seconds: float = field(compare=False)
     n_fallback: int = field(compare=False)
     n_jobs: int = field(compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "settings", readonly(dict(self.settings)))
+
+    def __getattribute__(self, name: str) -> Any:
+        value = object.__getattribute__(self, name)
+        if name in _COPIED:
+            return value.copy(deep=True)
+        return value
+
+    def tidy(self, conf_level: float = 0.95) -> pd.DataFrame:
+        """Power per design cell and direction, in the house schema.
+
+        ``term`` is the direction, ``estimate`` the simulated power, ``std_error`` its Monte
+        Carlo SE and ``conf_low``/``conf_high`` the normal Monte Carlo interval (clipped to
+        [0, 1]); context columns ``direction, n_persons, n_days`` and the rest of
+        :attr:`table` follow.
+        """
+        from sleeppain.results import check_conf_level
+
+        z = float(stats.norm.ppf(1 - (1 - check_conf_level(conf_level)) / 2))
+        t = object.__getattribute__(self, "table")
+        out = t.rename(columns={"power": "estimate", "mc_se": "std_error"})
+        out.insert(0, "term", t["direction"].astype(str))
+        out["conf_low"] = np.clip(out["estimate"] - z * out["std_error"], 0.0, 1.0)
+        out["conf_high"] = np.clip(out["estimate"] + z * out["std_error"], 0.0, 1.0)
+        return tidy_frame(out, context=["direction", "n_persons", "n_days"])
+
+    def glance(self) -> pd.DataFrame:
+        """One row for the run: cells, studies, test, alpha, effects, seed, timing."""
+        p = self.parameters
+        t = object.__getattribute__(self, "table")
+        return pd.DataFrame(
+            [
+                {
+                    "n_cells": len(t[["n_persons", "n_days"]].drop_duplicates()),
+                    "n_sims": self.n_sims,
+                    "test": self.test,
+                    "alpha": self.alpha,
+                    "sleep_to_pain": p.sleep_to_pain,
+                    "pain_to_sleep": p.pain_to_sleep,
+                    "min_power": float(t["power"].min()),
+                    "max_power": float(t["power"].max()),
+                    "share_converged": float(t["share_converged"].mean()),
+                    "seed_entropy": self.seed_entropy,
+                    "elapsed": self.elapsed,
+                    "n_jobs": self.n_jobs,
+                    "n_fallback": self.n_fallback,
+                }
+            ]
+        )
 
     @cached_property
     def _labels(self) -> dict[str, str]:
@@ -96,44 +161,39 @@ class PowerResult:
             "ar_bias_nickell": "AR bias (Nickell)",
         }
 
-    def summary(self) -> str:
-        """Text summary: the design, the assumptions and the main columns of the table.
-
-        Examples
-        --------
-        >>> import sleeppain as sp
-        >>> res = sp.power(n_persons=30, n_days=7, sleep_to_pain=-0.3, pain_to_sleep=0.0,
-        ...                n_sims=20, seed=1, n_jobs=1, progress=False)
-        >>> "power" in res.summary()
-        True
-        """
+    def _display(self) -> Display:
         p = self.parameters
+        missing = (
+            "MCAR"
+            if p.missing_pain_logit == 0
+            else f"MAR, {p.missing_pain_logit:g} log-odds per pain point of the previous day"
+        )
         cols = list(self._labels)
-        shown = self.table[cols].rename(columns=self._labels)
-        lines = [
-            "Simulated power of lagged multilevel models (sleeppain.power)",
-            f"  {self.n_sims} studies per cell; {self.test}; alpha = {self.alpha:g}; "
-            f"seed entropy {self.seed_entropy}",
-            f"  effects: sleep->pain {p.sleep_to_pain:g} (SD {p.sd_sleep_to_pain:g}), "
-            f"pain->sleep {p.pain_to_sleep:g} (SD {p.sd_pain_to_sleep:g})",
-            f"  autoregression: pain {p.phi_pain:g}, sleep {p.phi_sleep:g}; missing days "
-            f"{p.missing_day_share:g} ("
-            + (
-                "MCAR"
-                if p.missing_pain_logit == 0
-                else f"MAR, {p.missing_pain_logit:g} log-odds per pain point of the previous day"
-            )
-            + f"); sleep scale {self.settings.get('sleep_scale')}",
-            "",
-            shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"),
-            "",
-            "AR bias: simulated bias of the autoregressive effect under person-mean centring;",
-            "Nickell's approximation -(1 + phi)/(T - 1) shown beside it.",
-        ]
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.summary()
+        t = object.__getattribute__(self, "table")
+        shown = t[cols].rename(columns=self._labels).set_index(["persons", "days", "direction"])
+        return Display(
+            title="Simulated power of lagged multilevel models (sleeppain.power)",
+            header=(
+                ("design", f"{self.n_sims} studies per cell; {self.test}; alpha = {self.alpha:g}"),
+                ("seed entropy", str(self.seed_entropy)),
+                (
+                    "effects",
+                    f"sleep->pain {p.sleep_to_pain:g} (SD {p.sd_sleep_to_pain:g}), "
+                    f"pain->sleep {p.pain_to_sleep:g} (SD {p.sd_pain_to_sleep:g})",
+                ),
+                (
+                    "autoregression",
+                    f"pain {p.phi_pain:g}, sleep {p.phi_sleep:g}; missing days "
+                    f"{p.missing_day_share:g} ({missing}); "
+                    f"sleep scale {self.settings.get('sleep_scale')}",
+                ),
+            ),
+            tables=(DisplayTable(shown, digits=3),),
+            notes=(
+                "AR bias: simulated bias of the autoregressive effect under person-mean "
+                "centring; Nickell's approximation -(1 + phi)/(T - 1) shown beside it.",
+            ),
+        )
 
     def __repr__(self) -> str:
         cells = self.table[["n_persons", "n_days"]].drop_duplicates()
@@ -142,13 +202,6 @@ class PowerResult:
             f"each, alpha={self.alpha:g}, sleep_to_pain={self.parameters.sleep_to_pain:g}, "
             f"pain_to_sleep={self.parameters.pain_to_sleep:g})"
         )
-
-    def _repr_html_(self) -> str:
-        head = (
-            f"<p><b>Simulated power</b>: {self.n_sims} studies per cell, {self.test}, "
-            f"alpha = {self.alpha:g}</p>"
-        )
-        return head + self.table.to_html(index=False, float_format=lambda v: f"{v:.3f}")
 
     def plot(
         self,
