@@ -39,6 +39,10 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "lmm": ("sleeppain.mixed", "lmm"),
     "anova": ("sleeppain.mixed", "anova"),
     "LmmResult": ("sleeppain.mixed", "LmmResult"),
+    "glmm": ("sleeppain.mixed.generalized", "glmm"),
+    "GlmmResult": ("sleeppain.mixed.generalized", "GlmmResult"),
+    "clmm": ("sleeppain.mixed.ordinal", "clmm"),
+    "ClmmResult": ("sleeppain.mixed.ordinal", "ClmmResult"),
     "network": ("sleeppain.multivariate", "network"),
     "NetworkResult": ("sleeppain.multivariate", "NetworkResult"),
     "mediation": ("sleeppain.multivariate", "mediation"),
@@ -56,12 +60,14 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 
 __all__ = [
     "BoundaryFitWarning",
+    "ClmmResult",
     "ConvergenceWarning",
     "CrossLagResult",
     "DataDropWarning",
     "DataStructureError",
     "Diary",
     "EstimationError",
+    "GlmmResult",
     "GroupComparisonResult",
     "LagCoverageWarning",
     "LmmResult",
@@ -74,8 +80,10 @@ __all__ = [
     "SpecificationError",
     "__version__",
     "anova",
+    "clmm",
     "compare_groups",
     "crosslag",
+    "glmm",
     "lmm",
     "mediation",
     "mr",
@@ -107,5 +115,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from sleeppain.diary import Diary
     from sleeppain.groups import GroupComparisonResult, compare_groups
     from sleeppain.mixed import LmmResult, anova, lmm
+    from sleeppain.mixed.generalized import GlmmResult, glmm
+    from sleeppain.mixed.ordinal import ClmmResult, clmm
     from sleeppain.multivariate import MediationResult, NetworkResult, mediation, network
     from sleeppain.planning import PowerResult, power

@@ -52,6 +52,7 @@ from sleeppain.mixed.deviance import (
 )
 from sleeppain.mixed.fitting import anova, fit_design, lmm, make_deviance
 from sleeppain.mixed.formula import ParsedFormula, ReTermSpec, parse_formula
+from sleeppain.mixed.generalized import GlmmControl, GlmmResult, glmm
 from sleeppain.mixed.inference import SatterthwaiteParts, satterthwaite_df, satterthwaite_parts
 from sleeppain.mixed.optimize import (
     ConvergenceRecord,
@@ -60,15 +61,19 @@ from sleeppain.mixed.optimize import (
     is_singular,
     optimize_theta,
 )
+from sleeppain.mixed.ordinal import ClmmResult, clmm
 from sleeppain.mixed.result import LmmResult
 from sleeppain.mixed.schur import SchurDeviance
 
 __all__ = [
     "BlockDeviance",
     "BlockStats",
+    "ClmmResult",
     "ConvergenceRecord",
     "Design",
     "GeneralDeviance",
+    "GlmmControl",
+    "GlmmResult",
     "LmmControl",
     "LmmResult",
     "ParsedFormula",
@@ -82,8 +87,10 @@ __all__ = [
     "block_stats",
     "build_design",
     "check_convergence",
+    "clmm",
     "deviance_from_design",
     "fit_design",
+    "glmm",
     "is_singular",
     "lmm",
     "make_deviance",
