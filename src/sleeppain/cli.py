@@ -8,8 +8,19 @@ is one small function pair::
     def _run_power(args: argparse.Namespace) -> int: ...
     add_subcommand("power", "simulation-based power", _configure_power, _run_power)
 
-Errors from the library (any :class:`~sleeppain.errors.SleepPainError`), a missing file and
-bad arguments print one line, ``sleeppain: error: ...``, to stderr and exit with code 2.
+Errors from the library (any :class:`~sleeppain.errors.SleepPainError`), a missing,
+truncated or mis-encoded file and bad arguments print one line, ``sleeppain: error: ...``,
+to stderr and exit with code 2; library advice such as ``pass out_of_range='set_missing'``
+is translated to the command's flags (``--out-of-range set-missing``) by
+:func:`cli_message`. An unexpected failure prints one line too (exit code 1; set
+``SLEEPPAIN_DEBUG=1`` for the traceback).
+
+Helpers for subcommands (``analyze`` and ``power`` use them):
+
+* :func:`read_table` -- read a CSV with ``--encoding``/``--sep``/``--decimal``, ids as text;
+* :func:`add_file_options` -- add those three flags to a subcommand;
+* :func:`check_output_dir` -- refuse an ``--out`` that cannot be a folder *before* any work;
+* :func:`cli_message` -- Python keyword advice -> command-line flags.
 
 Examples
 --------
@@ -21,20 +32,32 @@ Examples
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sleeppain.errors import SleepPainError
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = [
+    "FLAGS",
     "SAMPLE_DIARY",
+    "CliError",
     "Subcommand",
+    "add_file_options",
     "add_subcommand",
     "build_parser",
+    "check_output_dir",
+    "cli_message",
     "main",
+    "read_table",
 ]
 
 #: The bundled sample diary (columns id, date, pain, sleep_quality, ...), in the repository.
@@ -58,6 +81,214 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise CliError(f"{message} (see '{self.prog} --help')")
+
+
+#: Library keyword -> command-line flag, for :func:`cli_message`. ``id``/``day`` are left
+#: alone: messages use ``id=17`` to name a person, not the argument.
+FLAGS: dict[str, str] = {
+    "aggregate": "--aggregate",
+    "covariates": "--covariates",
+    "decimal": "--decimal",
+    "encoding": "--encoding",
+    "estimator": "--estimator",
+    "n_boot": "--n-boot",
+    "out_of_range": "--out-of-range",
+    "pain": "--pain",
+    "person_covariates": "--person-covariates",
+    "prompt": "--prompt",
+    "random_slopes": "--no-random-slopes",
+    "scales": "--scale",
+    "seed": "--seed",
+    "sep": "--sep",
+    "sleep": "--sleep",
+    "sleep_timing": "--sleep-timing",
+    "tz": "--tz",
+}
+
+#: Flags whose values are written with hyphens on the command line.
+_HYPHEN_VALUES = {"--out-of-range", "--sleep-timing"}
+
+_KEYWORD = re.compile(
+    r"(?<![\w.\[])(?P<kw>[a-z_]+)=(?P<val>'[^']*'|\"[^\"]*\"|\{[^{}]*\}|\.\.\.|[\w.+\-/]+)?"
+)
+_ITEM = re.compile(r"['\"]([^'\"]+)['\"]\s*:\s*(\([^)]*\)|'[^']*'|\"[^\"]*\"|[^,}]+)")
+
+
+def _plain(value: str, flag: str) -> str:
+    value = value.strip()
+    if value[:1] in "'\"" and value[-1:] == value[:1]:
+        value = value[1:-1]
+    if value.startswith("(") and value.endswith(")"):
+        value = ",".join(v.strip() for v in value[1:-1].split(","))
+    if flag in _HYPHEN_VALUES:
+        value = value.replace("_", "-")
+    return value
+
+
+def cli_message(text: str, flags: dict[str, str] | None = None) -> str:
+    """Rewrite Python keyword advice in a library message as command-line flags.
+
+    Parameters
+    ----------
+    text : str
+        The message.
+    flags : dict, optional
+        Keyword -> flag (default :data:`FLAGS`); keywords not listed are left as they are.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> cli_message("Correct them, or pass out_of_range='set_missing'.")
+    'Correct them, or pass --out-of-range set-missing.'
+    >>> cli_message("Pass aggregate= (e.g. aggregate={'pain': 'mean'}) to combine them")
+    'Pass --aggregate (e.g. --aggregate pain=mean) to combine them'
+    """
+    table = FLAGS if flags is None else flags
+
+    def swap(m: re.Match[str]) -> str:
+        flag = table.get(m["kw"])
+        if flag is None:
+            return m[0]
+        val = m["val"]
+        if val is None:
+            return flag
+        if val.startswith("{"):
+            items = _ITEM.findall(val)
+            if not items:
+                return f"{flag} COL=VALUE"
+            return " ".join(f"{flag} {k}={_plain(v, flag)}" for k, v in items)
+        if val == "...":
+            return f"{flag} ..."
+        return f"{flag} {_plain(val, flag)}"
+
+    return _KEYWORD.sub(swap, text)
+
+
+def add_file_options(p: argparse.ArgumentParser) -> None:
+    """Add ``--encoding``, ``--sep`` and ``--decimal`` (read by :func:`read_table`).
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser()
+    >>> add_file_options(p)
+    >>> p.parse_args(["--sep", ";", "--decimal", ","]).sep
+    ';'
+    """
+    p.add_argument(
+        "--encoding",
+        metavar="NAME",
+        help="text encoding of the CSV (default utf-8), e.g. latin-1 or cp1252",
+    )
+    p.add_argument(
+        "--sep",
+        metavar="CHAR",
+        help="column delimiter (default: detected among , ; tab |); write tab as '\\t'",
+    )
+    p.add_argument(
+        "--decimal",
+        default=".",
+        metavar="CHAR",
+        help="decimal mark of the numbers (default '.'; use ',' for 3,5)",
+    )
+
+
+def read_table(
+    path: str | os.PathLike[str],
+    *,
+    encoding: str | None = None,
+    sep: str | None = None,
+    decimal: str = ".",
+    text_columns: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Read a CSV for a subcommand; every failure is one line naming the file and the flag.
+
+    Parameters
+    ----------
+    path : path-like
+    encoding, sep, decimal : str, optional
+        The values of ``--encoding``, ``--sep`` (``\\t`` for tab) and ``--decimal``.
+    text_columns : sequence of str
+        Columns read as text (pass the ``--id`` column: ``012`` stays ``"012"``).
+
+    Returns
+    -------
+    DataFrame
+
+    Raises
+    ------
+    InputFileError
+        Missing, empty, truncated or mis-encoded file, or not a table; the message names
+        ``--encoding``/``--sep`` where they are the fix.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "d.csv")
+    >>> with open(path, "w", encoding="latin-1") as f:
+    ...     _ = f.write("id;day;note\\n1;1;caf\\xe9\\n")
+    >>> read_table(path, encoding="latin-1")["note"].tolist()
+    ['café']
+    """
+    from sleeppain.diary._io import read_table as _read
+
+    if sep is not None:
+        sep = {"\\t": "\t", "tab": "\t"}.get(sep, sep)
+    return _read(
+        path,
+        encoding=encoding,
+        sep=sep,
+        decimal=decimal,
+        text_columns=text_columns,
+        flags={"encoding": "--encoding ", "sep": "--sep ", "decimal": "--decimal "},
+    )
+
+
+def check_output_dir(path: str | os.PathLike[str], flag: str = "--out") -> Path:
+    """Check, before any work, that ``path`` can be (or is) an output folder.
+
+    Parameters
+    ----------
+    path : path-like
+        The value of ``--out``.
+    flag : str
+        The flag's name, for the message.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    CliError
+        ``path`` is an existing file, lies inside a file, or its parent is not writable.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "report.html"
+    >>> _ = f.write_text("x")
+    >>> check_output_dir(f)
+    Traceback (most recent call last):
+    ...
+    sleeppain.cli.CliError: --out ... is an existing file; give a folder name ...
+    """
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise CliError(
+            f"{flag} {out} is an existing file; give a folder name (it is created if needed), "
+            f"e.g. {flag} {out.with_suffix('')}-report"
+        )
+    parent = out
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise CliError(f"{flag} {out}: {parent} is a file, so no folder can be made inside it")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CliError(f"{flag} {out}: no permission to write in {parent}; choose another folder")
+    return out
 
 
 @dataclass(frozen=True)
@@ -92,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Bidirectional analysis of sleep and pain.",
     )
     parser.add_argument("--version", action="version", version=f"sleeppain {__version__}")
+    _register_builtin_subcommands()
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for cmd in _SUBCOMMANDS.values():
         p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
@@ -161,6 +393,14 @@ def _configure_describe(p: argparse.ArgumentParser) -> None:
         help="declared rating scale (e.g. --scale pain=0,10); repeatable",
     )
     p.add_argument("--tz", help="time zone for timestamps, e.g. Europe/Oslo")
+    p.add_argument(
+        "--out-of-range",
+        choices=["warn", "raise", "set-missing"],
+        default="warn",
+        help="values outside a --scale: keep them with a warning (default), stop with an "
+        "error, or set them missing (counted)",
+    )
+    add_file_options(p)
 
 
 def _run_describe(args: argparse.Namespace) -> int:
@@ -187,6 +427,9 @@ def _run_describe(args: argparse.Namespace) -> int:
         if missing:
             raise CliError(f"describe {args.csv}: {' and '.join(missing)} required with a CSV file")
         path, id_col, day_col, pain, sleep = args.csv, args.id, args.day, args.pain, args.sleep
+    frame = read_table(
+        path, encoding=args.encoding, sep=args.sep, decimal=args.decimal, text_columns=[id_col]
+    )
     aggregate: str | dict[str, str] | None = None
     if args.aggregate:
         whole = [f for c, f in args.aggregate if c is None]
@@ -196,8 +439,8 @@ def _run_describe(args: argparse.Namespace) -> int:
         aggregate = whole[-1] if whole else per_col
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        diary = Diary.from_csv(
-            path,
+        diary = Diary.from_frame(
+            frame,
             id=id_col,
             day=day_col,
             sleep=sleep or None,
@@ -206,12 +449,14 @@ def _run_describe(args: argparse.Namespace) -> int:
             aggregate=aggregate,
             scales=dict(args.scale) or None,
             tz=args.tz,
+            out_of_range=args.out_of_range.replace("-", "_"),
+            decimal=args.decimal,
         )
-        accounting = diary.summary(pain=pain)
+        text = diary.summary(pain=pain)
     for w in caught:
-        print(f"sleeppain: warning: {w.message}", file=sys.stderr)
+        print(f"sleeppain: warning: {cli_message(str(w.message))}", file=sys.stderr)
     print(f"Diary: {path}")
-    print(accounting.to_text())
+    print(text)
     return 0
 
 
@@ -224,21 +469,28 @@ add_subcommand(
 
 
 def _register_builtin_subcommands() -> None:
-    # The analysis and planning commands live with their packages; their CLI modules
-    # import only argparse at module level, so building the parser stays fast.
+    """Register ``analyze`` and ``power`` (once, when the parser is first built).
+
+    Their modules (report/_cli.py, planning/_cli.py) import ``sleeppain.cli`` for
+    :class:`CliError` and the helpers above, so importing them here at module level would
+    close an import cycle; deferring the import to :func:`build_parser` keeps
+    ``import sleeppain.cli`` free of them.
+    """
     from sleeppain.planning._cli import configure_power_parser, run_power
     from sleeppain.report._cli import ANALYZE_HELP, configure_analyze, run_analyze
 
-    add_subcommand("analyze", ANALYZE_HELP, configure_analyze, run_analyze)
-    add_subcommand(
-        "power",
-        "simulation-based power of a lagged diary study over a grid of persons x days",
-        configure_power_parser,
-        run_power,
+    _SUBCOMMANDS.setdefault(
+        "analyze", Subcommand("analyze", ANALYZE_HELP, configure_analyze, run_analyze)
     )
-
-
-_register_builtin_subcommands()
+    _SUBCOMMANDS.setdefault(
+        "power",
+        Subcommand(
+            "power",
+            "simulation-based power of a lagged diary study over a grid of persons x days",
+            configure_power_parser,
+            run_power,
+        ),
+    )
 
 
 # ------------------------------------------------------------------------------- main
@@ -257,8 +509,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["describe", "--id"])
     2
     """
-    parser = build_parser()
     try:
+        parser = build_parser()
         args = parser.parse_args(argv)
         run = getattr(args, "_run", None)
         if run is None:
@@ -268,9 +520,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help / --version
         return exc.code if isinstance(exc.code, int) else 0
     except (CliError, SleepPainError, OSError, UnicodeDecodeError, *_pandas_errors()) as exc:
-        message = " ".join(str(exc).split())
+        message = cli_message(" ".join(str(exc).split()))
+        if isinstance(exc, OSError) and not isinstance(exc, SleepPainError):
+            message = _os_message(exc)
         print(f"sleeppain: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("sleeppain: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: still one line, unless asked for the traceback
+        if os.environ.get("SLEEPPAIN_DEBUG"):
+            raise
+        message = " ".join(str(exc).split())
+        print(
+            f"sleeppain: error: unexpected {type(exc).__name__}: {message} (this is a "
+            "sleeppain bug; please report it, with the traceback shown by rerunning with "
+            "SLEEPPAIN_DEBUG=1)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _os_message(exc: OSError) -> str:
+    """One line for a file-system error: what happened to which file."""
+    name = exc.filename if exc.filename is not None else ""
+    what = exc.strerror or " ".join(str(exc).split())
+    if isinstance(exc, FileExistsError):
+        return f"{name}: already exists as a file; give --out a folder name"
+    if isinstance(exc, FileNotFoundError) and not name:
+        return " ".join(str(exc).split())
+    return f"{name}: {what}" if name else what
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -368,7 +368,8 @@ def _duplicates_error(
         "Pass aggregate= (e.g. aggregate={'pain': 'mean', 'sleep_quality': 'first'}) to "
         "combine the prompts of a day"
         if prompt is not None
-        else "Pass aggregate=... (e.g. aggregate='mean', or a dict per column) to combine "
+        else "Pass aggregate=... (e.g. aggregate='mean', or per column "
+        "aggregate={'pain': 'max'}) to combine "
         "several reports a day (ordered by time of day, or by a prompt column given as "
         "prompt='beep')"
     )

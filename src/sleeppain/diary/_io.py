@@ -79,7 +79,30 @@ def _fail(path: str, what: str, fix: str) -> InputFileError:
     return InputFileError(f"cannot read {path}: {what}. {fix}")
 
 
+def _enc_name(encoding: str) -> str:
+    return (
+        "UTF-8"
+        if encoding.lower().replace("_", "-") in ("utf-8", "utf-8-sig", "utf8")
+        else (encoding)
+    )
+
+
+def _check_compressed(path: str) -> None:
+    """A file named .gz that is not gzip data: say so (it is usually plain text)."""
+    if not path.lower().endswith(".gz"):
+        return
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if magic != b"\x1f\x8b":
+        raise _fail(
+            path,
+            f"it is named .gz but is not gzip-compressed (it starts with {magic!r})",
+            "Rename it without .gz if it is plain text, or compress it with gzip.",
+        )
+
+
 def _read_sample(path: str, encoding: str, enc_flag: str) -> str:
+    _check_compressed(path)
     opener = _opener(path)
     try:
         with opener(path, "rt", encoding=encoding, newline="") as fh:
@@ -87,7 +110,8 @@ def _read_sample(path: str, encoding: str, enc_flag: str) -> str:
     except UnicodeDecodeError as exc:
         raise _fail(
             path,
-            f"it is not {encoding} text (byte {exc.object[exc.start : exc.start + 1]!r} at "
+            f"it is not {_enc_name(encoding)} text (byte "
+            f"{exc.object[exc.start : exc.start + 1]!r} at "
             f"position {exc.start})",
             f"Pass its encoding, e.g. {enc_flag}latin-1 (or cp1252, utf-16).",
         ) from None
@@ -168,7 +192,7 @@ def read_table(
     except UnicodeDecodeError as exc:
         raise _fail(
             path,
-            f"it is not {enc} text (byte {exc.object[exc.start : exc.start + 1]!r} at "
+            f"it is not {_enc_name(enc)} text (byte {exc.object[exc.start : exc.start + 1]!r} at "
             f"position {exc.start})",
             f"Pass its encoding, e.g. {enc_flag}latin-1.",
         ) from None

@@ -196,8 +196,8 @@ def coerce_numeric(
     if comma.any():
         raise DataStructureError(
             f"column {column!r} has {int(comma.sum())} numbers written with a decimal comma "
-            f"(e.g. {_example(values, comma)}). Pass decimal=',' (Diary.from_frame or "
-            "Diary.from_csv; --decimal , on the command line), or convert the column: "
+            f"(e.g. {_example(values, comma)}). Pass decimal=',' to read them as numbers, "
+            "or convert the column first: "
             f"df[{column!r}].str.replace(',', '.').astype(float)."
         )
     n_present = int((~missing & ~blank).sum())
