@@ -57,6 +57,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
@@ -499,6 +500,28 @@ class BlockDeviance:
         C[:, p, :] = s.Zty.T
         self._C = C
         self._G = G
+        self._partial = False
+
+    def load_work(
+        self,
+        zz: list[list[np.ndarray]],
+        C: np.ndarray,
+        XtX: np.ndarray,
+        Xty: np.ndarray,
+        yty: float,
+    ) -> None:
+        """Replace the statistics by ones already in the work layout of :meth:`_soa`.
+
+        Used by evaluators that re-weight statistics at every evaluation (residual
+        correlation): ``zz[a][b]`` is entry ``(a, b)`` of every group's ``Z_j'Z_j``
+        (``zz[b][a]`` the same array), ``C`` has shape ``(q, p + 1, G)``. The per-group
+        arrays of :attr:`stats` are then stale (:meth:`moment_start` refuses to run).
+        """
+        self._zz = zz
+        self._C = C
+        self._G = C.shape[2]
+        self.stats = dataclasses.replace(self.stats, XtX=XtX, Xty=Xty, yty=float(yty))
+        self._partial = True
 
     def _solve(self, theta: np.ndarray) -> dict[str, Any]:
         theta = np.asarray(theta, dtype=float)
@@ -741,6 +764,8 @@ class BlockDeviance:
         minimum of the criterion whatever the start.
         """
         s = self.stats
+        if self._partial:
+            return None
         q, p = self.q, self.p
         ZtZ = s.ZtZ
         try:

@@ -34,6 +34,7 @@ from sleeppain.mixed.residual import (
     ResidualData,
     ResidualFit,
     ResidualSpec,
+    _sorted_by,
     check_residual_columns,
     residual_spec,
     residual_stats,
@@ -236,8 +237,11 @@ def residual_data(spec: ResidualSpec, design: Design, data: pd.DataFrame) -> Res
                 "continuous times."
             )
         codes = design.terms[0].codes
-        order = np.lexsort((time, codes))
-        ts, cs = time[order], codes[order]
+        if _sorted_by(codes, time):
+            ts, cs = time, codes
+        else:
+            order = np.lexsort((time, codes))
+            ts, cs = time[order], codes[order]
         dup = (cs[1:] == cs[:-1]) & (ts[1:] == ts[:-1])
         if dup.any():
             i = int(np.argmax(dup)) + 1

@@ -263,6 +263,10 @@ def check_residual_columns(spec: ResidualSpec, data: pd.DataFrame) -> None:
 class ResidualStats:
     """Cell statistics of the residual structure (formed once per fit).
 
+    A *class* is a kind of term of ``a'Qb`` with its own coefficient: diagonal classes
+    (stratum, gap before, gap after) and pair classes (gap, strata of the two rows). A
+    *cell* is a (person, class) with at least one row or pair; cells are sorted by person.
+
     Attributes
     ----------
     correlation : {"ar1", "car1"} or None
@@ -271,19 +275,19 @@ class ResidualStats:
         Distinct time gaps between neighbouring observations of a person.
     strata : ndarray, shape (S,)
         Level labels of the variance stratification (reference first).
-    cell_group : ndarray of intp, shape (C,)
-        Person of each cell.
-    cell_kind : ndarray of int8
-        0 diagonal cell, 1 pair cell.
-    cell_before, cell_after : ndarray of intp
-        Diagonal cells: gap index before / after the row (-1: none). Pair cells: the gap
-        index (``cell_before``) and -1.
-    cell_s1, cell_s2 : ndarray of intp
-        Stratum of the row (diagonal) or of the two rows of the pair.
+    cls_kind : ndarray of int8, shape (M,)
+        0 diagonal class, 1 pair class.
+    cls_before, cls_after : ndarray of intp, shape (M,)
+        Diagonal classes: gap index before / after the row (-1: none); pair classes: the
+        gap index (``cls_before``) and -1.
+    cls_s1, cls_s2 : ndarray of intp, shape (M,)
+        Stratum of the row (twice) or of the earlier and later row of the pair.
+    cell_group, cell_class : ndarray of intp, shape (C,)
+        Person and class of each cell.
     prod_z : ndarray, shape (C, nz)
-        Summed products of ``Z`` rows with ``[Z | X | y]`` rows (entries listed in ``_zpairs``).
+        Summed products of ``Z`` entries with ``[Z | X | y]`` entries (:func:`_zpairs`).
     prod_x : ndarray, shape (C, nx)
-        Summed products among ``[X | y]`` (upper triangle).
+        Summed products among ``[X | y]`` (upper triangle, :func:`_xpairs`).
     n_pairs_gap : ndarray, shape (K,)
         Neighbouring pairs per gap (for the log-determinant).
     n_stratum : ndarray, shape (S,)
@@ -298,12 +302,13 @@ class ResidualStats:
     ngroups: int
     gaps: np.ndarray
     strata: np.ndarray
+    cls_kind: np.ndarray
+    cls_before: np.ndarray
+    cls_after: np.ndarray
+    cls_s1: np.ndarray
+    cls_s2: np.ndarray
     cell_group: np.ndarray
-    cell_kind: np.ndarray
-    cell_before: np.ndarray
-    cell_after: np.ndarray
-    cell_s1: np.ndarray
-    cell_s2: np.ndarray
+    cell_class: np.ndarray
     prod_z: np.ndarray
     prod_x: np.ndarray
     n_pairs_gap: np.ndarray
@@ -314,6 +319,11 @@ class ResidualStats:
     def nstrata(self) -> int:
         """Number of variance strata (1 without weights)."""
         return int(self.strata.size)
+
+    @property
+    def ncells(self) -> int:
+        """Number of cells."""
+        return int(self.cell_group.size)
 
 
 def _zpairs(q: int, k: int) -> list[tuple[int, int]]:
@@ -327,14 +337,42 @@ def _xpairs(q: int, k: int) -> list[tuple[int, int]]:
 
 
 def _cell_index(keys: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
-    """Compress keys in ``range(space)`` to cells: ``(cell of each key, key of each cell)``."""
+    """Compress keys in ``range(space)`` to cells: ``(cell of each key, key of each cell)``.
+
+    Cells come in increasing key order.
+    """
     if space <= 8 * keys.size + 1024:
         present = np.bincount(keys, minlength=space) > 0
         cell_keys = np.flatnonzero(present)
-        lookup = np.cumsum(present) - 1
+        lookup = np.cumsum(present, dtype=np.intp) - 1
         return lookup[keys], cell_keys
     cell_keys, inv = np.unique(keys, return_inverse=True)
-    return inv, cell_keys
+    return inv.astype(np.intp), cell_keys
+
+
+def _unique_gaps(dg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct gaps and the index of each (counting for whole-number gaps, else a sort)."""
+    if dg.size and dg.max() <= 1e6:
+        di = dg.astype(np.intp)
+        if np.array_equal(di, dg):
+            present = np.bincount(di) > 0
+            vals = np.flatnonzero(present)
+            lookup = np.cumsum(present, dtype=np.intp) - 1
+            return vals.astype(float), lookup[di]
+    gaps, idx = np.unique(dg, return_inverse=True)
+    return gaps, idx.astype(np.intp)
+
+
+def _sorted_by(codes: np.ndarray, t: np.ndarray | None) -> bool:
+    """True when rows are sorted by person, then (strictly or not) by time."""
+    if codes.size < 2:
+        return True
+    dc = np.diff(codes)
+    if np.any(dc < 0):
+        return False
+    if t is None:
+        return True
+    return not bool(np.any((dc == 0) & (np.diff(t) < 0)))
 
 
 def residual_stats(
@@ -372,6 +410,11 @@ def residual_stats(
     -------
     ResidualStats
 
+    Raises
+    ------
+    DataStructureError
+        A time duplicated within a person.
+
     Examples
     --------
     >>> import numpy as np
@@ -379,7 +422,7 @@ def residual_stats(
     ...                     np.ones((5, 1)), np.arange(5.0), correlation="ar1",
     ...                     time=np.array([1, 2, 4, 1, 2]))
     >>> st.gaps.tolist(), st.n_pairs_gap.tolist()
-    [[1.0, 2.0], [2, 1]]
+    ([1.0, 2.0], [2, 1])
     """
     n, q = Zc.shape
     p = X.shape[1]
@@ -389,111 +432,148 @@ def residual_stats(
     if strata is None:
         strata = np.zeros(n, dtype=np.intp)
         strata_labels = np.array(["(all)"], dtype=object)
-    S = len(strata_labels) if strata_labels is not None else int(strata.max()) + 1
-    # order by person, then time
+    S = len(strata_labels) if strata_labels is not None else int(np.max(strata)) + 1
+    t = None
     if correlation is not None:
         if time is None:
             raise ValueError("a correlation structure needs times")
         t = np.asarray(time, dtype=float)
-        order = np.lexsort((t, codes))
-    else:
-        t = None
-        order = np.argsort(codes, kind="stable")
-    ident = bool(np.all(order == np.arange(n)))
-    cs = codes if ident else codes[order]
+    ident = _sorted_by(codes, t)
+    order = None
+    if not ident:
+        order = np.lexsort((t, codes)) if t is not None else np.argsort(codes, kind="stable")
+    cs = codes if order is None else codes[order]
     ss = np.asarray(strata, dtype=np.intp)
-    ss = ss if ident else ss[order]
+    ss = ss if order is None else ss[order]
     cen, means, ybar = Centering.params(X, y)
-    A = np.empty((n, k))
-    A[:, :q] = Zc if ident else Zc[order]
-    Xs = X if ident else X[order]
-    A[:, q : q + p] = Xs - means if means is not None else Xs
-    ys = y if ident else y[order]
-    A[:, k - 1] = ys - ybar
-    # gaps between neighbours of the same person
-    if correlation is not None and t is not None:
-        ts = t if ident else t[order]
+    # [Z | X | y] sorted and centred, one contiguous column each
+    A = np.empty((n, k), order="F")
+    A[:, :q] = Zc if order is None else Zc[order]
+    A[:, q : q + p] = X if order is None else X[order]
+    if means is not None:
+        A[:, q : q + p] -= means
+    A[:, k - 1] = y if order is None else y[order]
+    A[:, k - 1] -= ybar
+    const = [bool(np.all(A[:, a] == 1.0)) for a in range(k)]
+
+    def prod(a: int, b: int, rows: slice = slice(None)) -> np.ndarray | None:
+        """Column a times column b (None for 1 * 1: a count)."""
+        if const[a] and const[b]:
+            return None
+        if const[a]:
+            return A[rows, b]
+        if const[b]:
+            return A[rows, a]
+        return A[rows, a] * A[rows, b]
+
+    # ---- neighbouring pairs of a person and their gaps
+    if t is not None:
+        ts = t if order is None else t[order]
         same = cs[1:] == cs[:-1]
-        d = np.diff(ts)
-        pair_end = np.flatnonzero(same) + 1  # row i of each pair (i - 1, i)
-        dg = d[same]
+        dg_all = np.diff(ts)
+        dg = dg_all[same]
         if np.any(dg <= 0):
-            i = int(pair_end[np.argmax(dg <= 0)])
+            i = int(np.flatnonzero(same)[np.argmax(dg <= 0)]) + 1
             raise DataStructureError(
                 f"duplicated time {ts[i]!r} within a person (person index {int(cs[i])}); "
                 "each observation of a person needs a distinct time for a residual "
                 "correlation. Aggregate or drop the duplicates."
             )
-        gaps, gap_idx = np.unique(dg, return_inverse=True)
-        gap_idx = gap_idx.astype(np.intp)
+        gaps, gap_idx = _unique_gaps(dg)
+        pair_end = np.flatnonzero(same) + 1
     else:
-        pair_end = np.zeros(0, dtype=np.intp)
+        same = np.zeros(max(n - 1, 0), dtype=bool)
         gaps = np.zeros(0)
         gap_idx = np.zeros(0, dtype=np.intp)
+        pair_end = np.zeros(0, dtype=np.intp)
     K = gaps.size
     before = np.full(n, -1, dtype=np.intp)
     after = np.full(n, -1, dtype=np.intp)
     before[pair_end] = gap_idx
     after[pair_end - 1] = gap_idx
     pooled = K <= MAX_GAP_CLASSES
-    # ---- diagonal cells
-    if pooled:
-        ncls = S * (K + 1) * (K + 1)
-        key = ((cs * S + ss) * (K + 1) + (before + 1)) * (K + 1) + (after + 1)
-        row_cell, cell_keys = _cell_index(key, G * ncls)
-        rest = cell_keys % ncls
-        d_group = cell_keys // ncls
-        d_after = rest % (K + 1) - 1
-        d_before = (rest // (K + 1)) % (K + 1) - 1
-        d_s = rest // ((K + 1) * (K + 1))
-        nd = cell_keys.size
-    else:
-        row_cell = np.arange(n)
-        d_group, d_before, d_after, d_s = cs, before, after, ss
-        nd = n
     zp, xp = _zpairs(q, k), _xpairs(q, k)
 
-    def sums(cell: np.ndarray, ncell: int, prod: Any) -> tuple[np.ndarray, np.ndarray]:
+    def sums(cell: np.ndarray | None, ncell: int, rows: slice, pair: bool) -> tuple:
+        """Cell sums of every product (``cell`` None: one cell per row/pair)."""
         pz = np.empty((ncell, len(zp)))
         px = np.empty((ncell, len(xp)))
-        for j, (a, b) in enumerate(zp):
-            pz[:, j] = np.bincount(cell, weights=prod(a, b), minlength=ncell)
-        for j, (a, b) in enumerate(xp):
-            px[:, j] = np.bincount(cell, weights=prod(a, b), minlength=ncell)
+        for out, entries in ((pz, zp), (px, xp)):
+            for j, (a, b) in enumerate(entries):
+                if pair:
+                    # the pair (i - 1, i): a_i b_(i-1) + a_(i-1) b_i
+                    w = A[1:, a] * A[:-1, b]
+                    w += A[:-1, a] * A[1:, b]
+                else:
+                    w = prod(a, b)
+                if cell is None:
+                    out[:, j] = 1.0 if w is None else (w if not pair else w[rows])
+                else:
+                    out[:, j] = np.bincount(cell, weights=w, minlength=ncell)[:ncell]
         return pz, px
 
-    pz_d, px_d = sums(row_cell, nd, lambda a, b: A[:, a] * A[:, b])
-    # ---- pair cells
-    if pair_end.size:
-        i1 = pair_end
-        i0 = pair_end - 1
-        s0, s1 = ss[i0], ss[i1]
-        pc = cs[i1]
-        if pooled:
-            ncls_p = K * S * S
-            key = pc * ncls_p + (gap_idx * S + s0) * S + s1
-            pair_cell, pkeys = _cell_index(key, G * ncls_p)
-            rest = pkeys % ncls_p
-            p_group = pkeys // ncls_p
-            p_gap = rest // (S * S)
-            p_s1 = (rest // S) % S
-            p_s2 = rest % S
-        else:
-            pair_cell = np.arange(i1.size)
-            p_group, p_gap, p_s1, p_s2 = pc, gap_idx, s0, s1
-        A0, A1 = A[i0], A[i1]
-        pz_p, px_p = sums(
-            pair_cell,
-            int(p_group.size),
-            lambda a, b: A1[:, a] * A0[:, b] + A0[:, a] * A1[:, b],
+    # ---- diagonal cells
+    if pooled:
+        ncd = S * (K + 1) * (K + 1)
+        dclass = (ss * (K + 1) + (before + 1)) * (K + 1) + (after + 1)
+        row_cell, dkeys = _cell_index(cs * ncd + dclass, G * ncd)
+        d_group = dkeys // ncd
+        d_class = dkeys % ncd
+        cls_idx = np.arange(ncd)
+        d_cls = (
+            np.zeros(ncd, np.int8),
+            cls_idx // (K + 1) % (K + 1) - 1,
+            cls_idx % (K + 1) - 1,
+            cls_idx // ((K + 1) * (K + 1)),
+            cls_idx // ((K + 1) * (K + 1)),
         )
+        pz_d, px_d = sums(row_cell, dkeys.size, slice(None), pair=False)
+    else:
+        ncd = n
+        d_group, d_class = cs, np.arange(n)
+        d_cls = (np.zeros(n, np.int8), before, after, ss, ss)
+        pz_d, px_d = sums(None, n, slice(None), pair=False)
+    # ---- pair cells
+    npairs = pair_end.size
+    if npairs:
+        s0, s1 = ss[:-1], ss[1:]
+        if pooled:
+            ncp = K * S * S
+            g_all = np.zeros(n - 1, dtype=np.intp)
+            g_all[same] = gap_idx
+            key = cs[1:] * ncp + (g_all * S + s0) * S + s1
+            key[~same] = G * ncp  # a dummy cell, dropped
+            pair_cell, pkeys = _cell_index(key, G * ncp + 1)
+            npc = pkeys.size - (1 if (~same).any() else 0)
+            pkeys = pkeys[:npc]
+            p_group = pkeys // ncp
+            p_class = pkeys % ncp
+            cls_idx = np.arange(ncp)
+            p_cls = (
+                np.ones(ncp, np.int8),
+                cls_idx // (S * S),
+                np.full(ncp, -1),
+                cls_idx // S % S,
+                cls_idx % S,
+            )
+            pz_p, px_p = sums(pair_cell, npc, slice(None), pair=True)
+        else:
+            ncp = npairs
+            p_group, p_class = cs[pair_end], np.arange(npairs)
+            p_cls = (np.ones(npairs, np.int8), gap_idx, np.full(npairs, -1), s0[same], s1[same])
+            pz_p, px_p = sums(None, npairs, same, pair=True)
         n_pairs_gap = np.bincount(gap_idx, minlength=K)
     else:
-        p_group = p_gap = p_s1 = p_s2 = np.zeros(0, dtype=np.intp)
+        ncp = 0
+        p_group = p_class = np.zeros(0, dtype=np.intp)
+        p_cls = tuple(np.zeros(0, dtype=np.intp) for _ in range(5))
         pz_p = np.zeros((0, len(zp)))
         px_p = np.zeros((0, len(xp)))
         n_pairs_gap = np.zeros(K, dtype=np.int64)
     cat = np.concatenate
+    cell_group = cat([d_group, p_group]).astype(np.intp)
+    perm = np.argsort(cell_group, kind="stable")
+    cls = [cat([a, b]) for a, b in zip(d_cls, p_cls, strict=True)]
     return ResidualStats(
         correlation=correlation,
         n=n,
@@ -502,14 +582,15 @@ def residual_stats(
         ngroups=G,
         gaps=gaps,
         strata=np.asarray(strata_labels, dtype=object),
-        cell_group=cat([d_group, p_group]).astype(np.intp),
-        cell_kind=cat([np.zeros(nd, np.int8), np.ones(p_group.size, np.int8)]),
-        cell_before=cat([d_before, p_gap]).astype(np.intp),
-        cell_after=cat([d_after, np.full(p_group.size, -1)]).astype(np.intp),
-        cell_s1=cat([d_s, p_s1]).astype(np.intp),
-        cell_s2=cat([d_s, p_s2]).astype(np.intp),
-        prod_z=np.ascontiguousarray(cat([pz_d, pz_p])),
-        prod_x=np.ascontiguousarray(cat([px_d, px_p])),
+        cls_kind=cls[0].astype(np.int8),
+        cls_before=cls[1].astype(np.intp),
+        cls_after=cls[2].astype(np.intp),
+        cls_s1=cls[3].astype(np.intp),
+        cls_s2=cls[4].astype(np.intp),
+        cell_group=cell_group[perm],
+        cell_class=cat([d_class, p_class + ncd]).astype(np.intp)[perm],
+        prod_z=np.ascontiguousarray(cat([pz_d, pz_p])[perm]),
+        prod_x=np.ascontiguousarray(cat([px_d, px_p])[perm]),
         n_pairs_gap=n_pairs_gap,
         n_stratum=np.bincount(ss, minlength=S),
         centering=cen,
@@ -570,19 +651,24 @@ class CorrelatedDeviance:
         self.n, self.p, self.q = stats.n, stats.p, stats.q
         self.nstrata = stats.nstrata
         self.n_resid = (1 if self.correlation else 0) + (self.nstrata - 1)
-        base = self._stats_at(np.zeros(self.n_resid), phi_zero=True)
-        self.core = BlockDeviance(base, self.ncols, reml)
+        G, C = stats.ngroups, stats.ncells
+        # cells are sorted by person: the CSR indicator has column indices 0..C-1 in order
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(stats.cell_group, minlength=G))])
+        self._P = sparse.csr_matrix((np.ones(C), np.arange(C), indptr), shape=(G, C))
+        k = self.q + self.p + 1
+        self._zp, self._xp = _zpairs(self.q, k), _xpairs(self.q, k)
+        self._zpos = {ab: j for j, ab in enumerate(self._zp)}
+        self._xpos = {ab: j for j, ab in enumerate(self._xp)}
+        diag = stats.cls_kind == 0
+        self._cls_diag = np.flatnonzero(diag)
+        self._cls_pair = np.flatnonzero(~diag)
+        self.core = BlockDeviance(self._base_stats(), self.ncols, reml)
         self.ntheta_re = self.core.ntheta
         self.ntheta = self.ntheta_re + self.n_resid
         self.lower = np.concatenate([self.core.lower, np.full(self.n_resid, -np.inf)])
         self.nevals = 0
         self._key: bytes | None = None
-        self._logdet = 0.0
-        G = stats.ngroups
-        C = stats.cell_group.size
-        self._P = sparse.csr_matrix((np.ones(C), (stats.cell_group, np.arange(C))), shape=(G, C))
-        self._P.sort_indices()
-        self._perm = self._P.indices.copy()
+        self._logdet_at = 0.0
 
     # -- residual parameters -----------------------------------------------------------
     def resid_params(self, x: np.ndarray) -> tuple[float | None, np.ndarray]:
@@ -595,64 +681,69 @@ class CorrelatedDeviance:
         return phi, delta
 
     def _coefs(self, extra: np.ndarray, phi_zero: bool = False) -> tuple[np.ndarray, float]:
+        """Coefficient of every cell and ``log|D R D|`` at the residual parameters."""
         st = self.stats
-        phi = 0.0 if (phi_zero or not self.correlation) else phi_from_u(extra[0], self.correlation)
+        phi = 0.0
+        if self.correlation and not phi_zero:
+            phi = phi_from_u(extra[0], self.correlation)
         ld = np.clip(np.asarray(extra[1 if self.correlation else 0 :], dtype=float), -20, 20)
         inv = np.exp(-np.concatenate([[0.0], ld]))
-        if st.gaps.size and phi != 0.0:
+        K = st.gaps.size
+        if K and phi != 0.0:
             r = np.power(phi, st.gaps)  # AR(1) gaps are integers, so phi < 0 is fine
             one_m = 1.0 - r * r
-            c = np.append(r * r / one_m, 0.0)  # index -1 -> 0
+            c = np.append(r * r / one_m, 0.0)  # index -1 (no neighbour) -> 0
             s = r / one_m
             logdet_r = float(st.n_pairs_gap @ np.log(one_m))
         else:
-            c = np.zeros(st.gaps.size + 1)
-            s = np.zeros(st.gaps.size)
+            c = np.zeros(K + 1)
+            s = np.zeros(K)
             logdet_r = 0.0
-        kind = st.cell_kind
-        diag = kind == 0
-        coef = np.empty(kind.size)
-        w1 = inv[st.cell_s1]
-        coef[diag] = (1.0 + c[st.cell_before[diag]] + c[st.cell_after[diag]]) * w1[diag] ** 2
-        pr = ~diag
-        if pr.any():
-            coef[pr] = -(s[st.cell_before[pr]] if s.size else 0.0) * w1[pr] * inv[st.cell_s2[pr]]
+        ccoef = np.empty(st.cls_kind.size)
+        d, pr = self._cls_diag, self._cls_pair
+        w1 = inv[st.cls_s1]
+        ccoef[d] = (1.0 + c[st.cls_before[d]] + c[st.cls_after[d]]) * w1[d] ** 2
+        if pr.size:
+            ccoef[pr] = -s[st.cls_before[pr]] * w1[pr] * inv[st.cls_s2[pr]] if K else 0.0
         logdet = logdet_r - 2.0 * float(st.n_stratum @ np.log(inv))
-        return coef, logdet
+        return ccoef[st.cell_class], logdet
 
-    def _stats_at(self, extra: np.ndarray, phi_zero: bool = False) -> BlockStats:
+    def _weighted(
+        self, extra: np.ndarray, phi_zero: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        """Per-person ``Z'Q[Z | X | y]`` entries (nz, G), global ``[X | y]'Q[X | y]`` and
+        ``log|D R D|``."""
         st = self.stats
         coef, logdet = self._coefs(extra, phi_zero)
-        self._logdet = logdet
-        q, p = st.q, st.p
-        k = q + p + 1
-        G = st.ngroups
-        if hasattr(self, "_P"):
-            P = self._P
-            P.data = coef[self._perm]
-            Sz = np.asarray(P @ st.prod_z)
-        else:
-            Sz = np.zeros((G, st.prod_z.shape[1]))
-            for j in range(st.prod_z.shape[1]):
-                Sz[:, j] = np.bincount(st.cell_group, weights=coef * st.prod_z[:, j], minlength=G)
+        P = self._P
+        P.data = coef
+        Sz = np.ascontiguousarray((P @ st.prod_z).T)
         Sx = coef @ st.prod_x
-        full = np.zeros((G, q, k))
-        for j, (a, b) in enumerate(_zpairs(q, k)):
-            full[:, a, b] = Sz[:, j]
-            if b < q:
-                full[:, b, a] = Sz[:, j]
+        p, q = self.p, self.q
         XA = np.zeros((p + 1, p + 1))
-        for j, (a, b) in enumerate(_xpairs(q, k)):
+        for j, (a, b) in enumerate(self._xp):
             XA[a - q, b - q] = XA[b - q, a - q] = Sx[j]
+        return Sz, XA, logdet
+
+    def _base_stats(self) -> BlockStats:
+        """Statistics without correlation and with equal variances (the moment start)."""
+        Sz, XA, _ = self._weighted(np.zeros(self.n_resid), phi_zero=True)
+        q, p = self.q, self.p
+        G = self.stats.ngroups
+        full = np.zeros((G, q, q + p + 1))
+        for j, (a, b) in enumerate(self._zp):
+            full[:, a, b] = Sz[j]
+            if b < q:
+                full[:, b, a] = Sz[j]
         return BlockStats(
             ZtZ=full[:, :, :q],
             ZtX=full[:, :, q : q + p],
-            Zty=full[:, :, k - 1],
+            Zty=full[:, :, q + p],
             XtX=XA[:p, :p],
             Xty=XA[:p, p],
             yty=float(XA[p, p]),
-            n=st.n,
-            centering=st.centering,
+            n=self.n,
+            centering=self.stats.centering,
         )
 
     def _load(self, x: np.ndarray) -> np.ndarray:
@@ -663,11 +754,16 @@ class CorrelatedDeviance:
         extra = x[self.ntheta_re :]
         key = extra.tobytes()
         if key != self._key:
-            stats = self._stats_at(extra)
-            self.core.stats = stats
-            self.core._soa()
+            Sz, XA, logdet = self._weighted(extra)
+            q, p = self.q, self.p
+            zz = [[Sz[self._zpos[(min(a, b), max(a, b))]] for b in range(q)] for a in range(q)]
+            C = np.empty((q, p + 1, Sz.shape[1]))
+            for a in range(q):
+                for b in range(p + 1):
+                    C[a, b] = Sz[self._zpos[(a, q + b)]]
+            self.core.load_work(zz, C, XA[:p, :p].copy(), XA[:p, p].copy(), float(XA[p, p]))
             self._key = key
-            self._logdet_at = self._logdet
+            self._logdet_at = logdet
         return x[: self.ntheta_re]
 
     # -- the evaluator protocol ----------------------------------------------------------
@@ -711,11 +807,8 @@ class CorrelatedDeviance:
 
     def moment_start(self) -> np.ndarray | None:
         """theta from the moments of the uncorrelated model, then the best phi on a grid."""
-        base = self._stats_at(np.zeros(self.n_resid), phi_zero=True)
-        self.core.stats = base
-        self.core._soa()
-        self._key = None
-        theta0 = self.core.moment_start()
+        base = BlockDeviance(self._base_stats(), self.ncols, self.reml)
+        theta0 = base.moment_start()
         if theta0 is None:
             theta0 = np.where(self.core.lower == 0.0, 1.0, 0.0)
         extra0 = np.zeros(self.n_resid)

@@ -56,10 +56,66 @@ ref <- function(name, fit, source, py, rcall, extra = list()) {
     re_sd = as.list(setNames(sqrt(diag(G)), rownames(G))),
     phi = if (is.null(cs)) NULL else num(coef(cs, unconstrained = FALSE)),
     varident = if (is.null(vs)) NULL else as.list(coef(vs, unconstrained = FALSE, allCoef = TRUE)),
-    apVar_ok = !is.character(fit$apVar)
+    apVar_ok = !is.character(fit$apVar),
+    containment_df = as.list(summary(fit)$tTable[, "DF"])
   )
   if (nrow(G) > 1) out$re_corr <- num(cov2cor(G)[2, 1])
   c(out, extra)
+}
+
+# Satterthwaite df by lmerTest's formula (Kuznetsova et al. 2017, eq. for contest1D),
+# extended to the residual parameters, computed independently at nlme's optimum: the REML
+# deviance of varpar = (theta, sigma, phi, log delta) from the dense per-person marginal
+# covariance, its Hessian by numDeriv, and the Jacobian of vcov(beta) by numDeriv.
+satt_df <- function(fit, data, y, X, Z, id, time, stratum) {
+  theta_L <- function(th, q) { L <- matrix(0, q, q); L[lower.tri(L, diag = TRUE)] <- th; L }
+  q <- ncol(Z)
+  G <- pdMatrix(fit$modelStruct$reStruct)[[1]]  # relative to sigma^2
+  th0 <- t(chol(G))[lower.tri(G, diag = TRUE)]
+  cs <- fit$modelStruct$corStruct
+  phi0 <- if (is.null(cs)) NULL else num(coef(cs, unconstrained = FALSE))
+  vs <- fit$modelStruct$varStruct
+  ld0 <- if (is.null(vs)) NULL else log(num(coef(vs, unconstrained = FALSE, allCoef = TRUE))[-1])
+  lev <- if (is.null(vs)) NULL else names(coef(vs, unconstrained = FALSE, allCoef = TRUE))
+  vp0 <- c(th0, fit$sigma, phi0, ld0)
+  nth <- length(th0)
+  blocks <- split(seq_along(y), id)
+  Vinv_parts <- function(vp) {
+    L <- theta_L(vp[1:nth], q); s2 <- vp[nth + 1]^2
+    phi <- if (is.null(phi0)) 0 else vp[nth + 2]
+    dl <- if (is.null(ld0)) numeric(0) else vp[(nth + 2 + !is.null(phi0)):length(vp)]
+    XVX <- 0; XVy <- 0; yVy <- 0; ldV <- 0
+    for (b in blocks) {
+      Zj <- Z[b, , drop = FALSE]; tj <- time[b]
+      R <- if (is.null(phi0)) diag(length(b)) else phi^abs(outer(tj, tj, "-"))
+      dj <- if (is.null(ld0)) rep(1, length(b)) else exp(c(0, dl))[match(stratum[b], lev)]
+      V <- s2 * (Zj %*% L %*% t(L) %*% t(Zj) + (dj %o% dj) * R)
+      U <- chol(V)
+      Xj <- backsolve(U, X[b, , drop = FALSE], transpose = TRUE)
+      yj <- backsolve(U, y[b], transpose = TRUE)
+      XVX <- XVX + crossprod(Xj); XVy <- XVy + crossprod(Xj, yj); yVy <- yVy + sum(yj^2)
+      ldV <- ldV + 2 * sum(log(diag(U)))
+    }
+    list(XVX = XVX, XVy = XVy, yVy = yVy, ldV = ldV)
+  }
+  dev <- function(vp) {
+    w <- Vinv_parts(vp)
+    beta <- solve(w$XVX, w$XVy)
+    rss <- w$yVy - sum(w$XVy * beta)
+    w$ldV + as.numeric(determinant(w$XVX)$modulus) + rss + (length(y) - ncol(X)) * log(2 * pi)
+  }
+  vcovb <- function(vp) as.numeric(solve(Vinv_parts(vp)$XVX))
+  H <- numDeriv::hessian(dev, vp0)
+  J <- numDeriv::jacobian(vcovb, vp0)
+  A <- 2 * solve(H)
+  Cb <- matrix(vcovb(vp0), ncol(X))
+  p <- ncol(X)
+  df <- sapply(seq_len(p), function(i) {
+    g <- J[(i - 1) * p + i, ]
+    2 * Cb[i, i]^2 / as.numeric(t(g) %*% A %*% g)
+  })
+  list(df = setNames(as.list(df), colnames(X)), se = setNames(as.list(sqrt(diag(Cb))), colnames(X)),
+       deviance = dev(vp0), varpar = vp0)
 }
 cases <- list()
 
@@ -68,11 +124,16 @@ cases <- list()
 for (m in c("REML", "ML")) {
   f <- lme(Reaction ~ Days, random = ~ 1 | Subject, data = sleep, method = m,
            correlation = corAR1(form = ~ Days | Subject), control = ctrl)
+  extra <- list()
+  if (m == "REML") extra$satterthwaite <- satt_df(
+    f, sleep, sleep$Reaction, cbind("(Intercept)" = 1, Days = sleep$Days),
+    matrix(1, nrow(sleep), 1), sleep$Subject, sleep$Days, NULL)
   cases[[length(cases) + 1]] <- ref(
     paste0("sleepstudy_ar1_", tolower(m)), f, "shared:sleepstudy/sleepstudy.csv",
     list(formula = "Reaction ~ Days + (1 | Subject)", correlation = "ar1", time = "Days",
          reml = m == "REML"),
-    sprintf("lme(Reaction ~ Days, random = ~ 1 | Subject, method = '%s', correlation = corAR1(form = ~ Days | Subject))", m))
+    sprintf("lme(Reaction ~ Days, random = ~ 1 | Subject, method = '%s', correlation = corAR1(form = ~ Days | Subject))", m),
+    extra)
 }
 
 # 3 aces_daily, corCAR1 on continuous time (days since the person's first day + time of day)
@@ -112,7 +173,9 @@ cases[[length(cases) + 1]] <- ref(
   "diary_varident_ar1_reml", f, "case:data/diary_missing.csv",
   list(formula = "pain ~ sleep + (1 | id)", weights = "group:weekend", correlation = "ar1",
        time = "day", reml = TRUE),
-  "lme(pain ~ sleep, random = ~ 1 | id, weights = varIdent(form = ~ 1 | weekend), correlation = corAR1(form = ~ day | id))")
+  "lme(pain ~ sleep, random = ~ 1 | id, weights = varIdent(form = ~ 1 | weekend), correlation = corAR1(form = ~ day | id))",
+  list(satterthwaite = satt_df(f, sim, sim$pain, cbind("(Intercept)" = 1, sleep = sim$sleep),
+                               matrix(1, nrow(sim), 1), sim$id, sim$day, sim$weekend)))
 
 # 7 the same model without correlation (the likelihood-ratio comparison of sp.anova)
 f0 <- lme(pain ~ sleep, random = ~ sleep | id, data = sim, method = "REML", control = ctrl)
