@@ -42,12 +42,14 @@ def partial_correlations(precision: np.ndarray) -> np.ndarray:
 
 
 def force_positive(K: np.ndarray) -> np.ndarray:
-    """mlVAR's ``forcePositive``: symmetrise; if an eigenvalue is negative, shift the diagonal.
+    """mlVAR's ``forcePositive``: symmetrise; if an eigenvalue is negative, shift it up.
+
+    As in mlVAR, ``K - (I * min(eigenvalue) - 0.001)``: the 0.001 is added to every entry.
 
     Examples
     --------
     >>> force_positive(np.array([[1.0, 2.0], [2.0, 1.0]])).round(3).tolist()
-    [[2.001, 2.0], [2.0, 2.001]]
+    [[2.001, 2.001], [2.001, 2.001]]
     """
     K = (np.asarray(K, dtype=float) + np.asarray(K, dtype=float).T) / 2.0
     ev = np.linalg.eigvalsh(K)
@@ -295,6 +297,16 @@ def _fit_mlvar(
     gamma = np.zeros((k, k))
     icpt_sd = np.zeros(k)
     resid = np.full((len(frame), k), np.nan)
+    # Predictors are divided by their SD for the fits (the ML/REML fit is equivariant under
+    # rescaling columns; the optimiser is not: a slope variance of a predictor in minutes
+    # is otherwise a tiny theta that it can leave at zero) and the effects scaled back.
+    frame = frame.copy()
+    scale = {}
+    for c in [*L, *(f"_B{i}" for i in range(k))]:
+        sd = float(np.nanstd(frame[c].to_numpy()))
+        scale[c] = sd if np.isfinite(sd) and sd > 0 else 1.0
+        frame[c] = frame[c] / scale[c]
+    sL = np.array([scale[c] for c in L])
     for j, v in enumerate(variables):
         row, used = _accounting_row(v, frame, j, L)
         acc.append(row)
@@ -322,11 +334,11 @@ def _fit_mlvar(
         fits.append(fit)
         fe = fit.fixef
         ses = fit.std_errors
-        coef[j] = fe[L].to_numpy()
-        se[j] = ses[L].to_numpy()
+        coef[j] = fe[L].to_numpy() / sL
+        se[j] = ses[L].to_numpy() / sL
         for i in range(k):
             if i != j:
-                gamma[j, i] = fe[f"_B{i}"]
+                gamma[j, i] = fe[f"_B{i}"] / scale[f"_B{i}"]
         vc = fit.varcorr()
         icpt_sd[j] = float(vc.loc[(vc["term1"] == "Intercept") & vc["term2"].isna(), "sd"].iloc[0])
         resid[np.flatnonzero(used), j] = fit.residuals().to_numpy()
@@ -345,7 +357,7 @@ def _fit_mlvar(
             re = re[re["term"].isin(L)]
             wide = re.pivot(index="level", columns="term", values="estimate")[L]
             rows = np.array([pos[lv] for lv in wide.index])
-            person[rows, j, :] = coef[j] + wide.to_numpy()
+            person[rows, j, :] = coef[j] + wide.to_numpy() / sL
     return NetworkResult(
         variables=variables,
         sleep=sleep,

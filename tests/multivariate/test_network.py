@@ -1,0 +1,207 @@
+"""sp.network against lme4 fits of mlVAR's lmer estimator, recovery, invariance, bad input.
+
+References: tests/reference/mlvar/mlvar_reference.R (lme4 1.1-31; data prepared in R,
+independently of sleeppain) and its JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sleeppain as sp
+from sleeppain.multivariate._simulate import DEFAULT_B, simulate_var
+from sleeppain.multivariate._var import partial_correlations
+from sleeppain.results import TIDY_COLUMNS
+from tests.conftest import REFERENCE_DIR, shared_path
+
+REF = json.loads((REFERENCE_DIR / "mlvar" / "mlvar_reference.json").read_text())
+SIM = pd.read_csv(REFERENCE_DIR / "mlvar" / "sim_var.csv")
+V = ["v1", "v2", "v3", "v4"]
+
+#: optimum: fixed effects within 1 % of lme4's standard error
+TOL_BETA_SE = 0.01
+#: derived standard errors, rtol
+TOL_SE = 1e-3
+#: optimum: log-likelihood within 1e-3 of lme4's (or better)
+TOL_LOGLIK = 1e-3
+#: networks derived from the optimum (partial correlations, person-specific effects), atol
+TOL_NET = 1e-3
+#: closed forms (least squares, HC3), rtol
+TOL_CLOSED = 1e-8
+
+
+def _fit(df, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sp.BoundaryFitWarning)
+        return sp.network(df, **kw)
+
+
+def _check_against(res, case):
+    for j, v in enumerate(case["vars"]):
+        m = case["models"][v]
+        f = res.fits[j]
+        rb = np.array([m["fixef"]["L_" + w] for w in case["vars"]])
+        rs = np.array([m["se"]["L_" + w] for w in case["vars"]])
+        assert f.nobs == m["nobs"]
+        np.testing.assert_array_less(np.abs(res.coef[j] - rb) / rs, TOL_BETA_SE)
+        np.testing.assert_allclose(res.coef_se[j], rs, rtol=TOL_SE)
+        assert f.loglik >= m["loglik"] - TOL_LOGLIK
+        between = [m["fixef"]["B_" + w] for w in case["vars"] if w != v]
+        got = [res.between_gamma[j, i] for i, w in enumerate(case["vars"]) if w != v]
+        bse = [m["se"]["B_" + w] for w in case["vars"] if w != v]
+        np.testing.assert_array_less(np.abs(np.subtract(got, between)) / bse, TOL_BETA_SE)
+    np.testing.assert_allclose(res.between_pcor, np.array(case["between"]), atol=TOL_NET)
+    np.testing.assert_allclose(
+        res.contemporaneous_pcor, np.array(case["contemporaneous"]), atol=TOL_NET
+    )
+    assert res.n_contemporaneous_rows == case["n_complete_residual_rows"]
+    for pid, B in (case["person"] or {}).items():
+        key = type(res.person_ids[0])(pid) if not isinstance(res.person_ids[0], str) else pid
+        np.testing.assert_allclose(res.person_network(key).to_numpy(), np.array(B), atol=TOL_NET)
+
+
+@pytest.mark.parametrize("random", ["orthogonal", "correlated", "fixed"])
+def test_matches_lme4_on_simulated_diary(random):
+    res = _fit(SIM, id="id", day="day", variables=V, random=random)
+    _check_against(res, REF["cases"][f"sim_{random}"])
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("random", ["orthogonal", "fixed"])
+def test_matches_lme4_on_aces_daily(random):
+    raw = pd.read_csv(shared_path("aces_daily/aces_daily.csv"))
+    case = REF["cases"].get(f"aces_{random}")
+    if case is None:
+        pytest.skip("the reference JSON was written without ../shared/data/aces_daily")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sp.ScaleWarning)
+        d = sp.Diary.from_frame(
+            raw,
+            id="UserID",
+            day="SurveyDay",
+            prompt="SurveyInteger",
+            aggregate="mean",
+            sleep="SOLs",
+            columns=["STRESS", "PosAff", "NegAff", "SOLs"],
+        )
+    res = _fit(d, variables=case["vars"], sleep="SOLs", random=random)
+    _check_against(res, case)
+
+
+@pytest.mark.shared_data
+def test_n_of_1_var_matches_r_least_squares_with_hc3():
+    raw = pd.read_csv(shared_path("esm_n1/csd_emaph_ESMdata_recoded.csv"))
+    case = REF["cases"].get("esm_n1")
+    if case is None:
+        pytest.skip("the reference JSON was written without ../shared/data/esm_n1")
+    vars_ = case["vars"]
+    d = sp.Diary.from_frame(
+        raw.assign(person=1),
+        id="person",
+        day="date",
+        prompt="beepno",
+        aggregate="mean",
+        sleep="mor_qualsleep",
+        columns=vars_,
+    )
+    res = sp.network(d, variables=vars_, sleep="mor_qualsleep")
+    assert res.method == "n1_ols" and res.between is None
+    for j, v in enumerate(vars_):
+        m = case["models"][v]
+        assert res.fits[j]["nobs"] == m["nobs"]
+        np.testing.assert_allclose(res.fits[j]["coef"], m["coef"], rtol=TOL_CLOSED)
+        np.testing.assert_allclose(res.fits[j]["se_hc3"], m["se_hc3"], rtol=TOL_CLOSED)
+    np.testing.assert_allclose(
+        res.contemporaneous_pcor, np.array(case["contemporaneous"]), atol=TOL_CLOSED
+    )
+
+
+def test_recovers_known_networks():
+    df = simulate_var(150, 60, slope_sd=0.05, seed=11)
+    res = _fit(df, id="id", day="day", variables=V)
+    z = np.abs(res.coef - DEFAULT_B) / res.coef_se
+    assert z.max() < 4.0, z  # every lag-1 effect within 4 standard errors of the truth
+    true_contemp = partial_correlations(np.linalg.inv(0.7 * np.eye(4) + 0.3))
+    np.testing.assert_allclose(res.contemporaneous_pcor, true_contemp, atol=0.04)
+    # person-specific networks vary around the fixed network with about the simulated SD
+    spread = np.nanstd(res.person_networks, axis=0)
+    assert np.all(spread < 0.1)
+
+
+def test_row_order_does_not_matter():
+    a = _fit(SIM, id="id", day="day", variables=V)
+    shuffled = SIM.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    b = _fit(shuffled, id="id", day="day", variables=V)
+    np.testing.assert_allclose(a.coef, b.coef, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(a.contemporaneous_pcor, b.contemporaneous_pcor, atol=1e-8)
+    np.testing.assert_allclose(a.between_pcor, b.between_pcor, atol=1e-8)
+
+
+def test_a_missing_day_gives_a_missing_lag():
+    from sleeppain.multivariate._var import _lagged_frame
+
+    df = pd.DataFrame(
+        {
+            "id": [1, 1, 1, 1, 2, 2],
+            "day": [1, 2, 4, 5, 1, 2],
+            "a": [1.0, 2, 4, 3, 5, 7],
+            "b": [0.0, 1, 1, 2, 3, 3],
+        }
+    )
+    d = sp.Diary.from_frame(df, id="id", day="day")
+    fr = _lagged_frame(d, ("a", "b"), False)
+    # person 1: day 2 lags day 1; day 4 has no day 3 -> missing; never across persons
+    assert np.isnan(fr["_L0"].to_numpy()).tolist() == [True, False, True, False, True, False]
+    np.testing.assert_allclose(fr["_R0"].to_numpy()[[1, 3, 5]], [1.0, 4.0, 5.0])
+    np.testing.assert_allclose(fr["_L0"].to_numpy()[[1, 3, 5]], [1.0 - 2.5, 4.0 - 2.5, 5.0 - 6.0])
+
+
+def test_result_contract_and_plot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    res = _fit(SIM, id="id", day="day", variables=V)
+    t = res.tidy()
+    assert tuple(t.columns[:8]) == TIDY_COLUMNS
+    assert set(t["network"]) == {"temporal", "contemporaneous", "between"}
+    assert len(t) == 16 + 6 + 6
+    assert len(res.glance()) == 4
+    assert "Temporal network" in res.summary()
+    tm = res.temporal
+    tm.iloc[0, 0] = 99.0
+    assert res.temporal.iloc[0, 0] != 99.0
+    with pytest.raises(ValueError):
+        res.coef[0, 0] = 1.0
+    axes = res.plot(threshold=0.1)
+    assert len(axes) == 3 and "0.1" in axes[0].get_title()
+    html = _fit(
+        SIM.rename(columns={"v1": "<b>v1"}),
+        id="id",
+        day="day",
+        variables=["<b>v1", "v2"],
+        random="fixed",
+    )._repr_html_()
+    assert "<b>v1" not in html
+
+
+def test_bad_input():
+    with pytest.raises(sp.SpecificationError, match="at least 2 variables"):
+        sp.network(SIM, id="id", day="day", variables=["v1"])
+    with pytest.raises(sp.SpecificationError, match="lag=2"):
+        sp.network(SIM, id="id", day="day", variables=V, lag=2)
+    with pytest.raises(sp.SpecificationError, match="random="):
+        sp.network(SIM, id="id", day="day", variables=V, random="diagonal")
+    with pytest.raises(sp.SpecificationError, match="not among variables"):
+        sp.network(SIM, id="id", day="day", variables=V, sleep="sq")
+    const = SIM.assign(age=SIM.id * 2.0)
+    with pytest.raises(sp.DataStructureError, match="'age' has no within-person variance"):
+        sp.network(const, id="id", day="day", variables=["v1", "age"])
+    one = SIM[SIM.id == 1].drop(columns="id")
+    res = sp.network(one, day="day", variables=V)  # one person's series: N-of-1 VAR
+    with pytest.raises(sp.SpecificationError, match="random lag slopes"):
+        res.person_network(1)
