@@ -1,0 +1,176 @@
+"""sp.mediation against nlme's stacked varIdent fit, recovery, Monte Carlo, bad input.
+
+References: tests/reference/mediation/mediation_reference.R (nlme 3.1-162 ``lme`` with
+``varIdent(form = ~ 1 | eq)``; data stacked in R independently of sleeppain) and its JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sleeppain as sp
+from sleeppain.multivariate._simulate import simulate_mediation
+from sleeppain.results import TIDY_COLUMNS
+from tests.conftest import REFERENCE_DIR, shared_path
+
+REF = json.loads((REFERENCE_DIR / "mediation" / "mediation_reference.json").read_text())
+SIM = pd.read_csv(REFERENCE_DIR / "mediation" / "sim_med.csv")
+KW = {"id": "id", "day": "day", "x": "x", "m": "m", "y": "y"}
+
+#: optimum: log-likelihood within 1e-3 of nlme's (or better)
+TOL_LOGLIK = 1e-3
+#: a, b, c' within 1 % of nlme's standard errors
+TOL_BETA_SE = 0.01
+#: the between-person coefficient of m's person mean lies on a flat ridge of the stacked
+#: model (its person mean is nearly the mediator's random intercept): 5 % of its SE
+TOL_RIDGE_SE = 0.05
+#: variance parameters at the optimum (delta, cov(a_j, b_j)), rtol
+TOL_VARPAR = 1e-3
+#: SE of cov(a_j, b_j) vs nlme's apVar (nlme's finite-difference Hessian on its own scale;
+#: observed agreement 7 %)
+TOL_SE_COV = 0.10
+
+
+def _fit(df, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sp.BoundaryFitWarning)
+        return sp.mediation(df, seed=1, n_draws=2000, **kw)
+
+
+def _check(res, c, se_cov=False):
+    assert res.n_pairs == c["n_pairs"]
+    assert res.loglik >= c["loglik"] - TOL_LOGLIK
+    fe = res.fixef
+    for k in ("Sm", "Sm_x", "Sm_xb", "Sy", "Sy_m", "Sy_x", "Sy_xb"):
+        assert abs(fe[k] - c["fixef"][k]) / c["se"][k] < TOL_BETA_SE, k
+    assert abs(fe["Sy_mb"] - c["fixef"]["Sy_mb"]) / c["se"]["Sy_mb"] < TOL_RIDGE_SE
+    np.testing.assert_allclose(res.delta, c["delta_y"], rtol=TOL_VARPAR)
+    np.testing.assert_allclose(res.estimates[3], c["cov_ab"], rtol=TOL_VARPAR)
+    if se_cov:
+        np.testing.assert_allclose(res.se_cov_ab, c["se_cov_ab_apvar"], rtol=TOL_SE_COV)
+
+
+@pytest.mark.parametrize("engine", ["profile", "auto"])
+@pytest.mark.parametrize("method", ["REML", "ML"])
+def test_matches_nlme_varident_on_simulated_diary(engine, method):
+    res = _fit(SIM, reml=method == "REML", engine=engine, **KW)
+    _check(res, REF["cases"][f"sim_{method}"])
+
+
+@pytest.mark.shared_data
+def test_matches_nlme_on_pain_diary():
+    raw = pd.read_csv(shared_path("paindiary/PainDiary.csv"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sp.ScaleWarning)
+        res = _fit(
+            raw,
+            id="Person",
+            day="Day",
+            x="SleepQual",
+            m="PosAffect",
+            y="Pain",
+            sleep_timing="previous_night",
+            engine="profile",
+        )
+    _check(res, REF["cases"]["paindiary_REML"], se_cov=True)
+    assert res.x_is_sleep
+
+
+def test_recovers_known_effects():
+    df = simulate_mediation(
+        200, 30, a=0.4, b=0.5, c_prime=0.1, sd_a=0.25, sd_b=0.25, cor_ab=0.5, seed=7
+    )
+    res = _fit(df, **KW)
+    eff = res.effects()
+    truth = {
+        "a": 0.4,
+        "b": 0.5,
+        "c_prime": 0.1,
+        "cov_ab": 0.03125,
+        "indirect": 0.2 + 0.03125,
+        "total": 0.3 + 0.03125,
+    }
+    assert list(eff.index) == ["a", "b", "c_prime", "cov_ab", "indirect", "total"]
+    for k, v in truth.items():
+        assert abs(eff.loc[k, "estimate"] - v) < 4 * eff.loc[k, "std_error"], k
+    np.testing.assert_allclose(res.delta, 1.5, rtol=0.05)
+    a, b, c, cv = res.estimates
+    assert eff.loc["indirect", "estimate"] == pytest.approx(a * b + cv, rel=1e-12)
+    assert eff.loc["total", "estimate"] == pytest.approx(c + a * b + cv, rel=1e-12)
+
+
+def test_seeded_draws_and_contract():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    a = _fit(SIM, **KW)
+    b = _fit(SIM, **KW)
+    np.testing.assert_array_equal(a.draws, b.draws)
+    t = a.tidy()
+    assert tuple(t.columns[:8]) == TIDY_COLUMNS and len(t) == 6
+    assert len(a.glance()) == 1
+    assert "Within-person mediation" in a.summary()
+    assert a.plot() is not None
+    with pytest.raises(ValueError):
+        a.draws[0, 0] = 1.0
+    with pytest.raises(sp.SpecificationError, match="seed"):
+        sp.mediation(SIM, seed="x", **KW)
+
+
+def test_row_order_does_not_matter():
+    a = _fit(SIM, **KW)
+    b = _fit(SIM.sample(frac=1.0, random_state=2).reset_index(drop=True), **KW)
+    np.testing.assert_allclose(a.estimates, b.estimates, rtol=1e-5, atol=1e-8)
+
+
+def test_bad_input():
+    with pytest.raises(sp.SpecificationError, match="three different variables"):
+        sp.mediation(SIM, id="id", day="day", x="x", m="x", y="y", seed=1)
+    with pytest.raises(sp.SpecificationError, match="random="):
+        sp.mediation(SIM, random=("a", "slope"), seed=1, **KW)
+    const = SIM.assign(x=SIM.id * 1.0)
+    with pytest.raises(sp.DataStructureError, match="'x' has no within-person variance"):
+        sp.mediation(const, seed=1, **KW)
+    d = sp.Diary.from_frame(SIM, id="id", day="day", sleep="m")
+    with pytest.raises(sp.SpecificationError, match="must be day variables"):
+        sp.mediation(d, x="x", m="m", y="y", seed=1)
+
+
+@pytest.mark.slow
+def test_monte_carlo_interval_coverage_small():
+    """20 datasets: the 95 % Monte Carlo interval of the indirect effect covers the truth
+    in at least 15 (expected 19; 4 binomial SEs below it). The large study is in
+    benchmarks/bench_network.py."""
+    truth = 0.4 * 0.5 + 0.25 * 0.25 * 0.5
+    hits = 0
+    for s in range(20):
+        df = simulate_mediation(60, 20, seed=1000 + s)
+        res = _fit(df, **KW)
+        lo, hi = res.effects().loc["indirect", ["conf_low", "conf_high"]]
+        hits += lo <= truth <= hi
+    assert hits >= 15, hits
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    os.environ.get("SLEEPPAIN_FULL_MC") != "1",
+    reason="large Monte Carlo study: set SLEEPPAIN_FULL_MC=1 (see benchmarks/bench_network.py)",
+)
+def test_monte_carlo_interval_coverage_full():
+    truth = 0.4 * 0.5 + 0.25 * 0.25 * 0.5
+    hits = sum(
+        lo <= truth <= hi
+        for lo, hi in (
+            _fit(simulate_mediation(80, 25, seed=5000 + s), **KW)
+            .effects()
+            .loc["indirect", ["conf_low", "conf_high"]]
+            for s in range(300)
+        )
+    )
+    assert abs(hits / 300 - 0.95) < 4 * np.sqrt(0.95 * 0.05 / 300)
