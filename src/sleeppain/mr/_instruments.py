@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from sleeppain.errors import DataStructureError, SpecificationError
+from sleeppain.mr._io import normalise_chromosome
 
 __all__ = ["rsq_from_bsen", "rsq_from_lor", "select_instruments"]
 
@@ -109,7 +110,7 @@ def select_instruments(
     Variants with ``pval < p_threshold`` are clumped greedily from the smallest p-value down:
 
     * ``clump="distance"``: drop any variant within ``clump_kb`` kb of a kept one on the same
-      chromosome (needs ``chr``, ``pos``); a conservative stand-in for LD clumping (PLINK's
+      chromosome (needs ``chr``, ``pos``; ``chr1`` and ``1`` are the same); a conservative stand-in for LD clumping (PLINK's
       ``--clump-kb 10000`` with ``r2`` unknown);
     * ``clump=<DataFrame>``: a square LD matrix of correlations ``r`` with SNP ids as index
       and columns (e.g. from PLINK ``--r square`` on a reference panel); drop variants with
@@ -202,8 +203,10 @@ def select_instruments(
                 )
         window = clump_kb * 1000.0
         kept_pos: dict[str, list[float]] = {}
+        # one label per chromosome, so "chr1" and "1" are clumped together
+        chroms = normalise_chromosome(sig["chr"])
         for idx, row in sig.iterrows():
-            chrom = str(row["chr"])
+            chrom = str(chroms[idx])
             pos = float(row["pos"])
             near = [p for p in kept_pos.get(chrom, []) if abs(p - pos) < window]
             if near:

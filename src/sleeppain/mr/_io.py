@@ -1,11 +1,21 @@
-"""Read GWAS summary statistics into one standard table (offline; gzip supported)."""
+"""Read GWAS summary statistics into one standard table (offline; gzip supported).
+
+Bad files give typed errors that name the file: a directory, an empty file, a file named
+``.gz`` that is not gzip-compressed (or is truncated), text that is not UTF-8. Decimal commas
+(``0,05``) are detected (pass ``decimal=","`` to read them), allele frequencies outside
+[0, 1] are refused with their rows named, and chromosome labels are normalised (``chr1``,
+``CHR1`` and ``1`` are one chromosome; ``chrX`` is ``X``).
+"""
 
 from __future__ import annotations
 
 import gzip
 import os
+import re
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,7 +23,7 @@ from scipy import stats
 
 from sleeppain.errors import DataStructureError, SpecificationError
 
-__all__ = ["STANDARD_COLUMNS", "read_sumstats"]
+__all__ = ["STANDARD_COLUMNS", "normalise_chromosome", "read_sumstats"]
 
 #: The columns every reader returns (missing ones are filled with NaN).
 STANDARD_COLUMNS = (
@@ -88,10 +98,133 @@ _FORMATS: dict[str, dict[str, str]] = {
 }
 
 
-def _open_text(path: Path) -> str:
-    opener = gzip.open if path.suffix == ".gz" or path.read_bytes()[:2] == b"\x1f\x8b" else open
-    with opener(path, "rt") as fh:  # type: ignore[operator]
-        return fh.readline()
+_GZIP_MAGIC = b"\x1f\x8b"
+_NUMERIC = ("beta", "se", "eaf", "pval", "samplesize", "ncase", "ncontrol", "pos")
+_DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d*,\d+(?:[eE][-+]?\d+)?\s*$")
+
+
+def _check_file(p: Path) -> bool:
+    """Refuse what cannot be a summary-statistics file; return True when it is gzip data."""
+    if not p.exists():
+        raise DataStructureError(f"read_sumstats: no file at {p}. Check the path.")
+    if p.is_dir():
+        raise DataStructureError(
+            f"read_sumstats: {p} is a directory, not a file. Pass the summary-statistics file "
+            "inside it (e.g. a .tsv or .tsv.gz)."
+        )
+    with open(p, "rb") as fh:
+        head = fh.read(2)
+    if not head:
+        raise DataStructureError(
+            f"read_sumstats: {p} is empty (0 bytes). The download or copy may have failed."
+        )
+    is_gz = head == _GZIP_MAGIC
+    if p.suffix == ".gz" and not is_gz:
+        raise DataStructureError(
+            f"read_sumstats: {p} is named .gz but is not gzip-compressed (plain text?). "
+            "Rename it without .gz, or compress it with gzip."
+        )
+    return is_gz
+
+
+def _read_file(p: Path) -> pd.DataFrame:
+    """Read a delimited file (tab, semicolon, comma or whitespace), gzip or plain."""
+    is_gz = _check_file(p)
+    try:
+        opener: Any = gzip.open if is_gz else open
+        with opener(p, "rt", encoding="utf-8") as fh:
+            header = fh.readline()
+        if not header.strip():
+            raise DataStructureError(
+                f"read_sumstats: {p} has no header line (the first line is blank)."
+            )
+        sep = next((c for c in ("\t", ";", ",") if c in header), r"\s+")
+        return pd.read_csv(p, sep=sep, compression="gzip" if is_gz else None, low_memory=False)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        raise DataStructureError(
+            f"read_sumstats: {p} is a damaged or truncated gzip file ({err}). Download it again."
+        ) from None
+    except UnicodeDecodeError as err:
+        raise DataStructureError(
+            f"read_sumstats: {p} is not UTF-8 text (byte {err.start}: {err.reason}). Convert "
+            "it (iconv -f latin1 -t utf-8), or read it with pandas and pass the DataFrame."
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise DataStructureError(f"read_sumstats: {p} has no columns to read.") from None
+    except pd.errors.ParserError as err:
+        raise DataStructureError(
+            f"read_sumstats: {p} could not be parsed as a delimited table ({err})."
+        ) from None
+
+
+def normalise_chromosome(values: pd.Series) -> pd.Series:
+    """One label per chromosome: ``chr1``/``CHR1``/``1``/``1.0`` -> ``"1"``, ``chrx`` -> ``"X"``.
+
+    Missing values stay missing; ``M`` and ``chrM`` become ``"MT"``.
+
+    Examples
+    --------
+    >>> normalise_chromosome(pd.Series(["chr1", "1", 1.0, "CHRx", "chrM", None])).tolist()
+    ['1', '1', '1', 'X', 'MT', None]
+    """
+
+    def one(v: Any) -> Any:
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return None
+        if isinstance(v, float | np.floating) and float(v).is_integer():
+            v = int(v)
+        text = str(v).strip()
+        if text.lower().startswith("chr"):
+            text = text[3:]
+        if re.fullmatch(r"\d+\.0+", text):
+            text = text.split(".")[0]
+        text = text.upper()
+        text = text.lstrip("0") or "0" if text.isdigit() else text
+        return "MT" if text == "M" else text
+
+    values = values.astype(object)
+    uniques = pd.unique(values[values.notna()])
+    labels = {u: one(u) for u in uniques}  # a handful of chromosomes, millions of rows
+    return pd.Series(
+        [labels.get(v) if v is not None and v == v else None for v in values],
+        index=values.index,
+        dtype=object,
+    )
+
+
+def _to_numeric(out: pd.DataFrame, where: str, decimal: str) -> None:
+    """Numeric columns as floats; decimal commas are read with ``decimal=","``, else refused."""
+    for c in _NUMERIC:
+        col = out[c]
+        if not pd.api.types.is_numeric_dtype(col):
+            text = col.astype(object).where(col.notna(), None).astype("str")
+            text = text.where(col.notna(), None)
+            if decimal == ",":
+                text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+            else:
+                commas = text.dropna().str.match(_DECIMAL_COMMA)
+                if commas.any():
+                    rows = commas[commas].index[:3]
+                    ex = ", ".join(f"row {i + 1}: {text[i]!r}" for i in rows)
+                    raise DataStructureError(
+                        f"read_sumstats: column {c!r} of {where} has {int(commas.sum())} "
+                        f"value(s) with a decimal comma ({ex}). Pass decimal=',' to read them."
+                    )
+            col = text
+        out[c] = pd.to_numeric(col, errors="coerce")
+
+
+def _check_frequencies(out: pd.DataFrame, where: str) -> None:
+    f = out["eaf"].to_numpy(dtype=float)
+    bad = np.isfinite(f) & ((f < 0) | (f > 1))
+    if bad.any():
+        idx = np.nonzero(bad)[0]
+        ex = ", ".join(f"row {i + 1} ({out['SNP'].iloc[i]}: {f[i]:g})" for i in idx[:3])
+        raise DataStructureError(
+            f"read_sumstats: {idx.size} allele frequenc{'y' if idx.size == 1 else 'ies'} in "
+            f"{where} lie outside [0, 1] ({ex}). The column mapped to eaf may hold "
+            "percentages or counts; fix it or map another column with columns={'eaf': ...}."
+        )
 
 
 def _detect(columns: list[str]) -> str:
@@ -121,6 +254,7 @@ def read_sumstats(
     ncase: float | None = None,
     ncontrol: float | None = None,
     trait: str | None = None,
+    decimal: str = ".",
 ) -> pd.DataFrame:
     """Read GWAS summary statistics into sleeppain's standard columns.
 
@@ -144,18 +278,25 @@ def read_sumstats(
         case and control counts).
     trait : str, optional
         Stored in a ``trait`` column.
+    decimal : {".", ","}
+        Decimal mark of the numbers. With the default, values such as ``0,05`` are refused
+        (they would otherwise be read as missing); ``decimal=","`` reads them (``.`` is then a
+        thousands separator).
 
     Returns
     -------
     DataFrame
         Columns :data:`STANDARD_COLUMNS` (+ ``trait``), one row per variant as in the file.
-        Alleles are upper-case; a missing p-value is computed from ``beta/se`` (normal).
-        Nothing is dropped here: rows with missing values are excluded, and logged, later.
+        Alleles are upper-case; chromosomes are normalised (``chr1`` -> ``1``); a missing
+        p-value is computed from ``beta/se`` (normal). Nothing is dropped here: rows with
+        missing values are excluded, and logged, later.
 
     Raises
     ------
     DataStructureError
-        When the file lacks SNP, beta (or odds_ratio), se or effect_allele.
+        When the file lacks SNP, beta (or odds_ratio), se or effect_allele; when the path is a
+        directory, an empty file, a damaged gzip file, or not UTF-8; for decimal commas
+        without ``decimal=","``; for allele frequencies outside [0, 1].
 
     Examples
     --------
@@ -166,17 +307,15 @@ def read_sumstats(
        SNP  beta effect_allele
     0  rs1   0.1             A
     """
+    if decimal not in (".", ","):
+        raise SpecificationError(f"read_sumstats: decimal={decimal!r}; use '.' or ','.")
     if isinstance(path, pd.DataFrame):
         raw = path.copy()
         where = "the DataFrame"
     else:
         p = Path(path)
-        if not p.exists():
-            raise DataStructureError(f"read_sumstats: no file at {p}. Check the path.")
-        header = _open_text(p)
-        sep = "\t" if "\t" in header else ("," if "," in header else r"\s+")
-        raw = pd.read_csv(p, sep=sep, compression="infer", low_memory=False)
-        where = str(p.name)
+        raw = _read_file(p)
+        where = str(p)
     raw.columns = [str(c) for c in raw.columns]
     if columns is not None:
         fmt = "columns" if format == "auto" else format
@@ -208,7 +347,10 @@ def read_sumstats(
             (c for c in ("hm_odds_ratio", "odds_ratio", "OR") if c in raw.columns), None
         )
         if or_col is not None and or_col in raw.columns:
-            out["beta"] = np.log(pd.to_numeric(raw[or_col], errors="coerce"))
+            ratio = pd.DataFrame({c: raw[or_col] if c == "beta" else np.nan for c in _NUMERIC})
+            _to_numeric(ratio, where, decimal)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out["beta"] = np.log(ratio["beta"].where(ratio["beta"] > 0))
     missing = [c for c in ("SNP", "beta", "se", "effect_allele") if out[c].isna().all()]
     if (
         fmt == "finngen"
@@ -242,13 +384,13 @@ def read_sumstats(
         out["SNP"] = first.where(first.notna() & (first != ""), ids)
         if "nearest_genes" in raw.columns:
             out["nearest_genes"] = raw["nearest_genes"]
-    for c in ("beta", "se", "eaf", "pval", "samplesize", "ncase", "ncontrol", "pos"):
-        out[c] = pd.to_numeric(out[c], errors="coerce")
+    _to_numeric(out, where, decimal)
     for c in ("effect_allele", "other_allele"):
         col = out[c].astype(object)
         out[c] = col.where(col.isna(), col.astype(str).str.strip().str.upper())
     out["SNP"] = out["SNP"].astype(object).where(out["SNP"].isna(), out["SNP"].astype(str))
-    out["chr"] = out["chr"].astype(object).where(out["chr"].isna(), out["chr"].astype(str))
+    out["chr"] = normalise_chromosome(out["chr"])
+    _check_frequencies(out, where)
     if samplesize is not None:
         out["samplesize"] = float(samplesize)
     if ncase is not None:
