@@ -24,9 +24,8 @@ from sleeppain.errors import (
 )
 from sleeppain.mixed import LmmControl, LmmResult, build_design, fit_design, lmm
 
+# the house schema first, then the context columns (sleeppain.results.tidy_frame)
 TIDY_COLUMNS = [
-    "effect",
-    "group",
     "term",
     "estimate",
     "std_error",
@@ -35,6 +34,8 @@ TIDY_COLUMNS = [
     "p_value",
     "conf_low",
     "conf_high",
+    "effect",
+    "group",
 ]
 #: optimum of the same criterion reached by two routes: beta within 1% of its SE
 BETA_SE_FRACTION = 0.01

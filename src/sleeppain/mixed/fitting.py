@@ -25,9 +25,11 @@ from sleeppain.errors import (
     SpecificationError,
 )
 from sleeppain.mixed._blas import single_threaded_blas
+from sleeppain.mixed._scaling import optimize_checked
 from sleeppain.mixed.design import Design, RowAccounting, build_design
 from sleeppain.mixed.deviance import deviance_from_design
-from sleeppain.mixed.optimize import LmmControl, check_convergence, is_singular, optimize_theta
+from sleeppain.mixed.formula import dotted_columns
+from sleeppain.mixed.optimize import LmmControl, is_singular
 from sleeppain.mixed.residual import (
     PHI_BOUNDARY_TOL,
     CorrelatedDeviance,
@@ -110,8 +112,8 @@ def fit_design(
             dev = deviance_from_design(design, reml=reml, method=control.method)
         else:
             dev = correlated_deviance(design, residual, reml=reml)
-        x, record = optimize_theta(dev, control)
-        record = check_convergence(dev, x, record, control)
+        # badly centred/scaled predictors are optimised on a standardised design (_scaling)
+        x, record = optimize_checked(design, dev, control, reml=reml, scalable=residual is None)
         sol = dev.solve(x)
     n, p = design.n, design.p
     sigma = float(np.sqrt(sol.r2 / (n - p if reml else n)))
@@ -160,8 +162,9 @@ def fit_design(
     return LmmResult(
         formula=design.parsed.formula,
         reml=bool(reml),
-        fixef=pd.Series(sol.beta, index=list(design.fixef_names), name="estimate"),
-        theta=theta,
+        beta=sol.beta,
+        fixef_names=tuple(design.fixef_names),
+        _theta=theta,
         sigma=sigma,
         objective=float(sol.deviance),
         loglik=-0.5 * float(sol.deviance),
@@ -392,7 +395,8 @@ def lmm(
     """
     spec = residual_spec(correlation, time, weights)
     if spec.is_iid:
-        design = build_design(formula, data, stacklevel=2)
+        safe, frame, dotted = dotted_columns(formula, data)  # R-style names: Informed.liking
+        design = dotted.restore_design(build_design(safe, frame, stacklevel=2), formula)
         return fit_design(design, reml=reml, control=control, stacklevel=2)
     if not isinstance(data, pd.DataFrame):
         raise DataStructureError(
@@ -403,11 +407,14 @@ def lmm(
     return fit_design(design, reml=reml, control=control, stacklevel=2, residual=resid)
 
 
-def anova(*fits: LmmResult, names: list[str] | None = None) -> pd.DataFrame:
+def anova(*fits: LmmResult, names: list[str] | None = None, refit: bool = True) -> pd.DataFrame:
     """Likelihood-ratio comparison of nested fits (lme4's ``anova(fit0, fit1)``).
 
     REML fits are refitted by maximum likelihood first (lme4's default ``refit = TRUE``).
-    Models are ordered by number of parameters, and each is tested against the previous.
+    With ``refit=False`` REML fits with the same fixed effects are compared on their REML
+    log-likelihoods, as nlme's ``anova(lme0, lme1)`` does, e.g. a model with and without
+    a residual correlation (``correlation="ar1"``). Models are ordered by number of
+    parameters, and each is tested against the previous.
 
     Parameters
     ----------
@@ -415,6 +422,9 @@ def anova(*fits: LmmResult, names: list[str] | None = None) -> pd.DataFrame:
         Two or more fits to the same rows.
     names : list of str, optional
         Row labels (default ``"model1"``, ``"model2"``...).
+    refit : bool
+        Refit REML fits by maximum likelihood (default, lme4) or compare the REML fits as
+        they are (nlme; they must all be REML fits with the same fixed effects).
 
     Returns
     -------
@@ -448,9 +458,21 @@ def anova(*fits: LmmResult, names: list[str] | None = None) -> pd.DataFrame:
             f"models were not all fitted to the same size of dataset (nobs: {sorted(nobs)}); "
             "fit them to the same rows (drop missing values first)."
         )
+    if not refit:
+        kinds = {f.reml for f in fits}
+        fixed = {tuple(f.fixef_names) for f in fits}
+        if kinds == {True} and len(fixed) > 1:
+            raise SpecificationError(
+                "REML fits with different fixed effects cannot be compared on their REML "
+                "likelihoods (nlme says the same); use refit=True (ML refits) instead."
+            )
+        if len(kinds) > 1:
+            raise SpecificationError(
+                "with refit=False all fits must be REML fits or all ML fits; fit them alike."
+            )
     ml = []
     for f in fits:
-        if f.reml:
+        if f.reml and refit:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", BoundaryFitWarning)
                 f = fit_design(f.design, reml=False, stacklevel=3, residual=f.residual_data)

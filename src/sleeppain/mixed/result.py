@@ -18,7 +18,6 @@ Examples
 from __future__ import annotations
 
 import dataclasses
-import html
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -41,6 +40,7 @@ from sleeppain.mixed.deviance import PlsSolution
 from sleeppain.mixed.inference import SatterthwaiteParts, satterthwaite_df, satterthwaite_parts
 from sleeppain.mixed.optimize import ConvergenceRecord
 from sleeppain.mixed.residual import ResidualData, ResidualFit
+from sleeppain.results import Display, DisplayTable, ResultMixin, tidy_frame
 
 __all__ = ["LmmResult"]
 
@@ -54,9 +54,20 @@ def _r_name(name: str) -> str:
     return "(Intercept)" if name == "Intercept" else name
 
 
+def _frozen(a: np.ndarray) -> np.ndarray:
+    """A read-only copy of an array."""
+    out = np.array(a, dtype=float, copy=True)
+    out.flags.writeable = False
+    return out
+
+
 @dataclass(frozen=True, eq=False)
-class LmmResult:
+class LmmResult(ResultMixin):
     """Result of :func:`sleeppain.lmm` (immutable; derived quantities are cached).
+
+    Everything it hands out is a copy or read-only: ``fixef``, ``vcov``, ``std_errors``
+    and the frames of ``tidy()``/``glance()``/``varcorr()`` are new pandas objects at each
+    call, ``theta`` is a read-only array, ``correlation`` a new dict.
 
     Attributes
     ----------
@@ -64,9 +75,10 @@ class LmmResult:
         The model formula.
     reml : bool
         Whether the REML criterion was optimised.
-    fixef : pandas.Series
-        Fixed-effect estimates by patsy term name (``"Intercept"``, ``"x"``,
-        ``"C(g)[T.b]"``, ``"x:z"``).
+    beta : ndarray
+        Fixed-effect estimates (read-only); ``fixef`` is the same as a Series named by
+        patsy term (``"Intercept"``, ``"x"``, ``"C(g)[T.b]"``, ``"x:z"``).
+    fixef_names : tuple of str
     theta : ndarray
         Relative covariance parameters in lme4's order (``getME(fit, "theta")``): terms by
         decreasing number of levels of their grouping factor (lme4's ``rev(order(nl))``),
@@ -101,8 +113,9 @@ class LmmResult:
 
     formula: str
     reml: bool
-    fixef: pd.Series
-    theta: np.ndarray
+    beta: np.ndarray
+    fixef_names: tuple[str, ...]
+    _theta: np.ndarray
     sigma: float
     objective: float
     loglik: float
@@ -116,7 +129,22 @@ class LmmResult:
     _shared: dict = field(default_factory=dict, repr=False)
     residual: ResidualFit | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "beta", _frozen(self.beta))
+        object.__setattr__(self, "_theta", _frozen(self._theta))
+        object.__setattr__(self, "fixef_names", tuple(self.fixef_names))
+
     # -- basic facts -----------------------------------------------------------------
+    @property
+    def fixef(self) -> pd.Series:
+        """Fixed-effect estimates by term (a new Series at each call)."""
+        return pd.Series(self.beta.copy(), index=list(self.fixef_names), name="estimate")
+
+    @property
+    def theta(self) -> np.ndarray:
+        """Relative covariance parameters, lme4's order (a read-only view)."""
+        return self._theta.view()
+
     @property
     def nobs(self) -> int:
         """Number of observations used."""
@@ -187,18 +215,23 @@ class LmmResult:
     @property
     def _x(self) -> np.ndarray:
         """All covariance parameters on the optimiser's scale (theta, then residual)."""
-        return self.theta if self.residual is None else self.residual.x
+        return self._theta if self.residual is None else self.residual.x
 
     @cached_property
+    def _vcov(self) -> np.ndarray:
+        return _frozen(self.sigma**2 * self.solution.A_inv)
+
+    @property
     def vcov(self) -> pd.DataFrame:
-        """Covariance matrix of the fixed effects, ``sigma^2 (X'V^{-1}X)^{-1}``."""
-        names = list(self.fixef.index)
-        return pd.DataFrame(self.sigma**2 * self.solution.A_inv, index=names, columns=names)
+        """Covariance matrix of the fixed effects, ``sigma^2 (X'V^{-1}X)^{-1}`` (a new
+        DataFrame at each call)."""
+        names = list(self.fixef_names)
+        return pd.DataFrame(self._vcov.copy(), index=names, columns=names)
 
     @property
     def std_errors(self) -> pd.Series:
         """Standard errors of the fixed effects."""
-        return pd.Series(np.sqrt(np.diag(self.vcov.to_numpy())), index=self.fixef.index)
+        return pd.Series(np.sqrt(np.diag(self._vcov)), index=list(self.fixef_names))
 
     # -- inference -------------------------------------------------------------------
     def with_df(self, method: str) -> LmmResult:
@@ -248,22 +281,44 @@ class LmmResult:
         conf_level : float
             Confidence level of ``conf_low`` / ``conf_high`` (Wald, with t(df) or normal
             quantiles).
-        effects : {"fixed", "all"}
-            ``"all"`` appends the variance parameters as broom.mixed names them
-            (``effect = "ran_pars"``: ``sd__x``, ``cor__x.z``, ``sd__Observation`` for the
-            residual; estimates only).
+        effects : {"fixed", "ran_pars", "all"}
+            ``"ran_pars"``: the variance parameters as broom.mixed names them
+            (``sd__x``, ``cor__x.z``, ``sd__Observation`` for the residual; estimates
+            only), then the residual structure in group ``"Residual"``: ``phi`` and
+            ``sd_ratio__LEVEL`` per varIdent stratum. ``"all"``: fixed, then ran_pars.
 
         Returns
         -------
         DataFrame
-            ``effect, group, term, estimate, std_error, statistic, df, p_value, conf_low,
-            conf_high``.
+            ``term, estimate, std_error, statistic, df, p_value, conf_low, conf_high,
+            effect, group``.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> import sleeppain as sp
+        >>> rng = np.random.default_rng(0)
+        >>> df = pd.DataFrame({"g": np.repeat(np.arange(8), 5), "x": rng.normal(size=40)})
+        >>> df["y"] = df.x + rng.normal(size=8)[df.g] + rng.normal(size=40)
+        >>> sp.lmm("y ~ x + (1 | g)", df).tidy(effects="ran_pars")["term"].tolist()
+        ['sd__Intercept', 'sd__Observation']
         """
         if not 0 < conf_level < 1:
             raise SpecificationError(f"conf_level must be in (0, 1), got {conf_level!r}.")
-        if effects not in ("fixed", "all"):
-            raise SpecificationError(f"effects must be 'fixed' or 'all', got {effects!r}.")
-        est = self.fixef.to_numpy()
+        if effects not in ("fixed", "ran_pars", "all"):
+            raise SpecificationError(
+                f"effects must be 'fixed', 'ran_pars' or 'all', got {effects!r}."
+            )
+        frames = []
+        if effects in ("fixed", "all"):
+            frames.append(self._tidy_fixed(conf_level))
+        if effects in ("ran_pars", "all"):
+            frames.append(self._tidy_ran_pars())
+        out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        return tidy_frame(out, context=["effect", "group"])
+
+    def _tidy_fixed(self, conf_level: float) -> pd.DataFrame:
+        est = self.beta.copy()
         se = self.std_errors.to_numpy()
         df = self.df.to_numpy()
         stat = est / se
@@ -274,11 +329,11 @@ class LmmResult:
         else:
             p = 2 * stats.t.sf(np.abs(stat), df)
             crit = stats.t.ppf(a, df)
-        out = pd.DataFrame(
+        return pd.DataFrame(
             {
                 "effect": "fixed",
                 "group": None,
-                "term": list(self.fixef.index),
+                "term": list(self.fixef_names),
                 "estimate": est,
                 "std_error": se,
                 "statistic": stat,
@@ -288,18 +343,34 @@ class LmmResult:
                 "conf_high": est + crit * se,
             }
         )
-        if effects == "all":
-            rows = []
-            for r in self.varcorr().itertuples(index=False):
-                if r.group == "Residual":
-                    term, est = "sd__Observation", r.sd
-                elif pd.isna(r.term2):
-                    term, est = f"sd__{r.term1}", r.sd
-                else:
-                    term, est = f"cor__{r.term1}.{r.term2}", r.corr
-                rows.append({"effect": "ran_pars", "group": r.group, "term": term, "estimate": est})
-            out = pd.concat([out, pd.DataFrame(rows)], ignore_index=True)
-        return out
+
+    def _tidy_ran_pars(self) -> pd.DataFrame:
+        rows = []
+        for r in self.varcorr().itertuples(index=False):
+            if r.group == "Residual":
+                term, est = "sd__Observation", r.sd
+            elif pd.isna(r.term2):
+                term, est = f"sd__{r.term1}", r.sd
+            else:
+                term, est = f"cor__{r.term1}.{r.term2}", r.corr
+            rows.append({"effect": "ran_pars", "group": r.group, "term": term, "estimate": est})
+        res = self.residual
+        if res is not None:
+            if res.phi is not None:
+                rows.append(
+                    {"effect": "ran_pars", "group": "Residual", "term": "phi", "estimate": res.phi}
+                )
+            if res.spec.weights is not None:
+                for lab, d in zip(res.strata[1:], res.delta[1:], strict=True):
+                    rows.append(
+                        {
+                            "effect": "ran_pars",
+                            "group": "Residual",
+                            "term": f"sd_ratio__{lab}",
+                            "estimate": float(d),
+                        }
+                    )
+        return pd.DataFrame(rows, columns=["effect", "group", "term", "estimate"])
 
     def contrast(
         self, L: np.ndarray | list[float] | dict[str, float], rhs: float = 0.0
@@ -349,7 +420,7 @@ class LmmResult:
                     f"contrast has {ell.size} weights for {len(names)} fixed effects {names}."
                 )
         est = float(ell @ self.fixef.to_numpy())
-        se = float(np.sqrt(ell @ self.vcov.to_numpy() @ ell))
+        se = float(np.sqrt(ell @ self._vcov @ ell))
         stat = (est - rhs) / se
         if self.df_method == "z":
             df, p = np.inf, float(2 * stats.norm.sf(abs(stat)))
@@ -369,7 +440,7 @@ class LmmResult:
             T = np.zeros((p, p))
             for c in range(p):
                 for r in range(c, p):
-                    T[r, c] = self.theta[k]
+                    T[r, c] = self._theta[k]
                     k += 1
             covs.append(self.sigma**2 * T @ T.T)
         return covs
@@ -438,14 +509,14 @@ class LmmResult:
     @cached_property
     def _fitted(self) -> np.ndarray:
         d = self.design
-        f = d.X @ self.fixef.to_numpy()
+        f = d.X @ self.beta
         for t, b in zip(d.terms, self.solution.b, strict=True):
             f = f + np.einsum("ij,ij->i", t.Xi, b[t.codes])
         return f
 
     def fitted(self) -> pd.Series:
         """Conditional fitted values ``X beta + Z b`` for the rows used."""
-        return pd.Series(self._fitted, index=self.design.index, name="fitted")
+        return pd.Series(self._fitted.copy(), index=self.design.index, name="fitted")
 
     def residuals(self, scaled: bool = False) -> pd.Series:
         """Conditional residuals ``y - X beta - Z b`` (divided by sigma when ``scaled``)."""
@@ -469,7 +540,7 @@ class LmmResult:
             Add ``Z b`` (lme4's ``re.form = NULL``) or not (``re.form = NA``).
         """
         d = self.design
-        beta = self.fixef.to_numpy()
+        beta = self.beta
         if newdata is None:
             if include_random:
                 return self.fitted().rename("predicted")
@@ -537,7 +608,9 @@ class LmmResult:
 
         Columns: ``nobs, ngroups`` (levels of the first grouping factor in lme4 order),
         ``groups`` (all factors), ``sigma, logLik, AIC, BIC, REMLcrit`` (REML fits) or
-        ``deviance`` (ML fits), ``npar, converged, singular, reml, df_method, nevals``.
+        ``deviance`` (ML fits), ``npar, converged, singular, reml, df_method, nevals``,
+        ``correlation`` (``"ar1"``, ``"car1"`` or None), ``phi`` (NaN without),
+        ``weights`` (``"varIdent(~1 | COL)"`` or None).
         """
         row = {
             "nobs": self.nobs,
@@ -555,6 +628,11 @@ class LmmResult:
             "reml": self.reml,
             "df_method": self.df_method,
             "nevals": self.convergence.nevals,
+            "correlation": None if self.residual is None else self.residual.spec.correlation,
+            "phi": np.nan if self.phi is None else float(self.phi),
+            "weights": None
+            if self.residual is None or self.residual.spec.weights is None
+            else f"varIdent(~1 | {self.residual.spec.weights.column})",
         }
         return pd.DataFrame([row])
 
@@ -648,6 +726,7 @@ class LmmResult:
             for g, nm, v, sd_, c in zip(groups, names, vtxt, stxt, corrs, strict=True)
         ]
         parts["ranef"] = (re_cols, re_cells)
+        parts["structure"] = self._structure_blocks()
         parts["nobs"] = f"Number of obs: {self.nobs}, groups:  " + "; ".join(
             f"{k}, {v}" for k, v in self.ngroups.items()
         )
@@ -660,7 +739,7 @@ class LmmResult:
         parts["corr"] = None
         parts["corr_note"] = None
         if 1 < p <= _COR_MAX:
-            V = self.vcov.to_numpy()
+            V = self._vcov
             se = np.sqrt(np.diag(V))
             R = V / np.outer(se, se)
             txt = _fmt.format_real([_fmt.r_round(v, 3) for v in R.ravel()], 7, nsmall=3)
@@ -687,6 +766,42 @@ class LmmResult:
             msgs.append(f"{self.accounting.n_dropped} rows dropped (see .accounting)")
         parts["messages"] = msgs
         return parts
+
+    def _structure_blocks(self) -> list[tuple[str, list[str], list[str], list[str]]]:
+        """nlme's "Correlation Structure" and "Variance function" blocks.
+
+        Each is ``(title, detail lines, names, values)`` as ``print(summary(lme_fit))``
+        prints them (nlme 3.1-162; values with 7 significant digits).
+        """
+        res = self.residual
+        if res is None:
+            return []
+        group = self.design.terms[0].group
+        out = []
+        if res.phi is not None:
+            kind = "AR(1)" if res.spec.correlation == "ar1" else "Continuous AR(1)"
+            out.append(
+                (
+                    f"Correlation Structure: {kind}",
+                    [f" Formula: ~{res.spec.time} | {group}", " Parameter estimate(s):"],
+                    ["Phi"],
+                    _fmt.format_real([float(res.phi)], 7),
+                )
+            )
+        if res.spec.weights is not None:
+            out.append(
+                (
+                    "Variance function:",
+                    [
+                        " Structure: Different standard deviations per stratum",
+                        f" Formula: ~1 | {res.spec.weights.column}",
+                        " Parameter estimates:",
+                    ],
+                    [str(v) for v in res.strata],
+                    _fmt.format_real([float(d) for d in res.delta], 7),
+                )
+            )
+        return out
 
     def summary(self) -> str:
         """Text summary in the layout of lmerTest's ``summary(fit)``.
@@ -721,6 +836,9 @@ class LmmResult:
         re_cols, re_cells = parts["ranef"]
         lines += _fmt.matrix_lines(re_cells, re_cols, right=False)
         lines.append(parts["nobs"])
+        for title, detail, names, values in parts["structure"]:
+            lines += ["", title, *detail]
+            lines += _fmt.named_vector_lines(values, names)
         rows, cols, cells, stars = parts["fixef"]
         if rows:  # lme4 prints no block for a model without fixed effects
             lines += ["", "Fixed effects:"]
@@ -746,39 +864,50 @@ class LmmResult:
             f"converged={self.converged}, singular={self.is_singular}>"
         )
 
-    def _repr_html_(self) -> str:
+    def _display(self) -> Display:
+        """The summary's pieces as a :class:`~sleeppain.results.Display` (for the HTML and
+        Markdown renderers of :mod:`sleeppain.report`; ``summary()`` keeps lmerTest's
+        text layout). Cells are the strings ``summary()`` prints."""
         parts = self._summary_parts()
-        esc = html.escape
 
-        def table(cols: list[str], cells: list[list[str]], rows: list[str] | None = None) -> str:
-            head = "".join(f"<th>{esc(c)}</th>" for c in ([""] if rows else []) + cols)
-            body = []
-            for i, row in enumerate(cells):
-                lead = f"<th>{esc(rows[i])}</th>" if rows else ""
-                tds = "".join(f"<td>{esc(v.strip())}</td>" for v in row)
-                body.append(f"<tr>{lead}{tds}</tr>")
-            return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        def frame(cols: list[str], cells: list[list[str]], rows: list[str] | None) -> pd.DataFrame:
+            uniq = [c if c else " " * (i + 1) for i, c in enumerate(cols)]
+            df = pd.DataFrame([[v.strip() for v in r] for r in cells], columns=uniq)
+            if rows is not None:
+                df.index = rows
+            else:
+                df.index = [""] * len(df)
+            return df
 
         crit_names, crit_vals = parts["criterion"]
-        out = [
-            f"<div><p><b>{esc(parts['title'])}</b><br>Formula: {esc(self.formula)}</p>",
-            table(crit_names, [crit_vals]),
-            "<p>Scaled residuals:</p>",
-            table(parts["resid"][0], [parts["resid"][1]]),
-            "<p>Random effects:</p>",
-            table(*parts["ranef"]),
-            f"<p>{esc(parts['nobs'])}</p>",
+        header = [("Formula", self.formula)]
+        header += [(n, v.strip()) for n, v in zip(crit_names, crit_vals, strict=True)]
+        header.append(("Observations", parts["nobs"].removeprefix("Number of obs: ")))
+        tables = [
+            DisplayTable(frame(parts["resid"][0], [parts["resid"][1]], None), "Scaled residuals"),
+            DisplayTable(frame(*parts["ranef"], None), "Random effects"),
         ]
+        for title, detail, names, values in parts["structure"]:
+            tables.append(
+                DisplayTable(
+                    frame(names, [values], None),
+                    title.rstrip(":"),
+                    note="; ".join(d.strip() for d in detail[:-1]),
+                )
+            )
         rows, cols, cells, stars = parts["fixef"]
         if rows:
-            out += ["<p>Fixed effects:</p>", table(cols, cells, rows)]
-        if stars:
-            out.append(f"<p><small>{esc(_fmt.SIGNIF_LEGEND)}</small></p>")
+            tables.append(
+                DisplayTable(
+                    frame(cols, cells, rows),
+                    "Fixed effects",
+                    note=_fmt.SIGNIF_LEGEND if stars else "",
+                )
+            )
         if parts["corr"] is not None:
             rows, cols, cells = parts["corr"]
-            out += ["<p>Correlation of Fixed Effects:</p>", table(cols, cells, rows)]
-        if parts["corr_note"]:
-            out.append(f"<p>{esc(parts['corr_note'])}</p>")
-        out += [f"<p>{esc(m)}</p>" for m in parts["messages"]]
-        out.append("</div>")
-        return "".join(out)
+            tables.append(DisplayTable(frame(cols, cells, rows), "Correlation of Fixed Effects"))
+        notes = ([parts["corr_note"]] if parts["corr_note"] else []) + list(parts["messages"])
+        return Display(
+            title=parts["title"], header=tuple(header), tables=tuple(tables), notes=tuple(notes)
+        )
