@@ -1,0 +1,177 @@
+"""Monte Carlo check of sp.dsem against the known truth, with sp.crosslag side by side.
+
+Cells (persons x days): 100 x 7, 120 x 14 (and 300 x 28 with --cells all). Each dataset
+comes from sp.simulate.simulate_panel_arrays via sp.simulate.diary with
+
+    phi_pain = 0.45, phi_sleep = 0.3, sleep_to_pain = -0.2 (SD 0.08 over persons),
+    pain_to_sleep = 0 (the null direction; SD 0.05), 10 % of days missing (MCAR),
+    latent continuous ratings (round_to_scale=False)
+
+and is fitted by sp.dsem (default random effects: intercepts, both autoregressions, both
+cross-lags, full covariance) and by sp.crosslag (estimator="lmm", the manifest
+observed-mean-centred models). Reported per cell and parameter: mean estimate, bias, its
+Monte Carlo SE (SD / sqrt(R)), 95 % interval coverage and, for the null direction, the
+rate of intervals excluding 0.
+
+Usage::
+
+    python benchmarks/bench_dsem.py --reps 200 --cells small --out /tmp/dsem_mc.json
+    python benchmarks/bench_dsem.py --speed          # the 120 x 14 timing (4 x 2000 iterations)
+
+Results (JSON, incremental) go to --out; the Markdown table is printed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import warnings
+
+import numpy as np
+
+import sleeppain as sp
+from sleeppain.dynamics import manifest_effects
+
+TRUTH = {"sleep->pain": -0.2, "pain->sleep": 0.0, "pain->pain": 0.45, "sleep->sleep": 0.3}
+PARAMS = dict(
+    phi_pain=0.45, phi_sleep=0.3, sleep_to_pain=-0.2, pain_to_sleep=0.0, missing_day_share=0.1
+)
+CELLS = {"small": [(100, 7), (120, 14)], "all": [(100, 7), (120, 14), (300, 28)]}
+
+
+def one(n: int, t: int, seed: int, chains: int, warmup: int, draws: int) -> dict[str, object]:
+    sim = sp.simulate.diary(n, t, seed=seed, round_to_scale=False, **PARAMS)
+    out: dict[str, object] = {"seed": seed}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        res = sp.dsem(
+            sim.data,
+            id="id",
+            day="day",
+            sleep="sleep_quality",
+            pain="pain",
+            chains=chains,
+            warmup=warmup,
+            draws=draws,
+            seed=seed,
+            n_jobs=1,
+        )
+        out["dsem_seconds"] = time.perf_counter() - t0
+        eff = res.effects()
+        out["dsem"] = eff[["estimate", "conf_low", "conf_high", "rhat", "ess_bulk"]].to_dict(
+            "index"
+        )
+        try:
+            cl = sp.crosslag(sim.data, id="id", day="day", sleep="sleep_quality", pain="pain")
+            man = manifest_effects(cl)
+            out["crosslag"] = man[["estimate", "conf_low", "conf_high"]].to_dict("index")
+        except Exception as exc:  # record and go on
+            out["crosslag_error"] = repr(exc)
+    return out
+
+
+def table(results: dict[str, list[dict]]) -> str:
+    lines = [
+        "| cell | R | parameter | truth | dsem mean | dsem bias (MC SE) | dsem coverage | "
+        "crosslag mean | crosslag bias (MC SE) | crosslag coverage |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for cell, reps in results.items():
+        for par, truth in TRUTH.items():
+            row = [cell, str(len(reps)), par, f"{truth:g}"]
+            for key in ("dsem", "crosslag"):
+                rr = [r[key][par] for r in reps if key in r and par in r[key]]
+                if not rr:
+                    row += ["-", "-", "-"]
+                    continue
+                est = np.array([r["estimate"] for r in rr])
+                cov = np.mean([r["conf_low"] <= truth <= r["conf_high"] for r in rr])
+                se = est.std(ddof=1) / np.sqrt(len(est)) if len(est) > 1 else float("nan")
+                cover_txt = f"{cov:.3f}"
+                if truth == 0:
+                    cover_txt += f" (reject {1 - cov:.3f})"
+                row += [f"{est.mean():.4f}", f"{est.mean() - truth:+.4f} ({se:.4f})", cover_txt]
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def speed(reps: int = 3) -> None:
+    sim = sp.simulate.diary(120, 14, seed=11, round_to_scale=False, **PARAMS)
+    for n_jobs in (1, 2):
+        times = []
+        for r in range(reps):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t0 = time.perf_counter()
+                res = sp.dsem(
+                    sim.data,
+                    id="id",
+                    day="day",
+                    sleep="sleep_quality",
+                    pain="pain",
+                    chains=4,
+                    warmup=1000,
+                    draws=1000,
+                    seed=r,
+                    n_jobs=n_jobs,
+                )
+                times.append(time.perf_counter() - t0)
+        ess = res.effects()["ess_bulk"]
+        print(
+            f"120 x 14, 4 chains x 2000 iterations, n_jobs={n_jobs}: median {np.median(times):.2f} s "
+            f"(runs {', '.join(f'{x:.2f}' for x in times)}); bulk ESS of effects "
+            f"{', '.join(f'{x:.0f}' for x in ess)}; ESS/s {ess.min() / np.median(times):.0f} (min)"
+        )
+    print("load:", os.getloadavg())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reps", type=int, default=200)
+    ap.add_argument("--cells", default="small", choices=sorted(CELLS))
+    ap.add_argument("--chains", type=int, default=2)
+    ap.add_argument("--warmup", type=int, default=500)
+    ap.add_argument("--draws", type=int, default=500)
+    ap.add_argument("--out", default="dsem_mc.json")
+    ap.add_argument("--speed", action="store_true")
+    a = ap.parse_args()
+    if a.speed:
+        speed()
+        return
+    results: dict[str, list[dict]] = {}
+    meta = {
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "sleeppain": sp.__version__,
+        "machine": platform.machine(),
+        "load_start": os.getloadavg(),
+        "chains": a.chains,
+        "warmup": a.warmup,
+        "draws": a.draws,
+        "params": PARAMS,
+    }
+    t0 = time.perf_counter()
+    for n, t in CELLS[a.cells]:
+        cell = f"{n}x{t}"
+        results[cell] = []
+        for r in range(a.reps):
+            results[cell].append(one(n, t, 1000 * n + r, a.chains, a.warmup, a.draws))
+            if (r + 1) % 10 == 0:
+                meta["elapsed"] = time.perf_counter() - t0
+                meta["load_now"] = os.getloadavg()
+                with open(a.out, "w") as fh:
+                    json.dump({"meta": meta, "results": results}, fh)
+                print(f"{cell}: {r + 1}/{a.reps} ({meta['elapsed']:.0f} s)", flush=True)
+    meta["elapsed"] = time.perf_counter() - t0
+    with open(a.out, "w") as fh:
+        json.dump({"meta": meta, "results": results}, fh)
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()

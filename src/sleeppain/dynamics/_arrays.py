@@ -1,0 +1,266 @@
+"""From a :class:`~sleeppain.Diary` to the sampler's arrays, with the row accounting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from sleeppain.dynamics._gibbs import DsemArrays
+from sleeppain.errors import DataStructureError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sleeppain.diary import Diary
+
+__all__ = ["MIN_DAYS", "DsemAccounting", "Prepared", "prepare"]
+
+#: Persons need at least this many days with a pain or sleep value.
+MIN_DAYS = 3
+
+
+@dataclass(frozen=True)
+class DsemAccounting:
+    """Where every canonical diary row and value went.
+
+    Attributes
+    ----------
+    persons : int
+        Persons in the diary.
+    persons_used : int
+    persons_too_short : int
+        Persons excluded for having fewer than ``MIN_DAYS`` days with a pain or sleep value.
+    persons_missing_covariate : int
+        Persons excluded because a person covariate is missing.
+    rows : int
+        Canonical rows (person-days) of the diary.
+    rows_used : int
+        Canonical rows of the persons used, within each person's first to last observed
+        value.
+    rows_dropped : tuple of (reason, count)
+        The other canonical rows, by reason.
+    span_days : int
+        Calendar days of the persons used (first to last observed value, gaps included).
+    observed_pain, observed_sleep : int
+        Observed values entering the likelihood.
+    imputed_pain, imputed_sleep : int
+        Missing values inside the persons' spans, imputed as latent values by the sampler.
+    presample : int
+        Latent pre-sample values (two per person: pain on the day and sleep in the night
+        before the first diary day), drawn from their prior.
+    """
+
+    persons: int
+    persons_used: int
+    persons_too_short: int
+    persons_missing_covariate: int
+    rows: int
+    rows_used: int
+    rows_dropped: tuple[tuple[str, int], ...]
+    span_days: int
+    observed_pain: int
+    observed_sleep: int
+    imputed_pain: int
+    imputed_sleep: int
+    presample: int
+
+    def to_dict(self) -> dict[str, object]:
+        """The accounting as a plain dict."""
+        out: dict[str, object] = dict(self.__dict__)
+        out["rows_dropped"] = dict(self.rows_dropped)
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """Two columns, ``item`` and ``count``."""
+        items = [(k, v) for k, v in self.__dict__.items() if k != "rows_dropped"]
+        items += [(f"rows dropped: {r}", c) for r, c in self.rows_dropped]
+        return pd.DataFrame(items, columns=["item", "count"])
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """Sampler arrays plus what is needed to map results back to the data's units."""
+
+    arrays: DsemArrays
+    ids: pd.Index
+    centre: np.ndarray  # (2,) pain, sleep
+    scale: np.ndarray  # (2,) pooled within-person SDs
+    cov_centre: np.ndarray
+    accounting: DsemAccounting
+    excluded_ids: tuple[object, ...]
+
+
+def _pooled_within_sd(vals: np.ndarray, codes: np.ndarray, n: int) -> tuple[float, float]:
+    ok = ~np.isnan(vals)
+    cnt = np.bincount(codes[ok], minlength=n).astype(float)
+    tot = np.bincount(codes[ok], weights=vals[ok], minlength=n)
+    pm = np.divide(tot, cnt, out=np.zeros(n), where=cnt > 0)
+    dev = vals[ok] - pm[codes[ok]]
+    dof = ok.sum() - (cnt > 0).sum()
+    var = float((dev**2).sum() / dof) if dof > 0 else 0.0
+    return float(np.sqrt(var)), float(vals[ok].mean())
+
+
+def prepare(diary: Diary, sleep: str, pain: str, person_covariates: tuple[str, ...]) -> Prepared:
+    """Build the alternating (N, L) array of each person's span and count every row.
+
+    Raises
+    ------
+    DataStructureError
+        An all-missing or non-numeric column, a variable without within-person variance,
+        no person with enough days, a person covariate varying within person.
+    """
+    data = diary.data
+    ids = data["id"].to_numpy()
+    day = data["day"].to_numpy(dtype=np.int64)
+    codes, uniq = pd.factorize(ids, sort=False)
+    n_all = len(uniq)
+    cols: dict[str, np.ndarray] = {}
+    for c in (pain, sleep, *person_covariates):
+        try:
+            cols[c] = data[c].to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError) as exc:
+            raise DataStructureError(
+                f"dsem: column {c!r} is not numeric; convert it (e.g. "
+                f"pd.to_numeric(df[{c!r}], errors='coerce')) before fitting."
+            ) from exc
+        if np.isnan(cols[c]).all():
+            raise DataStructureError(
+                f"dsem: column {c!r} has no observed value (all missing); check the column "
+                "name and the diary's missing-value codes."
+            )
+    p_val, s_val = cols[pain], cols[sleep]
+    any_obs = ~np.isnan(p_val) | ~np.isnan(s_val)
+    days_per = np.bincount(codes[any_obs], minlength=n_all)
+    short = days_per < MIN_DAYS
+
+    # person covariates: constant within person; persons missing one are excluded
+    cov_vals = np.zeros((n_all, len(person_covariates)))
+    miss_cov = np.zeros(n_all, dtype=bool)
+    for j, c in enumerate(person_covariates):
+        v = cols[c]
+        ok = ~np.isnan(v)
+        lo = np.full(n_all, np.inf)
+        hi = np.full(n_all, -np.inf)
+        np.minimum.at(lo, codes[ok], v[ok])
+        np.maximum.at(hi, codes[ok], v[ok])
+        varies = np.nonzero(hi - lo > 1e-9 * np.maximum(1.0, np.abs(hi)))[0]
+        if len(varies):
+            raise DataStructureError(
+                f"dsem: person covariate {c!r} varies within person ({len(varies)} persons, "
+                f"e.g. id={uniq[varies[0]]!r} from {lo[varies[0]]:g} to {hi[varies[0]]:g}); "
+                "a person covariate must be constant within person."
+            )
+        cov_vals[:, j] = np.where(np.isfinite(lo), lo, np.nan)
+        miss_cov |= np.isnan(cov_vals[:, j])
+    miss_cov &= ~short
+    keep = ~short & ~miss_cov
+    if not keep.any():
+        raise DataStructureError(
+            f"dsem: no person has {MIN_DAYS} or more days with a {pain!r} or {sleep!r} value"
+            + (" and every person covariate observed" if person_covariates else "")
+            + f" ({n_all} persons in the data). The model needs repeated days per person."
+        )
+    row_keep = keep[codes]
+    # within-person scale (on the persons kept)
+    new_code = np.cumsum(keep) - 1
+    kc = new_code[codes[row_keep]]
+    n = int(keep.sum())
+    centre = np.empty(2)
+    scale = np.empty(2)
+    for k, (name, v) in enumerate(((pain, p_val), (sleep, s_val))):
+        sd, mean = _pooled_within_sd(v[row_keep], kc, n)
+        if not sd > 1e-12 * max(1.0, abs(mean)):
+            raise DataStructureError(
+                f"dsem: {name!r} has no within-person variance (every person reports the "
+                "same value on every day); a dynamic model of it cannot be estimated. Check "
+                "the column, or model it as a person covariate."
+            )
+        centre[k], scale[k] = mean, sd
+
+    # spans: first to last observed value of each kept person
+    pk = codes[row_keep]
+    dk = day[row_keep]
+    pv = (p_val[row_keep] - centre[0]) / scale[0]
+    sv = (s_val[row_keep] - centre[1]) / scale[1]
+    obs_k = ~np.isnan(pv) | ~np.isnan(sv)
+    big = np.iinfo(np.int64).max
+    first = np.full(n_all, big)
+    np.minimum.at(first, pk[obs_k], dk[obs_k])
+    # position of each value: 2 + 2 (day - first) (+1 for sleep)
+    rel = dk - first[pk]
+    in_span = obs_k.copy()
+    last_pos = np.full(n_all, -1)
+    pos_p = 2 + 2 * rel
+    pos_s = pos_p + 1
+    np.maximum.at(last_pos, pk[~np.isnan(pv)], pos_p[~np.isnan(pv)])
+    np.maximum.at(last_pos, pk[~np.isnan(sv)], pos_s[~np.isnan(sv)])
+    last_day = first + (last_pos - 2) // 2
+    in_span = (rel >= 0) & (dk <= last_day[pk])
+    length = int(last_pos[keep].max()) + 1
+    y = np.full((n, length), np.nan)
+    rows_k = new_code[pk]
+    okp = in_span & ~np.isnan(pv)
+    oks = in_span & ~np.isnan(sv)
+    y[rows_k[okp], pos_p[okp]] = pv[okp]
+    y[rows_k[oks], pos_s[oks]] = sv[oks]
+    observed = ~np.isnan(y)
+    end = last_pos[keep].astype(np.int64)
+    posn = np.arange(length)
+    active = (posn[None, :] <= end[:, None]) & (posn[None, :] >= 2)
+    even = posn % 2 == 0
+    imputed_pain = int((active & even & ~observed).sum())
+    imputed_sleep = int((active & ~even & ~observed).sum())
+
+    cov = cov_vals[keep]
+    cov_centre = cov.mean(axis=0) if len(person_covariates) else np.zeros(0)
+    w = (
+        np.column_stack([np.ones(n), cov - cov_centre])
+        if len(person_covariates)
+        else np.ones((n, 1))
+    )
+    if len(person_covariates) and np.linalg.matrix_rank(w) < w.shape[1]:
+        raise DataStructureError(
+            f"dsem: the person covariates {list(person_covariates)} are constant or collinear "
+            "across the persons used; drop one."
+        )
+
+    rows_short = int(short[codes].sum())
+    rows_cov = int(miss_cov[codes].sum())
+    rows_out = int((row_keep & ~(in_span)).sum())
+    dropped = tuple(
+        (r, c)
+        for r, c in (
+            (f"person has fewer than {MIN_DAYS} days with {pain} or {sleep}", rows_short),
+            ("person covariate missing", rows_cov),
+            (f"no {pain} or {sleep} value before/after the person's span", rows_out),
+        )
+        if c
+    )
+    acc = DsemAccounting(
+        persons=n_all,
+        persons_used=n,
+        persons_too_short=int(short.sum()),
+        persons_missing_covariate=int(miss_cov.sum()),
+        rows=len(data),
+        rows_used=int((row_keep & in_span).sum()),
+        rows_dropped=dropped,
+        span_days=int(((end - 2) // 2 + 1).sum()),
+        observed_pain=int(okp.sum()),
+        observed_sleep=int(oks.sum()),
+        imputed_pain=imputed_pain,
+        imputed_sleep=imputed_sleep,
+        presample=2 * n,
+    )
+    excluded = tuple(uniq[~keep].tolist())
+    arrays = DsemArrays(y=y, observed=observed, end=end, w=w)
+    return Prepared(
+        arrays=arrays,
+        ids=pd.Index(uniq[keep]),
+        centre=centre,
+        scale=scale,
+        cov_centre=cov_centre,
+        accounting=acc,
+        excluded_ids=excluded,
+    )

@@ -1,0 +1,612 @@
+"""The Gibbs sampler of the latent-centred bivariate VAR(1): pure functions of arrays.
+
+Data layout (see :class:`DsemArrays`): each person's diary is one row of an ``(N, L)``
+array that alternates pain and sleep on the canonical night index,
+
+    position 0, 1          pain day f-1, sleep night f-1 (pre-sample values, latent)
+    position 2 + 2j        pain on day f + j
+    position 3 + 2j        sleep in night f + j (the night after day f + j)
+
+with f the person's first canonical day. Positions ``2..end_i`` carry an equation; later
+positions are padding. With ``D = Y - mu`` (the person's latent mean of that variable),
+every equation position k reads
+
+    D[k] = A_k D[k-2] + C_k D[k-1] + e_k,    e_k ~ N(0, sigma2_k)
+
+where for pain (k even) A = phi_pain, C = b_sp (sleep of the night before) and for sleep
+(k odd) A = phi_sleep, C = b_ps (pain of the day before the night). Positions 0 and 1
+have the prior N(mu, init_var).
+
+Blocks of one iteration (each conjugate or exact given the others):
+
+1. missing values: three-colour blocked Gibbs over positions (k mod 3): values three
+   apart are conditionally independent because each value enters only the equations at
+   k, k+1 and k+2;
+2. the latent means (2 per person): Gaussian given the slopes;
+3. the four slopes: Gaussian, two regressions with a joint random-effect prior;
+4. residual variances: inverse gamma (fixed across persons) or, as random log-variances,
+   an independence Metropolis-Hastings step from the Laplace approximation of each
+   person's conditional (Newton on a concave log density);
+5. the population means (and person-covariate regressions) of the random effects:
+   matrix normal under a flat prior; their covariance: inverse Wishart.
+
+Non-random coefficients are common to all persons and drawn from their pooled
+conditional in the same blocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sleeppain.dynamics._spec import DsemPriors
+
+__all__ = ["ChainDraws", "DsemArrays", "run_chain"]
+
+N_COEF = 8
+
+
+@dataclass(frozen=True, eq=False)
+class DsemArrays:
+    """The sampler's input (internal scale: centred and divided by the within-person SD).
+
+    Attributes
+    ----------
+    y : ndarray (N, L)
+        Values; NaN where missing (always at positions 0, 1) and on padding.
+    observed : ndarray of bool (N, L)
+    end : ndarray of int (N,)
+        Last active position of each person (its last observed value).
+    w : ndarray (N, r)
+        Person design: a column of ones, then the centred person covariates.
+    """
+
+    y: np.ndarray
+    observed: np.ndarray
+    end: np.ndarray
+    w: np.ndarray
+
+    @property
+    def n_persons(self) -> int:
+        return self.y.shape[0]
+
+
+@dataclass(frozen=True, eq=False)
+class ChainDraws:
+    """Kept draws of one chain.
+
+    Attributes
+    ----------
+    coef : ndarray (S, 8)
+        Population value of each coefficient (the mean of a random one at average person
+        covariates, the common value of a fixed one; for random log-variances the mean).
+    beta : ndarray (S, r, q)
+        Regressions of the q random effects on the person design (row 0 = intercepts).
+    sigma : ndarray (S, q, q)
+        Covariance of the random effects.
+    person : ndarray (S_p, N, 8)
+        Thinned draws of each person's coefficients.
+    accept : float
+        Mean acceptance rate of the log-variance Metropolis step (NaN if not used).
+    """
+
+    coef: np.ndarray
+    beta: np.ndarray
+    sigma: np.ndarray
+    person: np.ndarray
+    accept: float
+
+
+# --------------------------------------------------------------------- helpers
+def mvn_canonical(lam: np.ndarray, h: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Draw x ~ N(lam^-1 h, lam^-1) for a precision ``lam (k, k)`` or stacked ``(N, k, k)``.
+
+    With lam = L L': x = L'^-1 (L^-1 h + z), z standard normal. The stacked case solves
+    the two triangular systems by substitution over the k columns (k <= 8), vectorised
+    over the N persons.
+    """
+    chol = np.linalg.cholesky(lam)
+    z = rng.standard_normal(h.shape)
+    if lam.ndim == 2:
+        from scipy.linalg import solve_triangular
+
+        u = solve_triangular(chol, h, lower=True, check_finite=False) + z
+        return solve_triangular(chol, u, lower=True, trans="T", check_finite=False)
+    k = h.shape[1]
+    u = forward_solve(chol, h) + z
+    x = np.empty_like(h)
+    for i in range(k - 1, -1, -1):
+        acc = u[:, i] - (chol[:, i + 1 :, i] * x[:, i + 1 :]).sum(axis=1) if i < k - 1 else u[:, i]
+        x[:, i] = acc / chol[:, i, i]
+    return x
+
+
+def forward_solve(chol: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Solve L u = h for stacked lower-triangular ``chol (N, k, k)`` and ``h (N, k)``."""
+    u = np.empty_like(h)
+    for i in range(h.shape[1]):
+        acc = h[:, i] - (chol[:, i, :i] * u[:, :i]).sum(axis=1) if i else h[:, i]
+        u[:, i] = acc / chol[:, i, i]
+    return u
+
+
+def inv_wishart(df: float, scale: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Draw from the inverse Wishart IW(df, scale) (Bartlett decomposition)."""
+    q = scale.shape[0]
+    c = np.linalg.cholesky(np.linalg.inv(scale))
+    a = np.zeros((q, q))
+    a[np.diag_indices(q)] = np.sqrt(rng.chisquare(df - np.arange(q)))
+    if q > 1:
+        a[np.tril_indices(q, -1)] = rng.standard_normal(q * (q - 1) // 2)
+    ca = c @ a  # W = ca ca'
+    inv = np.linalg.inv(ca)
+    return inv.T @ inv
+
+
+@dataclass
+class _State:
+    y: np.ndarray  # (N, L + 4) completed values, two zero columns padded each side
+    theta: np.ndarray  # (N, 8) person coefficients
+    beta: np.ndarray  # (r, q)
+    sigma: np.ndarray  # (q, q)
+
+
+class _Layout:
+    """Masks, counts and missing-value coordinates that do not change during sampling."""
+
+    def __init__(self, arr: DsemArrays) -> None:
+        n, length = arr.y.shape
+        pos = np.arange(length)
+        self.n, self.length = n, length
+        self.even = pos % 2 == 0
+        active = pos[None, :] <= arr.end[:, None]
+        eq = active & (pos[None, :] >= 2)
+        self.eq = eq
+        # equation positions by parity: pain at 2, 4, ...; sleep at 3, 5, ...
+        self.w_pain = eq[:, 2::2].astype(float)
+        self.w_sleep = eq[:, 3::2].astype(float)
+        self.n_pain = self.w_pain.sum(axis=1)
+        self.n_sleep = self.w_sleep.sum(axis=1)
+        missing = active & ~arr.observed
+        self.missing = missing
+        # missing entries by colour (position mod 3): conditionally independent within
+        width = length + 4
+        self.colours = []
+        for col in range(3):
+            ii, kk = np.nonzero(missing & (pos[None, :] % 3 == col))
+            par = kk % 2
+            self.colours.append(
+                {
+                    "i": ii,
+                    "flat": ii * width + kk + 2,
+                    "eq0": (kk >= 2).astype(float),
+                    "init": (kk < 2).astype(float),
+                    "eq1": (kk + 1 <= arr.end[ii]).astype(float),
+                    "eq2": (kk + 2 <= arr.end[ii]).astype(float),
+                    "mu_same": par,
+                    "mu_oth": 1 - par,
+                    "a_same": np.where(par == 0, 2, 4),
+                    "c_same": np.where(par == 0, 3, 5),
+                    "a_oth": np.where(par == 0, 4, 2),
+                    "c_oth": np.where(par == 0, 5, 3),
+                    "v_same": 6 + par,
+                    "v_oth": 7 - par,
+                }
+            )
+
+
+def impute(
+    yp: np.ndarray, theta: np.ndarray, lay: _Layout, init_var: float, rng: np.random.Generator
+) -> None:
+    """Block 1: draw every missing value from its full conditional, in place.
+
+    ``yp`` is the padded ``(N, L + 4)`` array (position k at column k + 2). A value at
+    position k enters its own equation (or its pre-sample prior), the equation at k + 1
+    (through C) and the one at k + 2 (through A); positions three apart share no
+    equation, so each colour (k mod 3) is drawn at once.
+    """
+    flat = yp.reshape(-1)
+    for e in lay.colours:
+        i = e["i"]
+        if not len(i):
+            continue
+        f = e["flat"]
+        mu_s, mu_o = theta[i, e["mu_same"]], theta[i, e["mu_oth"]]
+        a_s, c_s = theta[i, e["a_same"]], theta[i, e["c_same"]]
+        a_o, c_o = theta[i, e["a_oth"]], theta[i, e["c_oth"]]
+        s2_s, s2_o = np.exp(theta[i, e["v_same"]]), np.exp(theta[i, e["v_oth"]])
+        d_m2 = flat[f - 2] - mu_s
+        d_m1 = flat[f - 1] - mu_o
+        d_p1 = flat[f + 1] - mu_o
+        d_p2 = flat[f + 2] - mu_s
+        w0 = e["eq0"] / s2_s
+        i1 = e["eq1"] / s2_o
+        i2 = e["eq2"] / s2_s
+        prec = w0 + e["init"] / init_var + i1 * c_o**2 + i2 * a_s**2
+        lin = (
+            w0 * (a_s * d_m2 + c_s * d_m1)
+            + i1 * c_o * (d_p1 - a_o * d_m1)
+            + i2 * a_s * (d_p2 - c_s * d_p1)
+        )
+        flat[f] = mu_s + lin / prec + rng.standard_normal(len(i)) / np.sqrt(prec)
+
+
+def _parity_slices(y: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(outcome, lag 2, lag 1) at pain equations, then at sleep equations."""
+    length = y.shape[1]
+    return (
+        y[:, 2::2],
+        y[:, 0 : length - 2 : 2],
+        y[:, 1 : length - 1 : 2],
+        y[:, 3::2],
+        y[:, 1 : length - 2 : 2],
+        y[:, 2 : length - 1 : 2],
+    )
+
+
+def means_likelihood(
+    y: np.ndarray, theta: np.ndarray, lay: _Layout, init_var: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Block 2: precision (N, 2, 2) and linear term (N, 2) of the data about (mu_p, mu_s).
+
+    ``y`` is the unpadded ``(N, L)`` view. Each equation reads ``y_k - A y_{k-2} -
+    C y_{k-1} = x'(mu_p, mu_s) + e`` with x = (1 - phi_p, -b_sp) for pain and
+    (-b_ps, 1 - phi_s) for sleep.
+    """
+    p0, p2, p1, s0, s2, s1 = _parity_slices(y)
+    t = theta
+    sp2, ss2 = np.exp(t[:, 6]), np.exp(t[:, 7])
+    rp = (lay.w_pain * (p0 - t[:, 2:3] * p2 - t[:, 3:4] * p1)).sum(axis=1) / sp2
+    rs = (lay.w_sleep * (s0 - t[:, 4:5] * s2 - t[:, 5:6] * s1)).sum(axis=1) / ss2
+    xp = np.stack([1.0 - t[:, 2], -t[:, 3]], axis=1)
+    xs = np.stack([-t[:, 5], 1.0 - t[:, 4]], axis=1)
+    wp, ws = lay.n_pain / sp2, lay.n_sleep / ss2
+    lam = wp[:, None, None] * xp[:, :, None] * xp[:, None, :]
+    lam += ws[:, None, None] * xs[:, :, None] * xs[:, None, :]
+    lam[:, 0, 0] += 1.0 / init_var
+    lam[:, 1, 1] += 1.0 / init_var
+    h = xp * rp[:, None] + xs * rs[:, None] + y[:, :2] / init_var
+    return lam, h
+
+
+def slopes_likelihood(
+    y: np.ndarray, theta: np.ndarray, lay: _Layout
+) -> tuple[np.ndarray, np.ndarray]:
+    """Block 3: precision (N, 4, 4) and linear term (N, 4) about (phi_p, b_sp, phi_s, b_ps)."""
+    p0, p2, p1, s0, s2, s1 = _parity_slices(y)
+    mp, ms = theta[:, 0:1], theta[:, 1:2]
+    lam = np.zeros((lay.n, 4, 4))
+    h = np.zeros((lay.n, 4))
+    parts = (
+        (lay.w_pain / np.exp(theta[:, 6:7]), p0 - mp, p2 - mp, p1 - ms),
+        (lay.w_sleep / np.exp(theta[:, 7:8]), s0 - ms, s2 - ms, s1 - mp),
+    )
+    for j, (w, d0, d2, d1) in enumerate(parts):
+        wd2, wd1 = w * d2, w * d1
+        o = 2 * j
+        lam[:, o, o] = (wd2 * d2).sum(axis=1)
+        lam[:, o, o + 1] = lam[:, o + 1, o] = (wd2 * d1).sum(axis=1)
+        lam[:, o + 1, o + 1] = (wd1 * d1).sum(axis=1)
+        h[:, o] = (wd2 * d0).sum(axis=1)
+        h[:, o + 1] = (wd1 * d0).sum(axis=1)
+    return lam, h
+
+
+def residual_sums(y: np.ndarray, theta: np.ndarray, lay: _Layout) -> tuple[np.ndarray, np.ndarray]:
+    """Squared residuals per person, (N,) for pain and for sleep equations."""
+    p0, p2, p1, s0, s2, s1 = _parity_slices(y)
+    t = theta
+    mp, ms = t[:, 0:1], t[:, 1:2]
+    ep = (p0 - mp) - t[:, 2:3] * (p2 - mp) - t[:, 3:4] * (p1 - ms)
+    es = (s0 - ms) - t[:, 4:5] * (s2 - ms) - t[:, 5:6] * (s1 - mp)
+    return (lay.w_pain * ep * ep).sum(axis=1), (lay.w_sleep * es * es).sum(axis=1)
+
+
+class _Sampler:
+    def __init__(self, arr: DsemArrays, random_idx: tuple[int, ...], priors: DsemPriors) -> None:
+        self.arr = arr
+        self.lay = _Layout(arr)
+        self.pr = priors
+        self.rand = np.array(random_idx, dtype=int)
+        self.q = len(random_idx)
+        self.pos_r = {c: j for j, c in enumerate(random_idx)}
+        self.fixed = np.array([c for c in range(N_COEF) if c not in self.pos_r], dtype=int)
+        self.random_var = 6 in self.pos_r
+        w = arr.w
+        self.wtw_inv = np.linalg.inv(w.T @ w)
+        self.wtw_chol = np.linalg.cholesky(self.wtw_inv)
+        s0 = np.empty(self.q)
+        for j, cidx in enumerate(random_idx):
+            s0[j] = (
+                priors.iw_scale_mean
+                if cidx < 2
+                else priors.iw_scale_logvar
+                if cidx >= 6
+                else priors.iw_scale_slope
+            )
+        self.s0 = np.diag(s0)
+        self.nu0 = self.q + priors.iw_df_extra
+        self.accept: list[float] = []
+        self.step_sd = np.full(self.q, 0.3)
+        self.scale_accept: list[list[float]] = [[] for _ in range(self.q)]
+
+    def adapt(self) -> None:
+        """Warm-up only: tune the scale-move step sizes towards 30-50 % acceptance."""
+        for j, acc in enumerate(self.scale_accept):
+            if len(acc) >= 50:
+                rate = float(np.mean(acc))
+                if rate < 0.25:
+                    self.step_sd[j] *= 0.7
+                elif rate > 0.55:
+                    self.step_sd[j] *= 1.4
+                acc.clear()
+
+    # ---------------------------------------------------------------- blocks
+    def draw_block(
+        self,
+        st: _State,
+        block: tuple[int, ...],
+        lam: np.ndarray,
+        h: np.ndarray,
+        rng: np.random.Generator,
+    ) -> None:
+        """Draw the coefficients ``block`` (fixed ones pooled, random ones per person)."""
+        lr = [i for i, c in enumerate(block) if c in self.pos_r]
+        lf = [i for i, c in enumerate(block) if c not in self.pos_r]
+        br = [block[i] for i in lr]
+        bf = [block[i] for i in lf]
+        theta = st.theta
+        if bf:
+            lam_ff = lam[:, lf][:, :, lf].sum(axis=0) + np.eye(len(lf)) / self.pr.fixed_var
+            h_f = h[:, lf].sum(axis=0)
+            if br:
+                h_f -= np.einsum("nij,nj->i", lam[:, lf][:, :, lr], theta[:, br])
+            theta[:, bf] = mvn_canonical(lam_ff, h_f, rng)[None, :]
+        if br:
+            jr = [self.pos_r[c] for c in br]
+            jc = [j for j in range(self.q) if j not in jr]
+            lam_r = lam[:, lr][:, :, lr]
+            h_r = h[:, lr].copy()
+            if bf:
+                h_r -= lam[:, lr][:, :, lf] @ theta[0, bf]
+            prec = np.linalg.inv(st.sigma)
+            self.draw_beta_collapsed(st, jr, prec, lam_r, h_r, rng)
+            m = self.arr.w @ st.beta
+            p_bb = prec[np.ix_(jr, jr)]
+            h_prior = m[:, jr] @ p_bb.T
+            if jc:
+                p_bc = prec[np.ix_(jr, jc)]
+                h_prior -= (theta[:, self.rand[jc]] - m[:, jc]) @ p_bc.T
+            theta[:, br] = mvn_canonical(lam_r + p_bb, h_r + h_prior, rng)
+
+    def draw_beta_collapsed(
+        self,
+        st: _State,
+        jr: list[int],
+        prec: np.ndarray,
+        lam: np.ndarray,
+        h: np.ndarray,
+        rng: np.random.Generator,
+    ) -> None:
+        """Draw the population regressions B with this block's random effects integrated out.
+
+        Person i's block coefficients have the Gaussian likelihood (``lam``, ``h``) and the
+        prior N(B'w_i, Sigma) jointly with the other random effects (held at their current
+        values). Integrating them out leaves a Gaussian in u_i = B'w_i with precision
+        ``Q_i = P - P_.b K_i^-1 P_b.`` and linear term ``l_i = P t_i + P_.b K_i^-1 (h_i -
+        (P t_i)_b)``, where ``P = Sigma^-1``, ``K_i = P_bb + lam_i`` and ``t_i`` the
+        current random effects with the block's entries set to 0. Drawing B from this
+        marginal and then the block from its conditional is one exact joint draw, which
+        mixes far better than alternating the two when the random-effect variance is
+        small relative to each person's information.
+        """
+        th = st.theta[:, self.rand].copy()
+        th[:, jr] = 0.0
+        pt = th @ prec
+        k = lam + prec[np.ix_(jr, jr)]
+        rhs = np.concatenate(
+            [
+                (h - pt[:, jr])[:, :, None],
+                np.broadcast_to(prec[jr, :], (lam.shape[0], len(jr), self.q)),
+            ],
+            axis=2,
+        )
+        sol = np.linalg.solve(k, rhs)  # (N, b, 1 + q)
+        p_cb = prec[:, jr]
+        q_i = prec[None, :, :] - p_cb[None, :, :] @ sol[:, :, 1:]
+        l_i = pt + (p_cb[None, :, :] @ sol[:, :, :1])[:, :, 0]
+        w = self.arr.w
+        r = w.shape[1]
+        big = np.einsum("ik,il,iab->kalb", w, w, q_i).reshape(r * self.q, r * self.q)
+        lin = np.einsum("ik,ia->ka", w, l_i).reshape(-1)
+        big += np.eye(r * self.q) * 1e-10
+        st.beta = mvn_canonical(big, lin, rng).reshape(r, self.q)
+
+    def log_marginal(
+        self,
+        st: _State,
+        jr: list[int],
+        prec: np.ndarray,
+        logdet_sigma: float,
+        lam: np.ndarray,
+        h: np.ndarray,
+    ) -> float:
+        """log p(data, other random effects | Sigma, B) with the block ``jr`` integrated out,
+        plus the inverse-Wishart log prior of Sigma (up to a constant)."""
+        th = st.theta[:, self.rand].copy()
+        th[:, jr] = 0.0
+        dlt = th - self.arr.w @ st.beta
+        pd_ = dlt @ prec
+        g = h - pd_[:, jr]
+        k = lam + prec[np.ix_(jr, jr)]
+        chol = np.linalg.cholesky(k)
+        v = forward_solve(chol, g)
+        logdet_k = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum()
+        n = self.lay.n
+        loglik = -0.5 * (n * logdet_sigma + logdet_k + (dlt * pd_).sum() - (v * v).sum())
+        logprior = -0.5 * (self.nu0 + self.q + 1) * logdet_sigma - 0.5 * np.sum(self.s0 * prec)
+        return float(loglik + logprior)
+
+    def scale_moves(
+        self,
+        st: _State,
+        block: tuple[int, ...],
+        lam: np.ndarray,
+        h: np.ndarray,
+        rng: np.random.Generator,
+    ) -> None:
+        """Metropolis moves Sigma -> D Sigma D (D rescales one random effect's SD), with the
+        block's random effects integrated out (partially collapsed Gibbs; the block is drawn
+        right after). Breaks the strong dependence between a small random-effect variance
+        and the person effects it shrinks. Jacobian of the move: exp((q + 1) eps)."""
+        lr = [i for i, c in enumerate(block) if c in self.pos_r]
+        if not lr or self.fixed_in(block):
+            return
+        jr = [self.pos_r[block[i]] for i in lr]
+        lam_r = lam[:, lr][:, :, lr]
+        h_r = h[:, lr]
+        prec = np.linalg.inv(st.sigma)
+        logdet = float(np.linalg.slogdet(st.sigma)[1])
+        cur = self.log_marginal(st, jr, prec, logdet, lam_r, h_r)
+        for j in jr:
+            eps = self.step_sd[j] * rng.standard_normal()
+            d = np.ones(self.q)
+            d[j] = np.exp(eps)
+            prec_new = prec / np.outer(d, d)
+            logdet_new = logdet + 2.0 * eps
+            new = self.log_marginal(st, jr, prec_new, logdet_new, lam_r, h_r)
+            ok = np.log(rng.random()) < new - cur + (self.q + 1) * eps
+            if ok:
+                st.sigma = st.sigma * np.outer(d, d)
+                prec, logdet, cur = prec_new, logdet_new, new
+            self.scale_accept[j].append(float(ok))
+
+    def fixed_in(self, block: tuple[int, ...]) -> bool:
+        return any(c not in self.pos_r for c in block)
+
+    def draw_variances(self, st: _State, rng: np.random.Generator) -> None:
+        ssr = residual_sums(st.y[:, 2:-2], st.theta, self.lay)
+        counts = (self.lay.n_pain, self.lay.n_sleep)
+        if not self.random_var:
+            for k in range(2):
+                shape = self.pr.ig_shape + counts[k].sum() / 2.0
+                rate = self.pr.ig_rate + ssr[k].sum() / 2.0
+                st.theta[:, 6 + k] = np.log(rate / rng.gamma(shape))
+            return
+        prec = np.linalg.inv(st.sigma)
+        m = self.arr.w @ st.beta
+        for k in range(2):
+            j = self.pos_r[6 + k]
+            others = [i for i in range(self.q) if i != j]
+            p = prec[j, j]
+            mean = m[:, j] - (st.theta[:, self.rand[others]] - m[:, others]) @ prec[j, others] / p
+            n, s = counts[k], ssr[k]
+
+            def logf(lv: np.ndarray, n=n, s=s, mean=mean, p=p) -> np.ndarray:
+                return -0.5 * n * lv - 0.5 * s * np.exp(-lv) - 0.5 * p * (lv - mean) ** 2
+
+            mode = st.theta[:, 6 + k].copy()
+            for _ in range(4):
+                g = -0.5 * n + 0.5 * s * np.exp(-mode) - p * (mode - mean)
+                hess = -0.5 * s * np.exp(-mode) - p
+                mode = mode - np.clip(g / hess, -2.0, 2.0)
+            sd = 1.0 / np.sqrt(0.5 * s * np.exp(-mode) + p)
+            old = st.theta[:, 6 + k]
+            prop = mode + sd * rng.standard_normal(self.lay.n)
+            log_q_ratio = -0.5 * ((old - mode) / sd) ** 2 + 0.5 * ((prop - mode) / sd) ** 2
+            log_a = logf(prop) - logf(old) + log_q_ratio
+            ok = np.log(rng.random(self.lay.n)) < log_a
+            st.theta[:, 6 + k] = np.where(ok, prop, old)
+            self.accept.append(float(ok.mean()))
+
+    def draw_hyper(self, st: _State, rng: np.random.Generator) -> None:
+        """Covariance of the random effects given them and B (inverse Wishart)."""
+        if self.q == 0:
+            return
+        e = st.theta[:, self.rand] - self.arr.w @ st.beta
+        st.sigma = inv_wishart(self.nu0 + self.lay.n, e.T @ e + self.s0, rng)
+
+    def step(self, st: _State, rng: np.random.Generator) -> None:
+        init_var = self.pr.init_var
+        impute(st.y, st.theta, self.lay, init_var, rng)
+        y = st.y[:, 2:-2]
+        lam, h = means_likelihood(y, st.theta, self.lay, init_var)
+        self.draw_block(st, (0, 1), lam, h, rng)
+        lam, h = slopes_likelihood(y, st.theta, self.lay)
+        self.scale_moves(st, (2, 3, 4, 5), lam, h, rng)
+        self.draw_block(st, (2, 3, 4, 5), lam, h, rng)
+        self.draw_variances(st, rng)
+        self.draw_hyper(st, rng)
+
+    # ------------------------------------------------------------ start, run
+    def start(self, rng: np.random.Generator) -> _State:
+        arr, lay = self.arr, self.lay
+        n = lay.n
+        y = arr.y.copy()
+        obs = arr.observed
+        theta = np.zeros((n, N_COEF))
+        for k in range(2):
+            cols = lay.even if k == 0 else ~lay.even
+            vals = np.where(obs & cols, y, 0.0).sum(axis=1)
+            cnt = (obs & cols).sum(axis=1)
+            pm = np.divide(vals, cnt, out=np.zeros(n), where=cnt > 0)
+            theta[:, k] = pm + 0.2 * rng.standard_normal(n)
+        theta[:, 2:6] = rng.uniform(-0.3, 0.3, 4)[None, :]
+        theta[:, 6:8] = np.log(rng.uniform(0.5, 1.5, 2))[None, :]
+        for c in self.fixed:
+            theta[:, c] = theta[:, c].mean()
+        for c in self.rand:
+            if 2 <= c < 6:
+                theta[:, c] += 0.05 * rng.standard_normal(n)
+        mu = np.where(lay.even, theta[:, 0:1], theta[:, 1:2])
+        y = np.where(obs, y, mu + 0.5 * rng.standard_normal(y.shape))
+        y = np.where(np.isnan(y), 0.0, y)
+        y = np.pad(y, ((0, 0), (2, 2)))
+        beta = np.zeros((arr.w.shape[1], self.q))
+        if self.q:
+            beta[0] = theta[:, self.rand].mean(axis=0)
+        sigma = self.s0.copy() * 5.0
+        return _State(y=y, theta=theta, beta=beta, sigma=sigma)
+
+
+def run_chain(
+    arr: DsemArrays,
+    random_idx: tuple[int, ...],
+    priors: DsemPriors,
+    warmup: int,
+    draws: int,
+    seed: np.random.SeedSequence,
+    keep_person: int,
+) -> ChainDraws:
+    """Run one chain: ``warmup`` discarded iterations, then ``draws`` kept ones.
+
+    ``keep_person`` of the kept draws (evenly spaced) store every person's coefficients.
+    """
+    rng = np.random.default_rng(seed)
+    smp = _Sampler(arr, random_idx, priors)
+    st = smp.start(rng)
+    q, r = smp.q, arr.w.shape[1]
+    coef = np.empty((draws, N_COEF))
+    beta = np.empty((draws, r, q))
+    sigma = np.empty((draws, q, q))
+    keep_at = set(np.linspace(0, draws - 1, keep_person).round().astype(int).tolist())
+    person = np.empty((len(keep_at), arr.n_persons, N_COEF))
+    kp = 0
+    for _ in range(warmup):
+        smp.step(st, rng)
+        smp.adapt()
+    smp.accept.clear()
+    for s in range(draws):
+        smp.step(st, rng)
+        c = st.theta[0].copy()
+        if q:
+            c[smp.rand] = st.beta[0]
+        coef[s] = c
+        beta[s] = st.beta
+        sigma[s] = st.sigma
+        if s in keep_at:
+            person[kp] = st.theta
+            kp += 1
+    acc = float(np.mean(smp.accept)) if smp.accept else float("nan")
+    return ChainDraws(coef=coef, beta=beta, sigma=sigma, person=person, accept=acc)

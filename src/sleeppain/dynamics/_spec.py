@@ -1,0 +1,152 @@
+"""Model specification of :func:`sleeppain.dsem`: coefficients, random effects, priors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sleeppain.errors import SpecificationError
+
+__all__ = [
+    "COEFS",
+    "COEF_LABELS",
+    "DIRECTION_OF",
+    "RANDOM_CHOICES",
+    "DsemPriors",
+    "DsemSpec",
+    "random_indices",
+]
+
+#: Person-level coefficients of the within-person model, in the sampler's order.
+#: ``mu_*`` are the latent person means; ``phi_*`` the autoregressions; ``b_sp`` the effect
+#: of sleep (night n) on pain (day n + 1); ``b_ps`` the effect of pain (day n) on sleep
+#: (night n); ``logvar_*`` the log residual (innovation) variances.
+COEFS: tuple[str, ...] = (
+    "mu_pain",
+    "mu_sleep",
+    "phi_pain",
+    "b_sp",
+    "phi_sleep",
+    "b_ps",
+    "logvar_pain",
+    "logvar_sleep",
+)
+COEF_LABELS: dict[str, str] = {
+    "mu_pain": "person mean of pain",
+    "mu_sleep": "person mean of sleep",
+    "phi_pain": "pain (day n) -> pain (day n+1)",
+    "b_sp": "sleep (night n) -> pain (day n+1)",
+    "phi_sleep": "sleep (night n-1) -> sleep (night n)",
+    "b_ps": "pain (day n) -> sleep (night n)",
+    "logvar_pain": "log residual variance of pain",
+    "logvar_sleep": "log residual variance of sleep",
+}
+#: effects() rows: direction -> coefficient
+DIRECTION_OF: dict[str, str] = {
+    "sleep->pain": "b_sp",
+    "pain->sleep": "b_ps",
+    "pain->pain": "phi_pain",
+    "sleep->sleep": "phi_sleep",
+}
+RANDOM_CHOICES: dict[str, tuple[int, ...]] = {
+    "intercept": (0, 1),
+    "autoregression": (2, 4),
+    "crosslag": (3, 5),
+    "residual_variance": (6, 7),
+}
+
+
+@dataclass(frozen=True)
+class DsemPriors:
+    """Default priors, on the internal scale (each variable divided by its pooled
+    within-person SD and centred at its grand mean).
+
+    Weakly informative, in the spirit of Mplus's defaults (Asparouhov & Muthen 2010,
+    "Bayesian analysis using Mplus"), but proper:
+
+    * population means of the random effects (and their regressions on person covariates):
+      flat (Mplus: N(0, 10^10));
+    * coefficients that are not random: N(0, ``fixed_var``) with ``fixed_var`` = 100;
+    * covariance of the random effects: inverse Wishart with ``q + iw_df_extra`` degrees of
+      freedom (q random effects, ``iw_df_extra`` = 2) and scale diag(``iw_scale_mean`` = 1
+      for person means, ``iw_scale_slope`` = 0.01 for slopes, ``iw_scale_logvar`` = 0.1
+      for log variances): a prior mean equal to that scale (slope SD about 0.1 within-SD
+      units), as informative as ``q + 2`` persons;
+    * residual variances (when not random): inverse gamma (``ig_shape``, ``ig_rate``) =
+      (0.001, 0.001);
+    * the two pre-sample values of each person (pain on day f - 1 and sleep in night
+      f - 1, f the first diary day): latent, N(person mean, ``init_var`` = 1), i.e. one
+      pooled within-person variance, close to the stationary variance.
+    """
+
+    fixed_var: float = 100.0
+    iw_df_extra: float = 2.0
+    iw_scale_mean: float = 1.0
+    iw_scale_slope: float = 0.01
+    iw_scale_logvar: float = 0.1
+    ig_shape: float = 0.001
+    ig_rate: float = 0.001
+    init_var: float = 1.0
+
+
+@dataclass(frozen=True)
+class DsemSpec:
+    """What :func:`sleeppain.dsem` estimates (column names and model options)."""
+
+    sleep: str
+    pain: str
+    sleep_timing: str
+    covariates: tuple[str, ...]
+    person_covariates: tuple[str, ...]
+    random: tuple[str, ...]
+    chains: int
+    warmup: int
+    draws: int
+    priors: DsemPriors = DsemPriors()
+
+    @property
+    def random_idx(self) -> tuple[int, ...]:
+        """Indices into :data:`COEFS` of the random coefficients."""
+        return random_indices(self.random)
+
+    def describe(self) -> str:
+        """One-line model description."""
+        rnd = ", ".join(self.random) or "none"
+        cov = (
+            f"; person covariates: {', '.join(self.person_covariates)}"
+            if self.person_covariates
+            else ""
+        )
+        return (
+            f"two-level VAR(1), alternating pain (day n) -> sleep (night n) -> pain (day n+1); "
+            f"latent person means; random: {rnd}{cov}"
+        )
+
+
+def random_indices(random: Sequence[str]) -> tuple[int, ...]:
+    """Sorted coefficient indices of the ``random=`` choices."""
+    out: list[int] = []
+    for r in random:
+        out.extend(RANDOM_CHOICES[r])
+    return tuple(sorted(out))
+
+
+def check_random(random: object) -> tuple[str, ...]:
+    """Validate ``random=`` (a subset of :data:`RANDOM_CHOICES`)."""
+    if isinstance(random, str):
+        random = (random,)
+    try:
+        items = tuple(random)  # type: ignore[arg-type]
+    except TypeError:
+        raise SpecificationError(
+            f"random={random!r} must be a list of {list(RANDOM_CHOICES)}."
+        ) from None
+    bad = [r for r in items if r not in RANDOM_CHOICES]
+    if bad:
+        raise SpecificationError(
+            f"random= has unknown entries {bad}; choose among {list(RANDOM_CHOICES)}, e.g. "
+            "random=('intercept', 'autoregression', 'crosslag')."
+        )
+    if len(set(items)) != len(items):
+        raise SpecificationError(f"random= lists an entry twice: {list(items)}.")
+    return tuple(r for r in RANDOM_CHOICES if r in items)
