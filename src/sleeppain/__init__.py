@@ -48,12 +48,19 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "mediation": ("sleeppain.multivariate", "mediation"),
     "MediationResult": ("sleeppain.multivariate", "MediationResult"),
     "crosslag": ("sleeppain.analysis", "crosslag"),
+    "dsem": ("sleeppain.dynamics", "dsem"),
+    "DsemResult": ("sleeppain.dynamics", "DsemResult"),
+    "clpm": ("sleeppain.panel", "clpm"),
+    "riclpm": ("sleeppain.panel", "riclpm"),
+    "PanelResult": ("sleeppain.panel", "PanelResult"),
+    "panel": ("sleeppain.panel", None),
     "CrossLagResult": ("sleeppain.analysis", "CrossLagResult"),
     "power": ("sleeppain.planning", "power"),
     "PowerResult": ("sleeppain.planning", "PowerResult"),
     "sleep": ("sleeppain.sleep", None),
     "simulate": ("sleeppain.simulate", None),
     "mr": ("sleeppain.mr", None),
+    "datasets": ("sleeppain.datasets", None),
     "compare_groups": ("sleeppain.groups", "compare_groups"),
     "GroupComparisonResult": ("sleeppain.groups", "GroupComparisonResult"),
 }
@@ -66,6 +73,7 @@ __all__ = [
     "DataDropWarning",
     "DataStructureError",
     "Diary",
+    "DsemResult",
     "EstimationError",
     "GlmmResult",
     "GroupComparisonResult",
@@ -73,6 +81,7 @@ __all__ = [
     "LmmResult",
     "MediationResult",
     "NetworkResult",
+    "PanelResult",
     "PowerResult",
     "ScaleWarning",
     "SleepPainError",
@@ -81,14 +90,19 @@ __all__ = [
     "__version__",
     "anova",
     "clmm",
+    "clpm",
     "compare_groups",
     "crosslag",
+    "datasets",
+    "dsem",
     "glmm",
     "lmm",
     "mediation",
     "mr",
     "network",
+    "panel",
     "power",
+    "riclpm",
     "simulate",
     "sleep",
 ]
@@ -110,12 +124,14 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sleeppain import mr, simulate, sleep
+    from sleeppain import datasets, mr, panel, simulate, sleep
     from sleeppain.analysis import CrossLagResult, crosslag
     from sleeppain.diary import Diary
+    from sleeppain.dynamics import DsemResult, dsem
     from sleeppain.groups import GroupComparisonResult, compare_groups
     from sleeppain.mixed import LmmResult, anova, lmm
     from sleeppain.mixed.generalized import GlmmResult, glmm
     from sleeppain.mixed.ordinal import ClmmResult, clmm
     from sleeppain.multivariate import MediationResult, NetworkResult, mediation, network
+    from sleeppain.panel import PanelResult, clpm, riclpm
     from sleeppain.planning import PowerResult, power
