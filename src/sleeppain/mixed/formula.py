@@ -19,12 +19,25 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from sleeppain.errors import SpecificationError
 
-__all__ = ["ParsedFormula", "ReTermSpec", "parse_formula", "split_top_level"]
+if TYPE_CHECKING:
+    from sleeppain.mixed.design import Design
+
+__all__ = [
+    "DottedNames",
+    "ParsedFormula",
+    "ReTermSpec",
+    "dotted_columns",
+    "parse_formula",
+    "split_top_level",
+]
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
@@ -289,3 +302,126 @@ def parse_formula(formula: str) -> ParsedFormula:
         )
     fixed = " + ".join(p.strip() for p in fixed_parts) if fixed_parts else "1"
     return ParsedFormula(formula=formula, response=response, fixed=fixed, re_terms=tuple(re_terms))
+
+
+# ----------------------------------------------------------------------- R-style names
+#: A dotted name as R writes it (``Informed.liking``); not followed by ``(`` (a call such as
+#: ``np.log(x)``) and not preceded by a quote, dot or word character.
+_DOTTED = re.compile(r"(?<![\w.'\"])([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)+)(?![\w.(])")
+
+
+@dataclass(frozen=True)
+class DottedNames:
+    """Dotted column names (R style) renamed to identifiers for the formula machinery.
+
+    Attributes
+    ----------
+    pairs : tuple of (dotted, safe)
+        Each dotted column and the identifier it was read under.
+
+    Examples
+    --------
+    >>> names = DottedNames((("Informed.liking", "Informed_liking"),))
+    >>> names.restore("Informed_liking:C(Product)[T.b]")
+    'Informed.liking:C(Product)[T.b]'
+    """
+
+    pairs: tuple[tuple[str, str], ...] = ()
+
+    def restore(self, text: str) -> str:
+        """``text`` with every safe identifier written back as its dotted name."""
+        for dotted, safe in self.pairs:
+            text = re.sub(rf"(?<![\w.]){re.escape(safe)}(?![\w])", dotted, text)
+        return text
+
+    def _all(self, items: Iterable[str]) -> tuple[str, ...]:
+        return tuple(self.restore(str(x)) for x in items)
+
+    def restore_design(self, design: Design, formula: str) -> Design:
+        """The design with its formula, term and coefficient names in the dotted form.
+
+        The patsy information used to rebuild the model matrices for new data keeps the
+        safe names (``predict(newdata)`` on such a model needs the renamed columns).
+        """
+        if not self.pairs:
+            return design
+        pf = design.parsed
+        parsed = ParsedFormula(
+            formula=formula,
+            response=self.restore(pf.response),
+            fixed=self.restore(pf.fixed),
+            re_terms=tuple(
+                ReTermSpec(self.restore(t.expr), self._all(t.factors)) for t in pf.re_terms
+            ),
+        )
+        terms = tuple(
+            dataclasses.replace(
+                t,
+                spec=ReTermSpec(self.restore(t.spec.expr), self._all(t.spec.factors)),
+                names=self._all(t.names),
+            )
+            for t in design.terms
+        )
+        accounting = dataclasses.replace(
+            design.accounting,
+            dropped=tuple((self.restore(r), c) for r, c in design.accounting.dropped),
+        )
+        return dataclasses.replace(
+            design,
+            parsed=parsed,
+            fixef_names=self._all(design.fixef_names),
+            dropped_fixef=self._all(design.dropped_fixef),
+            terms=terms,
+            accounting=accounting,
+        )
+
+
+def dotted_columns(formula: Any, data: Any) -> tuple[Any, Any, DottedNames]:
+    """Accept R-style dotted column names in a formula (``Informed.liking ~ Product``).
+
+    A dotted name in the formula that is a column of ``data`` (and not a call such as
+    ``np.log(x)``) is read under an identifier (dots -> underscores, made unique), in the
+    formula and in a renamed shallow copy of ``data``; :meth:`DottedNames.restore_design`
+    writes the names back after the design is built. A table with ``to_pandas()``
+    (polars, pyarrow) is converted first.
+
+    Parameters
+    ----------
+    formula : str
+    data : DataFrame
+
+    Returns
+    -------
+    formula, data, DottedNames
+        Unchanged (and an empty DottedNames) when no dotted column is named.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"Informed.liking": [1.0], "Product": ["a"]})
+    >>> f, d, names = dotted_columns("Informed.liking ~ Product + (1 | Product)", df)
+    >>> f, list(d.columns), names.pairs
+    ('Informed_liking ~ Product + (1 | Product)', ['Informed_liking', 'Product'], (('Informed.liking', 'Informed_liking'),))
+    """
+    import pandas as pd
+
+    if not isinstance(data, pd.DataFrame) and callable(getattr(data, "to_pandas", None)):
+        data = data.to_pandas()
+    if not isinstance(formula, str) or not isinstance(data, pd.DataFrame):
+        return formula, data, DottedNames()
+    columns = {str(c) for c in data.columns}
+    found = [m for m in dict.fromkeys(_DOTTED.findall(formula)) if m in columns]
+    if not found:
+        return formula, data, DottedNames()
+    taken = set(columns) | set(re.findall(r"[A-Za-z_]\w*", formula))
+    pairs = []
+    for name in found:
+        safe = re.sub(r"\W", "_", name)
+        while safe in taken:
+            safe += "_"
+        taken.add(safe)
+        pairs.append((name, safe))
+    rename: Callable[[re.Match[str]], str] = lambda m: dict(pairs).get(m[1], m[0])  # noqa: E731
+    new_formula = _DOTTED.sub(rename, formula)
+    new_data = data.rename(columns=dict(pairs))
+    return new_formula, new_data, DottedNames(tuple(pairs))

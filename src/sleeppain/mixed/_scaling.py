@@ -1,0 +1,253 @@
+"""Stage 3b: optimise theta on centred and scaled predictors, report on the original ones.
+
+A predictor far from zero relative to its spread (a clock time in seconds, a year, a value
+around 1e4) makes the random intercept and slope of a term almost perfectly correlated, and
+the relative covariance factor ``Lambda(theta)`` then spans many orders of magnitude: the
+optimiser stops far above the optimum (lme4 1.1-31 too: 542 deviance units on the example
+of issue 10) or the fixed-effects system loses positive definiteness. Centring and scaling
+the predictors is an exact reparametrisation, so the optimum can be found on the
+well-conditioned scale and mapped back (Bates et al. 2015, J Stat Softw 67(1), sec. 3.1:
+the deviance depends on the model matrices only through the column spaces they span).
+
+With ``X_s = X A`` and, for term *i*, ``Z_i,s = Z_i T_i`` (block-wise ``Xi_s = Xi T_i``):
+
+* fixed effects: ``beta = A beta_s``;
+* random effects: ``b_i = T_i b_i,s``, so ``Lambda_i Lambda_i' = T_i Lambda_i,s
+  Lambda_i,s' T_i'``; ``Lambda_i`` is the lower-triangular factor with a non-negative
+  diagonal of ``T_i Lambda_i,s`` (from a QR decomposition, so a singular factor stays exact).
+
+A column is centred only where that stays inside the model: in ``X`` when it has an
+intercept column, and in a random-effect term only when that term has its own intercept
+(``(1 + x | g)``, not ``(0 + x | g)``, whose centring would move variance into another
+term). Every non-constant column is scaled to unit standard deviation.
+
+The stage runs when a model is badly scaled (:func:`needs_scaling`); a well-scaled model
+takes the original path unchanged.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> from sleeppain.mixed import build_design
+>>> rng = np.random.default_rng(1)
+>>> g = np.repeat(np.arange(10), 6)
+>>> df = pd.DataFrame({"x": 1e4 + rng.normal(size=60), "g": g})
+>>> df["y"] = rng.normal(size=60) + rng.normal(size=10)[g]
+>>> sc = standardize(build_design("y ~ x + (1 + x | g)", df))
+>>> bool(abs(sc.design.X[:, 1].mean()) < 1e-9), round(float(sc.design.X[:, 1].std()), 6)
+(True, 1.0)
+>>> theta = np.array([1.0, -0.5, 0.3])
+>>> np.allclose(sc.theta_to_original(sc.theta_to_standard(theta)), theta)
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sleeppain.mixed.design import Design
+from sleeppain.mixed.optimize import LmmControl, check_convergence, optimize_theta
+
+__all__ = [
+    "CENTRE_RATIO",
+    "SCALE_RANGE",
+    "PredictorScaling",
+    "needs_scaling",
+    "optimize_checked",
+    "standardize",
+]
+
+#: A column whose mean exceeds this many standard deviations is badly centred.
+CENTRE_RATIO = 5.0
+#: A column whose standard deviation lies outside this range is badly scaled.
+SCALE_RANGE = (1e-2, 1e2)
+
+
+def _intercept(M: np.ndarray) -> int | None:
+    ones = np.flatnonzero(np.all(M == 1.0, axis=0))
+    return int(ones[0]) if ones.size else None
+
+
+def _column_stats(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return M.mean(axis=0), M.std(axis=0)
+
+
+def _badly_scaled(M: np.ndarray) -> bool:
+    if M.shape[0] == 0 or M.shape[1] == 0:
+        return False
+    c, s = _column_stats(M)
+    live = s > 0
+    return bool(
+        np.any(live & (np.abs(c) > CENTRE_RATIO * s))
+        or np.any(live & ((s < SCALE_RANGE[0]) | (s > SCALE_RANGE[1])))
+    )
+
+
+def needs_scaling(design: Design) -> bool:
+    """Whether a column of ``X`` or of a random-effect term is badly centred or scaled.
+
+    Badly centred: ``|mean| > CENTRE_RATIO * sd``; badly scaled: ``sd`` outside
+    :data:`SCALE_RANGE`. Constant columns (the intercept) are ignored.
+    """
+    return _badly_scaled(design.X) or any(_badly_scaled(t.Xi) for t in design.terms)
+
+
+def _transform(M: np.ndarray, centre: bool) -> np.ndarray:
+    """``T`` with ``M @ T`` centred (when allowed and ``M`` has an intercept) and scaled."""
+    k = M.shape[1]
+    T = np.eye(k)
+    icpt = _intercept(M) if centre else None
+    c, s = _column_stats(M)
+    for j in range(k):
+        if j == icpt or not s[j] > 0 or not np.isfinite(s[j]):
+            continue
+        T[j, j] = 1.0 / s[j]
+        if icpt is not None:
+            T[icpt, j] = -c[j] / s[j]
+    return T
+
+
+def _lower_factor(M: np.ndarray) -> np.ndarray:
+    """Lower-triangular ``L`` with non-negative diagonal and ``L L' = M M'``."""
+    _, R = np.linalg.qr(M.T)
+    sign = np.where(np.diag(R) < 0, -1.0, 1.0)
+    return np.tril(R.T * sign)
+
+
+@dataclass(frozen=True, eq=False)
+class PredictorScaling:
+    """A standardised design and the maps back to the original parametrisation.
+
+    Attributes
+    ----------
+    design : Design
+        The design with centred/scaled columns (``X_s = X A``, ``Xi_s = Xi T_i``).
+    fixed : ndarray, shape (p, p)
+        ``A``; ``beta = A beta_s``.
+    terms : tuple of ndarray
+        ``T_i`` per random-effect term (shape (p_i, p_i)); ``b_i = T_i b_i,s``.
+    """
+
+    design: Design
+    fixed: np.ndarray
+    terms: tuple[np.ndarray, ...]
+
+    def _map(self, theta: np.ndarray, inverse: bool) -> np.ndarray:
+        theta = np.asarray(theta, dtype=float)
+        out = np.empty_like(theta)
+        pos = 0
+        for t, T in zip(self.design.terms, self.terms, strict=True):
+            k = t.ncols
+            n = t.ntheta
+            L = np.zeros((k, k))
+            idx = [(r, c) for c in range(k) for r in range(c, k)]
+            for v, (r, c) in zip(theta[pos : pos + n], idx, strict=True):
+                L[r, c] = v
+            M = np.linalg.solve(T, L) if inverse else T @ L
+            L2 = _lower_factor(M)
+            out[pos : pos + n] = [L2[r, c] for r, c in idx]
+            pos += n
+        return out
+
+    def theta_to_original(self, theta_s: np.ndarray) -> np.ndarray:
+        """Theta of the original design from theta of the standardised one."""
+        return self._map(theta_s, inverse=False)
+
+    def theta_to_standard(self, theta: np.ndarray) -> np.ndarray:
+        """Theta of the standardised design from theta of the original one."""
+        return self._map(theta, inverse=True)
+
+    def beta_to_original(self, beta_s: np.ndarray) -> np.ndarray:
+        """Fixed effects of the original design: ``A beta_s``."""
+        return self.fixed @ np.asarray(beta_s, dtype=float)
+
+
+def standardize(design: Design) -> PredictorScaling:
+    """Centre and scale the columns of ``X`` and of each random-effect term (see module).
+
+    Returns
+    -------
+    PredictorScaling
+    """
+    A = _transform(design.X, centre=True)
+    terms = tuple(_transform(t.Xi, centre=_intercept(t.Xi) is not None) for t in design.terms)
+    new_terms = tuple(
+        dataclasses.replace(t, Xi=np.asfortranarray(t.Xi @ T))
+        for t, T in zip(design.terms, terms, strict=True)
+    )
+    scaled = dataclasses.replace(
+        design, X=np.asfortranarray(design.X @ A), terms=new_terms, _cache={}
+    )
+    return PredictorScaling(design=scaled, fixed=A, terms=terms)
+
+
+def optimize_checked(
+    design: Design, dev: Any, control: LmmControl, *, reml: bool, scalable: bool = True
+) -> tuple[np.ndarray, Any]:
+    """Optimise theta and check convergence, on standardised predictors when needed.
+
+    Parameters
+    ----------
+    design : Design
+        The original design (of ``dev``).
+    dev : evaluator
+        The deviance of ``design`` (:func:`~sleeppain.mixed.deviance_from_design`).
+    control : LmmControl
+    reml : bool
+    scalable : bool
+        False for evaluators this stage cannot rebuild (residual correlation structures):
+        the original path is used.
+
+    Returns
+    -------
+    theta : ndarray
+        On the original design's parametrisation.
+    record : ConvergenceRecord
+        ``theta_start``, ``theta_end``, ``objective_*`` and ``gradient`` refer to the
+        original design; the Hessian, scaled gradient and convergence checks were computed
+        on the standardised one (where they are well conditioned), as the message says.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from sleeppain.mixed import build_design, deviance_from_design
+    >>> rng = np.random.default_rng(2)
+    >>> g = np.repeat(np.arange(20), 8)
+    >>> df = pd.DataFrame({"x": 1e4 + 5 * rng.normal(size=160), "g": g})
+    >>> df["y"] = (0.3 + 0.2 * rng.normal(size=20)[g]) * (df.x - 1e4) + rng.normal(size=160)
+    >>> d = build_design("y ~ x + (1 + x | g)", df)
+    >>> theta, rec = optimize_checked(d, deviance_from_design(d, reml=False), LmmControl(),
+    ...                               reml=False)
+    >>> "centred and scaled" in rec.message
+    True
+    """
+    if not scalable or not needs_scaling(design):
+        theta, record = optimize_theta(dev, control)
+        return theta, check_convergence(dev, theta, record, control)
+    from sleeppain.mixed.deviance import deviance_from_design
+
+    sc = standardize(design)
+    dev_s = deviance_from_design(sc.design, reml=reml, method=control.method)
+    ctrl_s = control
+    if control.theta_start is not None:
+        start_s = sc.theta_to_standard(np.asarray(control.theta_start, dtype=float))
+        ctrl_s = dataclasses.replace(control, theta_start=tuple(start_s.tolist()))
+    theta_s, rec_s = optimize_theta(dev_s, ctrl_s)
+    rec_s = check_convergence(dev_s, theta_s, rec_s, ctrl_s)
+    theta = sc.theta_to_original(theta_s)
+    start = sc.theta_to_original(rec_s.theta_start)
+    f_end, grad = dev.value_and_grad(theta)
+    record = dataclasses.replace(
+        rec_s,
+        theta_start=start,
+        theta_end=theta.copy(),
+        objective_start=float(dev(start)),
+        objective_end=float(f_end),
+        gradient=np.asarray(grad, dtype=float),
+        message=f"{rec_s.message}; optimised on centred and scaled predictors (checks on "
+        "that scale), mapped back",
+    )
+    return theta, record
