@@ -83,10 +83,21 @@ def test_result_is_frozen_and_displays(res: sp.CrossLagResult) -> None:
     assert len(res.glance()) == 2
 
 
+def test_default_model_raises_no_warning_on_the_sample(sample: pd.DataFrame) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = sp.crosslag(sample, id="id", day="date", sleep="sleep_quality", pain="pain")
+    assert not r.fit_warnings
+    assert not r.glance()["singular"].any()
+
+
 def test_fit_warnings_are_issued_at_the_call(sample: pd.DataFrame) -> None:
+    # the former default (outcome's own person mean as predictor) is singular on the sample
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        r = sp.crosslag(sample, id="id", day="date", sleep="sleep_quality", pain="pain")
+        r = sp.crosslag(
+            sample, id="id", day="date", sleep="sleep_quality", pain="pain", outcome_mean=True
+        )
     issued = [(w.category.__name__, str(w.message)) for w in caught]
     assert "BoundaryFitWarning" in {c for c, _ in issued}
     assert all(m.startswith("crosslag ") for _, m in issued)

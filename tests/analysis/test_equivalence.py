@@ -87,6 +87,10 @@ def _fit(formula: str, frame: pd.DataFrame) -> sp.LmmResult:
 
 
 def _crosslag(df: pd.DataFrame, **kw) -> sp.CrossLagResult:
+    # The hand-built formulas below include the outcome's own person mean: they check the
+    # outcome_mean=True specification (the former default); test_default_model_* checks the
+    # default, which leaves the outcome's person level to the random intercept.
+    kw.setdefault("outcome_mean", True)
     with warnings.catch_warnings():
         for w in QUIET:
             warnings.simplefilter("ignore", w)
@@ -199,7 +203,7 @@ def test_diary_and_dataframe_inputs_agree() -> None:
     with warnings.catch_warnings():
         for w in QUIET:
             warnings.simplefilter("ignore", w)
-        a = sp.crosslag(diary, sleep="sleep_quality", pain="pain").effects()
+        a = sp.crosslag(diary, pain="pain", outcome_mean=True).effects()
     b = _crosslag(df).effects()
     pd.testing.assert_frame_equal(a, b)
 
@@ -230,5 +234,25 @@ def test_moderation_and_quadratic_equal_hand_built_lmm() -> None:
     b1, b2 = fit.fixef["sleep_w"], fit.fixef["sleep_w_sq"]
     grand = df.groupby("id")["sleep_quality"].mean().mean()
     np.testing.assert_allclose(
-        ext.loc[("quadratic", "optimum"), "estimate"], grand - b1 / (2 * b2), rtol=EST_RTOL
+        ext.loc[("quadratic", "vertex"), "estimate"], grand - b1 / (2 * b2), rtol=EST_RTOL
     )
+
+
+DEFAULT_FORMULAS = {
+    "sleep->pain": "pain_next ~ sleep_w + pain_w + sleep_m + (1 + sleep_w | id)",
+    "pain->sleep": "sleep ~ pain_w + sleep_w_prev + pain_m + (1 + pain_w | id)",
+}
+
+
+@pytest.mark.parametrize("timing", ["previous_night", "following_night"])
+def test_default_model_equals_hand_built_lmm_without_outcome_mean(timing: str) -> None:
+    """Bolger & Laurenceau (2013): the random intercept carries the outcome's level."""
+    df = _raw()
+    res = _crosslag(df, sleep_timing=timing, outcome_mean=False)
+    for direction, frame in hand_frames(df, timing).items():
+        fit = _fit(DEFAULT_FORMULAS[direction], frame)
+        mine = res.model(direction)
+        np.testing.assert_allclose(mine.fixef.to_numpy(), fit.fixef.to_numpy(), rtol=EST_RTOL)
+        np.testing.assert_allclose(
+            res.effects().loc[direction, "df"], float(fit.df[FOCAL[direction]]), rtol=DF_RTOL
+        )

@@ -42,7 +42,9 @@ def test_plots_return_axes(res_and_diary) -> None:
     ax = plot_person_slopes(res.person_effects(), direction="pain->sleep")
     assert sum(p.get_height() for p in ax.patches) == eff.loc["pain->sleep", "n_persons"]
     axes = plot_diaries(d, sleep="sleep_quality", pain="pain", persons=[1, 2])
-    assert len(axes) == 2 and axes[0].get_ylabel() == "id 1"
+    # axes name the variable and its range; the person is the panel title
+    assert len(axes) == 2 and axes[0].get_ylabel().startswith("pain (")
+    assert axes[0].get_title(loc="left") == "person 1"
     assert isinstance(res.plot_effects(), Axes)
     assert isinstance(res.plot_person_slopes("sleep->pain"), Axes)
     plt.close("all")

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-from sleeppain.analysis._frames import FrameOptions, build_frames
+from sleeppain.analysis._frames import FrameOptions, ModelFrame, build_frames
 from sleeppain.analysis._models import fit_frame
 from sleeppain.analysis._result import CrossLagResult, CrossLagSpec
 from sleeppain.errors import LagCoverageWarning, SpecificationError
 
-__all__ = ["crosslag"]
+__all__ = ["crosslag", "dsem_available"]
 
-_ESTIMATORS = ("lmm", "gee")
+_ESTIMATORS = ("lmm", "gee", "dsem")
 
 
 def _names(value: str | Sequence[str] | None, arg: str) -> tuple[str, ...]:
@@ -100,32 +100,42 @@ def crosslag(
     *,
     id: str | None = None,
     day: str | None = None,
-    sleep: str | Sequence[str],
+    sleep: str | Sequence[str] | None = None,
     pain: str,
     sleep_timing: str | None = None,
     covariates: Sequence[str] = (),
     person_covariates: Sequence[str] = (),
     random_slopes: bool = True,
     lagged_outcome: bool = True,
+    outcome_mean: bool = False,
+    sleep_higher_is: str | Mapping[str, str] | None = None,
     estimator: str = "lmm",
     reml: bool = True,
     quadratic: bool = False,
     asymmetric: bool = False,
     moderator: str | None = None,
     time_of_day: bool = False,
-) -> CrossLagResult:
+    **dsem_options: Any,
+) -> Any:
     """Cross-lagged within-person effects of sleep on next-day pain and of pain on sleep.
 
     With night *n* the night between day *n* and day *n + 1*, the two models are
 
-    - sleep -> pain: ``pain[day n+1] ~ sleep_w[night n] + pain_w[day n] + sleep_m + pain_m
+    - sleep -> pain: ``pain[day n+1] ~ sleep_w[night n] + pain_w[day n] + sleep_m
       + covariates + (1 + sleep_w | id)``
-    - pain -> sleep: ``sleep[night n] ~ pain_w[day n] + sleep_w[night n-1] + pain_m +
-      sleep_m + covariates + (1 + pain_w | id)``
+    - pain -> sleep: ``sleep[night n] ~ pain_w[day n] + sleep_w[night n-1] + pain_m
+      + covariates + (1 + pain_w | id)``
 
     where ``_w`` is the deviation from the person's mean over all of that person's
     available observations of the variable and ``_m`` the person mean centred at the
-    grand mean of person means. A row enters a model only if every term is observed on
+    grand mean of person means. The predictor's person mean separates its between-person
+    from its within-person association; the outcome's own between-person level is carried
+    by the random intercept (Bolger & Laurenceau 2013, *Intensive Longitudinal Methods*,
+    Guilford, ch. 4-5 and 9: person-mean-centred time-varying predictors, their person
+    means as level-2 predictors, random intercept for the outcome). Putting the outcome's
+    own person mean among the predictors (``outcome_mean=True``, the former default)
+    absorbs the random intercept: on ordinary diaries most such fits land on the boundary
+    (singular) although the within-person effects barely change. A row enters a model only if every term is observed on
     the exact calendar day (night) it names: lags follow the calendar, never the row order.
 
     Parameters
@@ -135,10 +145,11 @@ def crosslag(
         ``id=`` and ``day=``.
     id, day : str, optional
         Person and day columns (required with a DataFrame).
-    sleep : str or list of str
+    sleep : str or list of str, optional
         Sleep measure(s), e.g. ``"sleep_quality"`` or ``["sleep_quality", "tst_min",
         "se_pct"]``; several measures give one model pair each, and :meth:`effects` one
-        table with Holm-adjusted p-values.
+        table with Holm-adjusted p-values. Default: the sleep columns declared on the
+        Diary (``sp.Diary(..., sleep=...)``).
     pain : str
         Pain column (a day variable).
     sleep_timing : {"previous_night", "following_night"}, optional
@@ -154,8 +165,19 @@ def crosslag(
         Random slope of the cross-lagged term (default) or random intercept only.
     lagged_outcome : bool
         Include the autoregressive term (``pain_w[day n]``, ``sleep_w[night n-1]``).
-    estimator : {"lmm", "gee"}
-        Linear mixed model (:func:`sleeppain.lmm`; REML, Satterthwaite df) or GEE with an
+    outcome_mean : bool
+        Also enter the outcome's own person mean (``pain_m`` in sleep -> pain, ``sleep_m``
+        in pain -> sleep) as a predictor: the former default, kept for comparison with
+        earlier results. Often singular (see above); not available for GEE.
+    sleep_higher_is : {"better", "worse"}, optional
+        What a higher value of the sleep measure(s) means: ``"better"`` (sleep quality,
+        efficiency, total sleep time) or ``"worse"`` (minutes awake, latency). It sets the
+        expected direction of both effects (better sleep, less pain; more pain, worse
+        sleep), used by :meth:`~CrossLagResult.person_effects` and the report. A dict
+        gives one value per sleep measure. Default: undeclared (both signs are reported).
+    estimator : {"lmm", "gee", "dsem"}
+        ``"dsem"`` delegates to ``sp.dsem`` (a latent-centred dynamic model for short
+        diaries) when that estimator is installed and returns its result. Linear mixed model (:func:`sleeppain.lmm`; REML, Satterthwaite df) or GEE with an
         exchangeable working correlation and robust SEs (statsmodels; the design of
         Alsaadi et al. 2014, Clin J Pain 30:755). GEE has no random effects, and its
         mean model leaves out the outcome's own person mean (``pain_m`` in sleep -> pain,
@@ -199,10 +221,8 @@ def crosslag(
     LagCoverageWarning
         Some persons have no usable lagged pair and are left out.
     BoundaryFitWarning, ConvergenceWarning
-        From the mixed-model fits, prefixed with the model they come from. Including the
-        person mean of the outcome (``pain_m`` in sleep -> pain) often leaves little
-        random-intercept variance, so singular fits are common and usually harmless for
-        the within-person effects.
+        From the mixed-model fits, prefixed with the model they come from (rare with the
+        default model; common with ``outcome_mean=True``).
 
     Notes
     -----
@@ -220,9 +240,104 @@ def crosslag(
     >>> bool(res.effects().loc["sleep->pain", "conf_high"] < 0)
     True
     """
-    sleep_cols = _names(sleep, "sleep")
-    if not sleep_cols:
-        raise SpecificationError("sleep= needs at least one sleep column.")
+    if estimator == "dsem":
+        return _dsem(data, id=id, day=day, sleep=sleep, pain=pain, options=dsem_options)
+    if dsem_options:
+        raise SpecificationError(
+            f"crosslag() got unexpected keyword argument(s) {sorted(dsem_options)}; they are "
+            "options of estimator='dsem' only."
+        )
+    spec = _specification(
+        data,
+        sleep=sleep,
+        pain=pain,
+        covariates=covariates,
+        person_covariates=person_covariates,
+        random_slopes=random_slopes,
+        lagged_outcome=lagged_outcome,
+        outcome_mean=outcome_mean,
+        sleep_higher_is=sleep_higher_is,
+        estimator=estimator,
+        reml=reml,
+        quadratic=quadratic,
+        asymmetric=asymmetric,
+        moderator=moderator,
+        time_of_day=time_of_day,
+    )
+    diary = _diary(
+        data,
+        id=id,
+        day=day,
+        sleep=spec.sleep,
+        timing=_timing(sleep_timing),
+        needed=_needed(spec),
+    )
+    spec = dataclasses.replace(spec, sleep_timing=diary.sleep_timing)
+    frames, ext_frames = _model_frames(diary, spec)
+    fits, ext_fits, caught = _fit_models(frames, ext_frames, spec)
+    caught += _coverage_warnings(frames)
+    for label, cat, msg in caught:
+        text = msg if label == "data" else f"crosslag {label} model: {msg}"
+        warnings.warn(text, cat, stacklevel=2)
+    fit_warnings = [(label, cat.__name__, msg) for label, cat, msg in caught]
+    return CrossLagResult(
+        spec=spec,
+        frames=frames,
+        fits=fits,
+        extension_frames=ext_frames,
+        extension_fits=ext_fits,
+        diary_accounting=diary.summary(pain=spec.pain),
+        fit_warnings=tuple(fit_warnings),
+        diary=diary,
+    )
+
+
+# ------------------------------------------------------------------------ stages
+Caught = list[tuple[str, type[Warning], str]]
+
+
+def _declared_sleep(data: Any, sleep: str | Sequence[str] | None) -> tuple[str, ...]:
+    """``sleep=`` as given, or the Diary's declared sleep columns when omitted."""
+    cols = _names(sleep, "sleep")
+    if cols:
+        return cols
+    declared = tuple(getattr(data, "sleep", ()) or ()) if not isinstance(data, pd.DataFrame) else ()
+    if declared:
+        return declared
+    raise SpecificationError(
+        "crosslag: no sleep column: pass sleep='...' (e.g. sleep='sleep_quality'), or build "
+        "the Diary with sleep=... so crosslag can use its declared sleep columns."
+    )
+
+
+def _higher_is(
+    value: str | Mapping[str, str] | None, sleep: tuple[str, ...]
+) -> tuple[tuple[str, str], ...]:
+    """Normalise ``sleep_higher_is`` to ((sleep column, "better"/"worse"), ...)."""
+    if value is None:
+        return ()
+    given = dict(value) if isinstance(value, Mapping) else dict.fromkeys(sleep, value)
+    unknown = sorted(set(given) - set(sleep))
+    if unknown:
+        raise SpecificationError(
+            f"sleep_higher_is names {unknown}, which are not among sleep= {list(sleep)}."
+        )
+    out = []
+    for s, v in given.items():
+        norm = str(v).strip().lower()
+        if norm not in ("better", "worse"):
+            raise SpecificationError(
+                f"sleep_higher_is={v!r} for {s!r}: say 'better' (e.g. sleep quality, sleep "
+                "efficiency) or 'worse' (e.g. minutes awake after sleep onset)."
+            )
+        out.append((s, norm))
+    return tuple(out)
+
+
+def _specification(data: Any, **kw: Any) -> CrossLagSpec:
+    """Check the arguments and return the normalised specification (timing filled later)."""
+    sleep_cols = _declared_sleep(data, kw["sleep"])
+    pain = kw["pain"]
     if not isinstance(pain, str):
         raise SpecificationError(f"pain= must be one column name, got {pain!r}.")
     if pain in sleep_cols:
@@ -230,94 +345,172 @@ def crosslag(
             f"pain={pain!r} is also listed in sleep=; pain is a day variable and sleep a "
             "night variable: name different columns."
         )
-    covs = _names(covariates, "covariates")
-    pcovs = _names(person_covariates, "person_covariates")
+    covs = _names(kw["covariates"], "covariates")
+    pcovs = _names(kw["person_covariates"], "person_covariates")
     clash = [c for c in (*covs, *pcovs) if c in (pain, *sleep_cols)]
     if clash:
         raise SpecificationError(
             f"covariates {clash} are the pain or sleep columns already in the models; "
             "remove them from covariates=/person_covariates=."
         )
+    estimator = kw["estimator"]
     if estimator not in _ESTIMATORS:
         raise SpecificationError(
-            f"estimator={estimator!r} is not known; use 'lmm' (linear mixed model) or 'gee' "
-            "(generalised estimating equations, exchangeable correlation)."
+            f"estimator={estimator!r} is not known; use 'lmm' (linear mixed model), 'gee' "
+            "(generalised estimating equations, exchangeable correlation) or 'dsem' "
+            "(latent-centred dynamic model, sp.dsem)."
         )
+    moderator = kw["moderator"]
     if moderator is not None and not isinstance(moderator, str):
         raise SpecificationError(f"moderator= must be one column name, got {moderator!r}.")
-    spec = CrossLagSpec(
+    outcome_mean = _flag(kw["outcome_mean"], "outcome_mean")
+    if outcome_mean and estimator == "gee":
+        raise SpecificationError(
+            "outcome_mean=True is not available with estimator='gee': the outcome's own "
+            "person mean makes the within-person residual correlation negative, where the "
+            "exchangeable working correlation does not converge. Use estimator='lmm'."
+        )
+    return CrossLagSpec(
         sleep=sleep_cols,
         pain=pain,
         sleep_timing="",
         covariates=covs,
         person_covariates=pcovs,
-        random_slopes=_flag(random_slopes, "random_slopes"),
-        lagged_outcome=_flag(lagged_outcome, "lagged_outcome"),
+        random_slopes=_flag(kw["random_slopes"], "random_slopes"),
+        lagged_outcome=_flag(kw["lagged_outcome"], "lagged_outcome"),
         estimator=estimator,
-        reml=_flag(reml, "reml"),
-        quadratic=_flag(quadratic, "quadratic"),
-        asymmetric=_flag(asymmetric, "asymmetric"),
+        reml=_flag(kw["reml"], "reml"),
+        quadratic=_flag(kw["quadratic"], "quadratic"),
+        asymmetric=_flag(kw["asymmetric"], "asymmetric"),
         moderator=moderator,
-        time_of_day=_flag(time_of_day, "time_of_day"),
+        time_of_day=_flag(kw["time_of_day"], "time_of_day"),
+        outcome_mean=outcome_mean,
+        sleep_higher_is=_higher_is(kw["sleep_higher_is"], sleep_cols),
     )
-    needed = list(
-        dict.fromkeys([pain, *sleep_cols, *covs, *pcovs, *([moderator] if moderator else [])])
+
+
+def _needed(spec: CrossLagSpec) -> list[str]:
+    mod = [spec.moderator] if spec.moderator else []
+    return list(
+        dict.fromkeys([spec.pain, *spec.sleep, *spec.covariates, *spec.person_covariates, *mod])
     )
-    diary = _diary(
-        data, id=id, day=day, sleep=sleep_cols, timing=_timing(sleep_timing), needed=needed
-    )
-    spec = dataclasses.replace(spec, sleep_timing=diary.sleep_timing)
+
+
+def _model_frames(
+    diary: Any, spec: CrossLagSpec
+) -> tuple[dict[tuple[str, str], ModelFrame], dict[tuple[str, str, str], ModelFrame]]:
+    """The lagged model frames of every sleep measure, direction and extension."""
     opts = FrameOptions(
-        covariates=covs,
-        person_covariates=pcovs,
+        covariates=spec.covariates,
+        person_covariates=spec.person_covariates,
         random_slopes=spec.random_slopes,
         lagged_outcome=spec.lagged_outcome,
         quadratic=spec.quadratic,
         asymmetric=spec.asymmetric,
-        moderator=moderator,
+        moderator=spec.moderator,
         time_of_day=spec.time_of_day,
-        drop_outcome_mean=estimator == "gee",
+        outcome_mean=spec.outcome_mean,
     )
-    frames, fits, ext_frames, ext_fits = {}, {}, {}, {}
-    fit_warnings: list[tuple[str, str, str]] = []
-    pending: list[tuple[type[Warning], str]] = []
-    for s in sleep_cols:
-        main, ext = build_frames(diary, s, pain, opts)
-        todo = [((s, d), None, mf) for d, mf in main.items()]
-        todo += [((s, e, d), e, mf) for (e, d), mf in ext.items()]
-        for key, e, mf in todo:
-            out = fit_frame(mf, estimator=estimator, random_slopes=spec.random_slopes, reml=reml)
-            label = f"{mf.direction} ({s}" + (f", {e}" if e else "") + ")"
-            for cat, msg in out.warnings:
-                fit_warnings.append((label, cat.__name__, msg))
-                pending.append((cat, f"crosslag {label} model: {msg}"))
-            if e is None:
-                frames[key], fits[key] = mf, out.fit
-            else:
-                ext_frames[key], ext_fits[key] = mf, out.fit
+    frames: dict[tuple[str, str], ModelFrame] = {}
+    ext_frames: dict[tuple[str, str, str], ModelFrame] = {}
+    for s in spec.sleep:
+        main, ext = build_frames(diary, s, spec.pain, opts)
+        frames.update({(s, d): mf for d, mf in main.items()})
+        ext_frames.update({(s, e, d): mf for (e, d), mf in ext.items()})
+    return frames, ext_frames
+
+
+def _fit_models(
+    frames: Mapping[tuple[str, str], ModelFrame],
+    ext_frames: Mapping[tuple[str, str, str], ModelFrame],
+    spec: CrossLagSpec,
+) -> tuple[dict[Any, Any], dict[Any, Any], Caught]:
+    """Fit every frame; warnings come back as (model label, category, message)."""
+    fits: dict[Any, Any] = {}
+    ext_fits: dict[Any, Any] = {}
+    caught: Caught = []
+    todo: list[tuple[Any, ModelFrame, dict[Any, Any]]] = [
+        *((k, mf, fits) for k, mf in frames.items()),
+        *((k, mf, ext_fits) for k, mf in ext_frames.items()),
+    ]
+    for key, mf, into in todo:
+        out = fit_frame(
+            mf, estimator=spec.estimator, random_slopes=spec.random_slopes, reml=spec.reml
+        )
+        label = f"{mf.direction} ({mf.sleep}" + (f", {mf.extension}" if mf.extension else "") + ")"
+        for cat, msg in out.warnings:
+            caught.append((label, cat, msg))
+        into[key] = out.fit
+    return fits, ext_fits, caught
+
+
+def _coverage_warnings(
+    frames: Mapping[tuple[str, str], ModelFrame],
+) -> Caught:
+    """One LagCoverageWarning when some persons have no usable lagged pair."""
     short = [
         (f"{d} ({s})", mf.accounting)
         for (s, d), mf in frames.items()
         if mf.accounting.persons_used < mf.accounting.persons
     ]
-    if short:
-        detail = "; ".join(
-            f"{name}: {a.persons - a.persons_used} of {a.persons}" for name, a in short
-        )
-        msg = (
-            "some persons have no usable lagged pair (no consecutive days with every term "
-            f"observed) and are left out: {detail}. See res.accounting()."
-        )
-        fit_warnings.append(("data", LagCoverageWarning.__name__, msg))
-        pending.append((LagCoverageWarning, msg))
-    for cat, msg in pending:
-        warnings.warn(msg, cat, stacklevel=2)
-    return CrossLagResult(
-        spec=spec,
-        frames=frames,
-        fits=fits,
-        extension_frames=ext_frames,
-        extension_fits=ext_fits,
-        diary_accounting=diary.summary(pain=pain),
-        fit_warnings=tuple(fit_warnings),
+    if not short:
+        return []
+    detail = "; ".join(f"{name}: {a.persons - a.persons_used} of {a.persons}" for name, a in short)
+    msg = (
+        "some persons have no usable lagged pair (no consecutive days with every term "
+        f"observed) and are left out: {detail}. See res.accounting()."
     )
+    return [("data", LagCoverageWarning, msg)]
+
+
+def dsem_available() -> bool:
+    """Whether ``sp.dsem`` (the ``sleeppain.dynamics`` package) is installed.
+
+    Examples
+    --------
+    >>> isinstance(dsem_available(), bool)
+    True
+    """
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("sleeppain.dynamics") is not None
+    except (ImportError, ValueError):  # pragma: no cover
+        return False
+
+
+def _dsem(
+    data: Any,
+    *,
+    id: str | None,
+    day: str | None,
+    sleep: str | Sequence[str] | None,
+    pain: str,
+    options: Mapping[str, Any],
+) -> Any:
+    """``estimator="dsem"``: hand the diary to ``sp.dsem`` when it exists."""
+    if not dsem_available():
+        raise SpecificationError(
+            "estimator='dsem' needs sp.dsem (the sleeppain.dynamics package), which is not "
+            "available in this installation; use estimator='lmm'."
+        )
+    import importlib
+
+    dynamics = importlib.import_module("sleeppain.dynamics")
+    dsem = getattr(dynamics, "dsem", None)
+    if dsem is None:
+        raise SpecificationError(
+            "estimator='dsem': sleeppain.dynamics has no dsem() yet; use estimator='lmm'."
+        )
+    sleep_cols = _declared_sleep(data, sleep)
+    if len(sleep_cols) != 1:
+        raise SpecificationError(
+            f"estimator='dsem' takes one sleep measure, got {list(sleep_cols)}; call it once "
+            "per measure."
+        )
+    kwargs: dict[str, Any] = {"sleep": sleep_cols[0], "pain": pain, **options}
+    if id is not None:
+        kwargs["id"] = id
+    if day is not None:
+        kwargs["day"] = day
+    return dsem(data, **kwargs)

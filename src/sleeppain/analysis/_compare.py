@@ -12,17 +12,17 @@ bootstrap p-value (Davison & Hinkley 1997, ch. 4: ``2 min(#{d* <= 0} + 1, #{d* >
 from __future__ import annotations
 
 import dataclasses
-import html
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from sleeppain.analysis._frames import DIRECTIONS, ModelFrame
 from sleeppain.analysis._models import fit_frame
-from sleeppain.errors import EstimationError, SpecificationError
+from sleeppain.errors import EstimationError
+from sleeppain.results import Display, DisplayTable, ResultMixin, readonly, tidy_frame
 
 __all__ = ["DirectionComparison", "bootstrap_std_effects", "percentile_summary"]
 
@@ -122,7 +122,7 @@ def percentile_summary(observed: float, draws: np.ndarray, conf_level: float) ->
 
 
 @dataclass(frozen=True, eq=False)
-class DirectionComparison:
+class DirectionComparison(ResultMixin):
     """Which cross-lagged direction is stronger, on the standardised scale.
 
     Attributes
@@ -138,42 +138,48 @@ class DirectionComparison:
         How the test was made.
     conf_level : float
     seed : object
-    draws : dict
-        Sleep measure -> (n_boot, 2) array of bootstrap standardised effects.
+        The seed used (the entropy drawn when none was given).
+    draws : mapping
+        Sleep measure -> (n_boot, 2) read-only array of bootstrap standardised effects.
     """
 
-    table: pd.DataFrame
+    _table: pd.DataFrame = field(repr=False)
     method: str
     conf_level: float
     seed: object
-    draws: dict[str, np.ndarray]
+    _draws: Mapping[str, np.ndarray] = field(repr=False)
 
-    def summary(self) -> str:
-        """Text summary."""
-        from sleeppain.report._tables import format_table
+    @property
+    def table(self) -> pd.DataFrame:
+        """The comparison table (a copy)."""
+        return self._table.copy()
 
-        return (
-            "Which direction is stronger (standardised within-person effects)\n"
-            f"{format_table(self.table, 'text')}\n\nMethod: {self.method}"
+    @property
+    def draws(self) -> Mapping[str, np.ndarray]:
+        """Bootstrap draws per sleep measure (read-only arrays)."""
+        return readonly(dict(self._draws))
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per sleep measure (house schema; ``term`` = ``"difference"``)."""
+        t = self._table.reset_index()
+        t = t.rename(columns={"difference": "estimate", "boot_se": "std_error"})
+        t["term"] = "difference"
+        t["method"] = "cluster bootstrap"
+        return tidy_frame(t, context=["sleep", "method"])
+
+    def glance(self) -> pd.DataFrame:
+        """One row per sleep measure: the replications and the verdict."""
+        t = self._table.reset_index()
+        return t[["sleep", "stronger", "n_boot", "n_failed"]].assign(
+            conf_level=self.conf_level, seed=str(self.seed)
+        )
+
+    def _display(self) -> Display:
+        return Display(
+            title="Which direction is stronger (standardised within-person effects)",
+            tables=(DisplayTable(self._table),),
+            notes=(f"Method: {self.method}",),
         )
 
     def __repr__(self) -> str:
         return self.summary()
-
-    def _repr_html_(self) -> str:
-        from sleeppain.report._tables import format_table
-
-        return (
-            "<div><p><b>Which direction is stronger (standardised within-person effects)"
-            f"</b></p>{format_table(self.table, 'html')}<p>{html.escape(self.method)}</p></div>"
-        )
-
-
-def check_n_boot(n_boot: object) -> int:
-    """Validate the number of bootstrap replications."""
-    if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 10:
-        raise SpecificationError(
-            f"n_boot must be an integer >= 10, got {n_boot!r}; 199 or more is advisable "
-            "for a p-value, 999 for an interval."
-        )
-    return int(n_boot)

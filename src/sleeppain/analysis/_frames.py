@@ -128,7 +128,7 @@ class ModelFrame:
         Examples
         --------
         >>> mf.formula()  # doctest: +SKIP
-        'pain_next ~ sleep_w + pain_w + sleep_m + pain_m + (1 + sleep_w | id)'
+        'pain_next ~ sleep_w + pain_w + sleep_m + (1 + sleep_w | id)'
         """
         re = " + ".join(("1", *self.random)) if random_slopes else "1"
         return f"{self.outcome} ~ {' + '.join(self.fixed)} + ({re} | id)"
@@ -269,8 +269,10 @@ class FrameOptions:
     asymmetric: bool = False
     moderator: str | None = None
     time_of_day: bool = False
-    #: GEE: leave the outcome's own person mean out of the mean model (see crosslag notes)
-    drop_outcome_mean: bool = False
+    #: include the outcome's own person mean among the predictors (the former default; the
+    #: default leaves the outcome's between-person level to the random intercept, as
+    #: Bolger & Laurenceau 2013, ch. 4 and 9, do; see crosslag's ``outcome_mean``)
+    outcome_mean: bool = False
 
 
 def _parts(diary: Diary, sleep: str, pain: str, opts: FrameOptions) -> dict[str, object]:
@@ -312,13 +314,13 @@ def _finish_terms(
     opts: FrameOptions,
     outcome: str,
     lagged_outcome: str,
-    outcome_mean: str,
+    own_mean: str,
 ) -> tuple[str, ...]:
     """Complete one direction's terms in place and return its fixed effects.
 
     Both directions are the same model with the roles of sleep and pain swapped: drop the
     lagged outcome unless ``opts.lagged_outcome``, append the covariates, and take every term
-    but the outcome (and the outcome's person mean with ``opts.drop_outcome_mean``) as fixed.
+    but the outcome (and the outcome's person mean unless ``opts.outcome_mean``) as fixed.
     """
     if not opts.lagged_outcome:
         del cols[lagged_outcome], labels[lagged_outcome]
@@ -326,8 +328,8 @@ def _finish_terms(
     cols.update(cc)
     labels.update(cl)
     fixed = tuple(n for n in cols if n != outcome)
-    if opts.drop_outcome_mean:
-        fixed = tuple(n for n in fixed if n != outcome_mean)
+    if not opts.outcome_mean:
+        fixed = tuple(n for n in fixed if n != own_mean)
     return fixed
 
 
@@ -392,6 +394,9 @@ def build_frames(
     >>> d = sp.Diary.from_frame(sim.data, id="id", day="day", sleep="sleep_quality")
     >>> main, ext = build_frames(d, "sleep_quality", "pain", FrameOptions())
     >>> main["sleep->pain"].formula()
+    'pain_next ~ sleep_w + pain_w + sleep_m + (1 + sleep_w | id)'
+    >>> build_frames(d, "sleep_quality", "pain", FrameOptions(outcome_mean=True))[0][
+    ...     "sleep->pain"].formula()
     'pain_next ~ sleep_w + pain_w + sleep_m + pain_m + (1 + sleep_w | id)'
     """
     base = diary.data[["id", "day", "day_label"]]

@@ -225,13 +225,23 @@ def focal_rows(fit: Any, terms: tuple[str, ...], conf_level: float) -> pd.DataFr
 
 
 def contrast(fit: Any, a: str, b: str, conf_level: float) -> dict[str, float]:
-    """Wald test of ``beta[a] - beta[b]`` (t with the smaller Satterthwaite df, or z)."""
-    est = float(fit.fixef[a] - fit.fixef[b])
-    v = fit.vcov
-    var = float(v.loc[a, a] + v.loc[b, b] - 2 * v.loc[a, b])
-    se = float(np.sqrt(max(var, 0.0)))
-    df_all = fit.tidy(conf_level=conf_level).set_index("term")["df"]
-    df = float(min(df_all[a], df_all[b]))
+    """Wald test of ``beta[a] - beta[b]``.
+
+    For a mixed model: a t test with the Satterthwaite df of the linear contrast itself
+    (:meth:`LmmResult.contrast`, as lmerTest 3.1's ``contest(fit, L, joint = FALSE)``;
+    checked against lmerTest in ``tests/analysis/test_contest.py``). The df of a contrast
+    are not those of either coefficient: when the two slopes' random parts cancel in the
+    difference, its df approach the residual df. For GEE: a z test with the robust
+    covariance.
+    """
+    if hasattr(fit, "contrast"):
+        row = fit.contrast({a: 1.0, b: -1.0}).iloc[0]
+        est, se, df = float(row["estimate"]), float(row["std_error"]), float(row["df"])
+    else:
+        est = float(fit.fixef[a] - fit.fixef[b])
+        v = fit.vcov
+        se = float(np.sqrt(max(float(v.loc[a, a] + v.loc[b, b] - 2 * v.loc[a, b]), 0.0)))
+        df = np.inf
     stat = est / se if se > 0 else np.nan
     dist = stats.norm if not np.isfinite(df) else stats.t(df)
     crit = float(dist.ppf(1 - (1 - conf_level) / 2))

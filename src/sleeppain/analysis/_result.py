@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import html
-import sys
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,18 +15,27 @@ from scipy import stats
 from sleeppain.analysis._compare import (
     DirectionComparison,
     bootstrap_std_effects,
-    check_n_boot,
     percentile_summary,
     std_effect,
 )
 from sleeppain.analysis._frames import DIRECTIONS, ModelFrame
 from sleeppain.analysis._models import contrast, focal_rows, holm
+from sleeppain.analysis._person import person_slopes
 from sleeppain.errors import SpecificationError
+from sleeppain.results import (
+    Display,
+    DisplayTable,
+    ResultMixin,
+    check_conf_level,
+    check_n_boot,
+    check_seed,
+    tidy_frame,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-    from sleeppain.diary import DiaryAccounting
+    from sleeppain.diary import Diary, DiaryAccounting
 
 __all__ = ["CrossLagResult", "CrossLagSpec", "PersonSlopes"]
 
@@ -67,6 +76,27 @@ class CrossLagSpec:
     asymmetric: bool = False
     moderator: str | None = None
     time_of_day: bool = False
+    outcome_mean: bool = False
+    #: (sleep column, "better" or "worse"): what a higher sleep value means
+    sleep_higher_is: tuple[tuple[str, str], ...] = ()
+
+    def expected_sign(self, sleep: str, direction: str) -> int:
+        """Expected sign of a direction's effect from ``sleep_higher_is`` (0: undeclared).
+
+        Pain is higher-is-worse. With sleep higher-is-better, better sleep should bring less
+        pain (sleep->pain negative) and more pain worse sleep (pain->sleep negative); with
+        sleep higher-is-worse both are positive.
+
+        Examples
+        --------
+        >>> CrossLagSpec(("sq",), "pain", "previous_night",
+        ...              sleep_higher_is=(("sq", "better"),)).expected_sign("sq", "sleep->pain")
+        -1
+        """
+        declared = dict(self.sleep_higher_is).get(sleep)
+        if declared is None:
+            return 0
+        return -1 if declared == "better" else 1
 
     def describe(self) -> list[str]:
         """Lines describing the two models in the user's names."""
@@ -82,71 +112,108 @@ class CrossLagSpec:
             re = f"; linear mixed model ({'REML' if self.reml else 'ML'}), Satterthwaite df"
             re_sp = " + (1 + sleep_w | id)" if self.random_slopes else " + (1 | id)"
             re_ps = " + (1 + pain_w | id)" if self.random_slopes else " + (1 | id)"
-            sp_means, ps_means = " + sleep_m + pain_m", " + pain_m + sleep_m"
+            if self.outcome_mean:
+                sp_means, ps_means = " + sleep_m + pain_m", " + pain_m + sleep_m"
+            else:
+                sp_means, ps_means = " + sleep_m", " + pain_m"
         return [
             f"sleep: {s}; pain: {self.pain}; sleep timing: {self.sleep_timing.replace('_', ' ')}"
             + re,
             f"sleep->pain: pain[day n+1] ~ sleep_w[night n]{ar_sp}{sp_means}{cov}{re_sp}",
             f"pain->sleep: sleep[night n] ~ pain_w[day n]{ar_ps}{ps_means}{cov}{re_ps}",
             "_w: deviation from the person's mean over all their observations; "
-            "_m: person mean, grand-mean centred; night n lies between day n and day n+1",
+            "_m: person mean, grand-mean centred; night n lies between day n and day n+1"
+            + (
+                "; the outcome's own person level is carried by the random intercept "
+                "(Bolger & Laurenceau 2013)"
+                if self.estimator == "lmm" and not self.outcome_mean
+                else ""
+            ),
         ]
 
 
 @dataclass(frozen=True, eq=False)
-class PersonSlopes:
-    """Person-specific cross-lagged slopes (fixed effect + conditional mode).
+class PersonSlopes(ResultMixin):
+    """Person-specific cross-lagged slopes and how many persons credibly show an effect.
+
+    A person's slope is the fixed effect plus the person's conditional mode. Its
+    uncertainty (``pev_se``) is the prediction error SD from Henderson's mixed-model
+    equations, which includes the fixed effect's own uncertainty (see
+    :mod:`sleeppain.analysis._person`); lme4's conditional SD given the fixed effect
+    (``cond_se``) is kept for comparison. With a null average effect and no slope
+    variance, hardly any person is credibly different from 0.
 
     Attributes
     ----------
     table : DataFrame
-        One row per person, sleep measure and direction: ``sleep, direction, id, slope``
-        (fixed + conditional mode), ``cond_se`` (conditional SD of the mode), ``fixed``.
+        One row per person, sleep measure and direction: ``sleep, direction, id, slope,
+        pev_se, conf_low, conf_high`` (``conf_level`` prediction interval), ``cond_se``,
+        ``fixed``.
     shares : DataFrame
-        Per sleep measure and direction: ``fixed``, ``slope_sd``, ``expected_sign``,
-        ``n_persons``, ``share_expected`` (share of persons whose slope has the expected
-        sign), ``share_expected_95`` (share whose 95% conditional interval lies entirely on
-        the expected side).
+        Per sleep measure and direction: ``fixed``, ``fixed_p_value``, ``slope_sd``,
+        ``n_persons``, ``share_negative`` / ``share_positive`` (point estimates below /
+        above 0), ``share_credibly_negative`` / ``share_credibly_positive`` (interval
+        entirely below / above 0), and, when the expected direction was declared
+        (``sleep_higher_is=`` or ``expected_sign=``), ``expected_sign``,
+        ``share_expected`` and ``share_expected_95``.
+    conf_level : float
     """
 
-    table: pd.DataFrame
-    shares: pd.DataFrame
+    _table: pd.DataFrame = field(repr=False)
+    _shares: pd.DataFrame = field(repr=False)
+    conf_level: float = 0.95
 
-    def summary(self) -> str:
-        """Text summary of the shares."""
-        from sleeppain.report._tables import format_table
+    @property
+    def table(self) -> pd.DataFrame:
+        """Per-person slopes (a copy)."""
+        return self._table.copy()
 
-        return "Person-specific cross-lagged slopes\n" + format_table(self.shares, "text")
+    @property
+    def shares(self) -> pd.DataFrame:
+        """Shares of persons by direction (a copy)."""
+        return self._shares.copy()
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per person and direction in the house schema (``term`` = person id)."""
+        t = self._table.rename(columns={"slope": "estimate", "pev_se": "std_error"})
+        t = t.assign(term=t["id"].astype(str), effect="person_slope")
+        return tidy_frame(t.drop(columns="id"), context=["direction", "sleep", "effect"])
+
+    def glance(self) -> pd.DataFrame:
+        """One row per model (sleep measure and direction): the shares."""
+        return self._shares.copy()
+
+    def _display(self) -> Display:
+        return Display(
+            title="Person-specific cross-lagged slopes",
+            header=(("Interval", f"{self.conf_level:.0%} prediction interval per person"),),
+            tables=(
+                DisplayTable(
+                    self._shares.set_index(["sleep", "direction"]),
+                    note="slope = fixed effect + the person's conditional mode; its SD "
+                    "includes the fixed effect's uncertainty (Henderson's equations).",
+                ),
+            ),
+        )
 
     def __repr__(self) -> str:
         return self.summary()
 
-    def _repr_html_(self) -> str:
-        from sleeppain.report._tables import format_table
-
-        return (
-            "<div><p><b>Person-specific slopes</b></p>"
-            + format_table(self.shares, "html")
-            + "</div>"
-        )
-
     def plot(
         self, direction: str = "sleep->pain", sleep: str | None = None, ax: Axes | None = None
     ) -> Axes:
-        """Histogram of the person-specific slopes of one direction; returns the Axes."""
+        """Person-specific slopes of one direction with their intervals; returns the Axes."""
         from sleeppain.report._figures import plot_person_slopes
 
         return plot_person_slopes(self, direction=direction, sleep=sleep, ax=ax)
 
 
 def _as_mapping(d: Mapping[Any, Any]) -> Mapping[Any, Any]:
-    from types import MappingProxyType
-
     return MappingProxyType(dict(d))
 
 
 @dataclass(frozen=True, eq=False)
-class CrossLagResult:
+class CrossLagResult(ResultMixin):
     """Result of :func:`sleeppain.crosslag`: both directions of the sleep-pain loop.
 
     Attributes
@@ -164,6 +231,8 @@ class CrossLagResult:
         The diary's own accounting (rows, persons, calendar, coverage).
     fit_warnings : tuple of (model, category, message)
         Warnings raised while fitting (also issued to the caller).
+    diary : Diary or None
+        The diary analysed (for the report's figures and timing example).
 
     Examples
     --------
@@ -182,6 +251,7 @@ class CrossLagResult:
     extension_fits: Mapping[tuple[str, str, str], Any] = field(repr=False)
     diary_accounting: DiaryAccounting | None = field(repr=False)
     fit_warnings: tuple[tuple[str, str, str], ...] = ()
+    diary: Diary | None = field(default=None, repr=False)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -296,21 +366,24 @@ class CrossLagResult:
         return tab.copy()
 
     def tidy(self, conf_level: float = 0.95) -> pd.DataFrame:
-        """Every coefficient of both models, stacked, with ``direction`` and ``sleep``.
+        """Every fixed coefficient of both models, stacked (house schema).
 
-        Columns: ``direction, sleep, effect, group, term, label`` (the term described in
-        the data's column names), ``estimate, std_error, statistic, df, p_value,
-        conf_low, conf_high``.
+        Columns: ``term, estimate, std_error, statistic, df, p_value, conf_low,
+        conf_high``, then ``direction, sleep, effect, group, label`` (the term described in
+        the data's column names).
         """
         parts = []
         for (s, d), fit in self.fits.items():
             t = fit.tidy(conf_level=conf_level)
             labels = self.frames[(s, d)].labels
-            t.insert(0, "sleep", s)
-            t.insert(0, "direction", d)
-            t.insert(5, "label", [labels.get(x, x) for x in t["term"]])
+            t = t.assign(
+                direction=d, sleep=s, label=[labels.get(x, x) for x in t["term"].astype(str)]
+            )
             parts.append(t)
-        return pd.concat(parts, ignore_index=True)
+        return tidy_frame(
+            pd.concat(parts, ignore_index=True),
+            context=["direction", "sleep", "effect", "group", "label"],
+        )
 
     def glance(self) -> pd.DataFrame:
         """One row per model: observations, persons, fit statistics, convergence."""
@@ -366,23 +439,43 @@ class CrossLagResult:
         return pd.DataFrame(rows)
 
     def accounting_text(self) -> str:
-        """The data accounting as plain text (one paragraph per model)."""
+        """The data accounting in plain words (one paragraph per line).
+
+        Days are counted as entered. The nights added to hold morning sleep ratings (the
+        night before each person's first report, and nights before a day that followed a
+        gap) are explained, and the per-term missing counts are said to overlap.
+        """
         lines = []
-        if self.diary_accounting is not None:
-            acc = self.diary_accounting
+        acc = self.diary_accounting
+        if acc is not None:
+            entered = acc.rows_used
             lines.append(
-                f"Diary: {acc.input_rows:,} input rows, {acc.persons:,} persons, "
-                f"{acc.person_days:,} person-days ({acc.first_day} to {acc.last_day}); "
-                f"sleep timing: {acc.sleep_timing.replace('_', ' ')}."
+                f"Diary: {acc.input_rows:,} input rows; {entered:,} days as entered, by "
+                f"{acc.persons:,} persons; sleep timing: {acc.sleep_timing.replace('_', ' ')}."
             )
-            dropped = (
-                [(k, v) for k, v in acc.rows_dropped.items() if v]
-                if isinstance(acc.rows_dropped, Mapping)
-                else [(k, v) for k, v in acc.rows_dropped if v]
-            )
+            per_person = getattr(acc, "days_entered_per_person", None)
+            if per_person is not None:
+                lines.append(
+                    "Days entered per person (min / median / max): "
+                    + " / ".join(f"{x:g}" for x in per_person)
+                    + "."
+                )
+            if acc.nights_added:
+                lines.append(
+                    f"{acc.nights_added:,} nights without a diary day of their own were added "
+                    "to hold sleep ratings: a morning rating describes the night before the "
+                    "day it was entered, so each person's first rating (and the first after "
+                    "a missed day) describes a night whose evening has no entry. The models "
+                    f"therefore run over {acc.person_days:,} person-nights from "
+                    f"{acc.first_day} to {acc.last_day}; the added nights carry sleep only "
+                    "and are never counted as diary days."
+                )
+            dropped = [(k, v) for k, v in acc.rows_dropped if v]
             if dropped:
                 lines.append(
-                    "Input rows not kept: " + "; ".join(f"{k}: {v:,}" for k, v in dropped) + "."
+                    "Input rows not kept as their own day: "
+                    + "; ".join(f"{k}: {v:,}" for k, v in dropped)
+                    + "."
                 )
         for (s, d), mf in self.frames.items():
             a = mf.accounting
@@ -390,7 +483,9 @@ class CrossLagResult:
             lines.append(
                 f"{d} ({s}): {a.rows_used:,} usable pairs from {a.persons_used:,} of "
                 f"{a.persons:,} persons; {a.rows_dropped:,} of {a.rows_available:,} "
-                f"person-days left out (missing {miss or 'nothing'})."
+                f"person-nights left out because a term is missing ({miss or 'nothing'}; "
+                "a row can miss several terms, so these counts overlap and add up to more "
+                "than the rows left out)."
             )
         return "\n".join(lines)
 
@@ -399,8 +494,12 @@ class CrossLagResult:
         """Coefficients of the requested extension models (empty when none was asked).
 
         Rows per extension: ``quadratic`` (``sleep_w`` and ``sleep_w_sq``, plus
-        ``optimum``: the sleep value with the least pain, ``grand mean - b1 / (2 b2)``,
-        delta-method SE), ``asymmetry`` (``sleep_w_below``, ``sleep_w_above`` and their
+        ``vertex``: the sleep value where predicted next-day pain is lowest (positive
+        curvature: a U) or highest (negative curvature), ``grand mean - b1 / (2 b2)``,
+        with a delta-method interval (Edwards et al. 2008 report the U-shape this way).
+        The ``note`` says which kind of vertex it is; a vertex outside the observed range of
+        the sleep measure is not reported (NaN, the value in the note), nor is one whose
+        curvature's interval covers 0 flagged as undetermined), ``asymmetry`` (``sleep_w_below``, ``sleep_w_above`` and their
         ``difference``), ``moderation`` (the focal slope and its interaction with the
         moderator, both directions), ``time_of_day`` (``sleep_w_at_k`` for each prompt
         slot and ``difference`` first - last prompt).
@@ -409,7 +508,9 @@ class CrossLagResult:
         -------
         DataFrame
             ``sleep, extension, direction, term, label, estimate, std_error, df,
-            statistic, p_value, conf_low, conf_high``.
+            statistic, p_value, conf_low, conf_high, note``. Differences (asymmetry,
+            time of day) are t tests with the Satterthwaite df of the contrast, as
+            lmerTest's ``contest``.
         """
         rows = []
         for (s, ext, d), fit in self.extension_fits.items():
@@ -452,46 +553,30 @@ class CrossLagResult:
                     }
                 )
             if ext == "quadratic":
+                label, values = _vertex(mf, fit, conf_level, s)
                 rows.append(
                     {
                         "sleep": s,
                         "extension": ext,
                         "direction": d,
-                        "term": "optimum",
-                        "label": f"{s} with the least next-day pain (vertex)",
-                        **self._vertex(mf, fit, conf_level),
+                        "term": "vertex",
+                        "label": label,
+                        **values,
                     }
                 )
-        cols = ["sleep", "extension", "direction", "term", "label", *_ESTIMATE_COLUMNS]
-        return pd.DataFrame(rows, columns=cols)
-
-    @staticmethod
-    def _vertex(mf: ModelFrame, fit: Any, conf_level: float) -> dict[str, float]:
-        b1, b2 = float(fit.fixef["sleep_w"]), float(fit.fixef["sleep_w_sq"])
-        v = fit.vcov.loc[["sleep_w", "sleep_w_sq"], ["sleep_w", "sleep_w_sq"]].to_numpy()
-        grand = float((mf.frame["sleep_pm"] - mf.frame["sleep_m"]).iloc[0])
-        est = grand - b1 / (2 * b2)
-        g = np.array([-1 / (2 * b2), b1 / (2 * b2**2)])
-        se = float(np.sqrt(max(g @ v @ g, 0.0)))
-        crit = stats.norm.ppf(1 - (1 - conf_level) / 2)
-        return {
-            "estimate": est,
-            "std_error": se,
-            "statistic": np.nan,
-            "df": np.inf,
-            "p_value": np.nan,
-            "conf_low": est - crit * se,
-            "conf_high": est + crit * se,
-        }
+        cols = ["sleep", "extension", "direction", "term", "label", *_ESTIMATE_COLUMNS, "note"]
+        out = pd.DataFrame(rows, columns=cols)
+        out["note"] = out["note"].astype(object).where(out["note"].notna(), "")
+        return out
 
     # ----------------------------------------------------------------- compare
     def compare(
         self,
         *,
         n_boot: int = 199,
-        seed: int | None = 0,
+        seed: int | np.random.SeedSequence | None = None,
         conf_level: float = 0.95,
-        progress: bool | Callable[[int, int], None] = False,
+        progress: bool | Callable[[int, int], None] | None = None,
     ) -> DirectionComparison:
         """Is sleep -> pain stronger than pain -> sleep? A person-level bootstrap test.
 
@@ -508,12 +593,15 @@ class CrossLagResult:
         n_boot : int
             Bootstrap replications (each refits both models; about 0.2 s per replication
             for a few thousand rows).
-        seed : int, optional
-            Seed of ``np.random.default_rng``: the same seed gives the same result.
+        seed : int, SeedSequence or None
+            The library's seed policy (:func:`sleeppain.results.check_seed`): the same
+            seed gives the same result; None draws fresh entropy, recorded in the result's
+            ``seed`` so the run can be repeated.
         conf_level : float
             Level of the percentile interval.
-        progress : bool or callable
-            True prints progress to stderr; a callable gets ``(done, total)``.
+        progress : bool, callable or None
+            Progress bar on stderr (None: in a terminal or notebook); a callable gets
+            ``(done, total)``.
 
         Returns
         -------
@@ -524,15 +612,19 @@ class CrossLagResult:
         >>> cmp = res.compare(n_boot=49, seed=1)  # doctest: +SKIP
         >>> cmp.table["stronger"]  # doctest: +SKIP
         """
-        n_boot = check_n_boot(n_boot)
-        if not 0 < conf_level < 1:
-            raise SpecificationError(f"conf_level must be in (0, 1), got {conf_level!r}.")
+        from sleeppain.report._progress import progress_callback
+
+        n_boot = check_n_boot(n_boot, minimum=10)
+        conf_level = check_conf_level(conf_level)
+        seed = check_seed(seed)
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
         eff = self.effects()
         rows = []
         draws: dict[str, np.ndarray] = {}
         for s in self.spec.sleep:
             frames = {d: self.frames[(s, d)] for d in DIRECTIONS}
-            cb = _progress_callback(progress, f"bootstrap ({s})")
+            cb = progress_callback(progress, f"bootstrap ({s})")
             boot = bootstrap_std_effects(
                 frames,
                 estimator=self.spec.estimator,
@@ -592,15 +684,23 @@ class CrossLagResult:
         return DirectionComparison(table, method, conf_level, seed, draws)
 
     # ----------------------------------------------------------- person slopes
-    def person_effects(self, expected_sign: Mapping[str, int] | None = None) -> PersonSlopes:
-        """Each person's cross-lagged slopes: fixed effect + conditional mode (BLUP).
+    def person_effects(
+        self,
+        expected_sign: Mapping[str, int] | None = None,
+        *,
+        conf_level: float = 0.95,
+    ) -> PersonSlopes:
+        """Each person's cross-lagged slopes and how many persons credibly show an effect.
 
         Parameters
         ----------
         expected_sign : dict, optional
-            Direction -> -1 or +1, the sign the field expects (e.g. ``{"sleep->pain": -1}``
-            for sleep quality: better sleep, less pain). Default: the sign of the fixed
-            effect, so the share says how many persons agree with the average effect.
+            Direction -> -1 or +1, the sign the field expects. Default: from
+            ``sleep_higher_is`` given to :func:`~sleeppain.crosslag` (higher sleep better:
+            both -1; worse: both +1); when neither is given, only the shares credibly
+            below and above 0 are reported. Never taken from the estimate itself.
+        conf_level : float
+            Level of each person's prediction interval.
 
         Returns
         -------
@@ -616,79 +716,89 @@ class CrossLagResult:
                 "person_effects() needs person-specific slopes: fit with estimator='lmm' "
                 "and random_slopes=True."
             )
-        expected = dict(expected_sign or {})
-        for k, v in expected.items():
-            if self._direction(k) not in DIRECTIONS or v not in (-1, 1):
+        conf_level = check_conf_level(conf_level)
+        given: dict[str, int] = {}
+        for k, v in dict(expected_sign or {}).items():
+            if str(k).replace(" ", "").lower() not in DIRECTIONS or v not in (-1, 1):
                 raise SpecificationError(
-                    f"expected_sign: {k!r}: {v!r}; give direction -> -1 or +1."
+                    f"expected_sign: {k!r}: {v!r}; give direction -> -1 or +1, e.g. "
+                    "{'sleep->pain': -1}."
                 )
-        expected = {self._direction(k): v for k, v in expected.items()}
+            given[self._direction(k)] = int(v)
+        z = float(stats.norm.ppf(1 - (1 - conf_level) / 2))
         tables, shares = [], []
         for (s, d), fit in self.fits.items():
-            focal = self.frames[(s, d)].focal[0]
-            re = fit.ranef()
-            re = re[(re["group"] == "id") & (re["term"] == focal)]
-            fixed = float(fit.fixef[focal])
-            slope = fixed + re["estimate"].to_numpy(float)
-            se = re["std_error"].to_numpy(float)
+            mf = self.frames[(s, d)]
+            arr, ids = _slope_arrays(mf, fit)
+            fixed = float(fit.fixef[mf.focal[0]])
+            lo, hi = arr.slope - z * arr.pev_se, arr.slope + z * arr.pev_se
             tables.append(
                 pd.DataFrame(
                     {
                         "sleep": s,
                         "direction": d,
-                        "id": re["level"].to_numpy(),
-                        "slope": slope,
-                        "cond_se": se,
+                        "id": ids,
+                        "slope": arr.slope,
+                        "pev_se": arr.pev_se,
+                        "conf_low": lo,
+                        "conf_high": hi,
+                        "cond_se": arr.cond_se,
                         "fixed": fixed,
                     }
                 )
             )
-            sign = expected.get(d, int(np.sign(fixed)) or 1)
-            z = stats.norm.ppf(0.975)
-            shares.append(
-                {
-                    "sleep": s,
-                    "direction": d,
-                    "fixed": fixed,
-                    "slope_sd": self._slope_sd(fit, focal),
-                    "expected_sign": sign,
-                    "n_persons": len(slope),
-                    "share_expected": float(np.mean(np.sign(slope) == sign)),
-                    "share_expected_95": float(np.mean(sign * slope - z * se > 0)),
-                }
-            )
-        return PersonSlopes(pd.concat(tables, ignore_index=True), pd.DataFrame(shares))
+            row: dict[str, Any] = {
+                "sleep": s,
+                "direction": d,
+                "fixed": fixed,
+                "fixed_p_value": float(
+                    focal_rows(fit, (mf.focal[0],), conf_level)["p_value"].iloc[0]
+                ),
+                "slope_sd": self._slope_sd(fit, mf.focal[0]),
+                "n_persons": len(arr.slope),
+                "share_negative": float(np.mean(arr.slope < 0)),
+                "share_positive": float(np.mean(arr.slope > 0)),
+                "share_credibly_negative": float(np.mean(hi < 0)),
+                "share_credibly_positive": float(np.mean(lo > 0)),
+            }
+            sign = given.get(d, self.spec.expected_sign(s, d))
+            if sign:
+                row["expected_sign"] = sign
+                row["share_expected"] = row["share_negative" if sign < 0 else "share_positive"]
+                row["share_expected_95"] = row[
+                    "share_credibly_negative" if sign < 0 else "share_credibly_positive"
+                ]
+            shares.append(row)
+        return PersonSlopes(pd.concat(tables, ignore_index=True), pd.DataFrame(shares), conf_level)
 
     # ------------------------------------------------------------------ display
-    def summary(self) -> str:
-        """Text report: specification, data accounting, effects, extensions, warnings."""
-        from sleeppain.report._tables import effects_display, format_table
-
-        lines = ["Cross-lagged analysis of sleep and pain (sleeppain.crosslag)", ""]
-        lines += self.spec.describe()
-        lines += ["", "Data accounting", self.accounting_text(), ""]
-        lines += [
-            "Within-person cross-lagged effects",
-            format_table(effects_display(self.effects()), "text"),
+    def _display(self) -> Display:
+        tables = [
+            DisplayTable(
+                _effects_display(self.effects()),
+                title="Within-person cross-lagged effects",
+                note=self.multiplicity_note(),
+            )
         ]
-        if self.multiplicity_note():
-            lines.append(self.multiplicity_note())
         ext = self.extensions()
         if len(ext):
-            lines += [
-                "",
-                "Extensions",
-                format_table(
-                    ext.drop(columns=["label"]).set_index(
-                        ["sleep", "extension", "direction", "term"]
-                    ),
-                    "text",
-                ),
-            ]
+            cols = [c for c in ext.columns if c not in ("label",)]
+            tables.append(
+                DisplayTable(
+                    ext[cols].set_index(["sleep", "extension", "direction", "term"]),
+                    title="Extensions",
+                )
+            )
+        notes = ["Data accounting", *self.accounting_text().splitlines()]
         if self.fit_warnings:
-            lines += ["", "Warnings while fitting"]
-            lines += [f"  {m}: {c}: {msg}" for m, c, msg in self.fit_warnings]
-        return "\n".join(lines)
+            notes.append("Warnings while fitting")
+            notes += [f"  {m}: {c}: {msg}" for m, c, msg in self.fit_warnings]
+        return Display(
+            title="Cross-lagged analysis of sleep and pain (sleeppain.crosslag)",
+            header=tuple(("Model", line) for line in self.spec.describe()),
+            tables=tuple(tables),
+            notes=tuple(notes),
+        )
 
     def multiplicity_note(self) -> str:
         """A note on the multiple tests of several sleep measures ("" with one measure)."""
@@ -701,9 +811,6 @@ class CrossLagResult:
             "are correlated, so Holm is conservative)."
         )
 
-    def __str__(self) -> str:
-        return self.summary()
-
     def __repr__(self) -> str:
         eff = self.effects()
         parts = []
@@ -712,35 +819,56 @@ class CrossLagResult:
             parts.append(f"{name} {r['estimate']:.3g} [{r['conf_low']:.3g}, {r['conf_high']:.3g}]")
         return f"<CrossLagResult ({self.spec.estimator}): " + "; ".join(parts) + ">"
 
-    def _repr_html_(self) -> str:
-        from sleeppain.report._tables import effects_display, format_table
+    def report(
+        self,
+        out_dir: str | os.PathLike[str] = "sleeppain-report",
+        *,
+        comparison: DirectionComparison | None = None,
+        progress: bool = False,
+    ) -> Any:
+        """Write ``report.html``, ``report.md`` and the figures into ``out_dir``.
 
-        spec = "".join(f"<li>{html.escape(x)}</li>" for x in self.spec.describe())
-        acc = "".join(f"<li>{html.escape(x)}</li>" for x in self.accounting_text().splitlines())
-        out = (
-            "<div><p><b>Cross-lagged analysis of sleep and pain</b></p>"
-            f"<ul>{spec}</ul><p>Data accounting</p><ul>{acc}</ul>"
-            f"<p>Within-person cross-lagged effects</p>"
-            f"{format_table(effects_display(self.effects()), 'html')}"
-        )
-        if self.multiplicity_note():
-            out += f"<p>{html.escape(self.multiplicity_note())}</p>"
-        ext = self.extensions()
-        if len(ext):
-            out += "<p>Extensions</p>" + format_table(
-                ext.set_index(["sleep", "extension", "direction", "term"]), "html"
+        The same report as ``sleeppain analyze``: what the numbers mean in plain words, a
+        glossary, the timing convention with an example row of the data, the accounting,
+        the tables, figures and every warning with what to do about it.
+
+        Parameters
+        ----------
+        out_dir : path-like
+            Folder (created when absent).
+        comparison : DirectionComparison, optional
+            A :meth:`compare` result to include.
+        progress : bool
+            Report steps on stderr.
+
+        Returns
+        -------
+        ReportPaths
+            ``html``, ``markdown`` and ``figures`` paths.
+
+        Examples
+        --------
+        >>> import tempfile, sleeppain as sp
+        >>> sim = sp.simulate.diary(30, 10, seed=1)
+        >>> res = sp.crosslag(sim.data, id="id", day="day", sleep="sleep_quality",
+        ...                   pain="pain", estimator="gee")
+        >>> res.report(tempfile.mkdtemp()).html.name
+        'report.html'
+        """
+        from sleeppain.report._report import write_report
+
+        if self.diary is None:
+            raise SpecificationError(
+                "this result does not carry its diary; call sp.crosslag() again, or use "
+                "sleeppain.report.write_report(res, diary, out_dir)."
             )
-        if self.fit_warnings:
-            out += (
-                "<p>Warnings while fitting</p><ul>"
-                + "".join(
-                    f"<li>{html.escape(f'{m}: {c}: {msg}')}</li>" for m, c, msg in self.fit_warnings
-                )
-                + "</ul>"
-            )
-        return out + "</div>"
+        return write_report(self, self.diary, out_dir, comparison=comparison, progress=progress)
 
     # -------------------------------------------------------------------- plots
+    def plot(self, standardized: bool = False, ax: Axes | None = None) -> Axes:
+        """The coefficient plot of both directions (:meth:`plot_effects`)."""
+        return self.plot_effects(standardized=standardized, ax=ax)
+
     def plot_effects(self, standardized: bool = False, ax: Axes | None = None) -> Axes:
         """Coefficient plot of both directions (one point and interval per model)."""
         from sleeppain.report._figures import plot_effects
@@ -762,24 +890,79 @@ class CrossLagResult:
         return self.person_effects().plot(direction=self._direction(direction), sleep=sleep, ax=ax)
 
 
-def _progress_callback(
-    progress: bool | Callable[[int, int], None], label: str
-) -> Callable[[int, int], None] | None:
-    if callable(progress):
-        return progress
-    if not progress:
-        return None
+def _vertex(mf: ModelFrame, fit: Any, conf_level: float, sleep: str) -> tuple[str, dict[str, Any]]:
+    """The vertex of the fitted parabola, its kind, a delta-method interval and range checks."""
+    b1, b2 = float(fit.fixef["sleep_w"]), float(fit.fixef["sleep_w_sq"])
+    v = fit.vcov.loc[["sleep_w", "sleep_w_sq"], ["sleep_w", "sleep_w_sq"]].to_numpy()
+    grand = float((mf.frame["sleep_pm"] - mf.frame["sleep_m"]).iloc[0])
+    raw = (mf.frame["sleep_pm"] + mf.frame["sleep_w"]).to_numpy(float)
+    lo_obs, hi_obs = float(np.min(raw)), float(np.max(raw))
+    est = grand - b1 / (2 * b2) if b2 != 0 else np.nan
+    g = np.array([-1 / (2 * b2), b1 / (2 * b2**2)]) if b2 != 0 else np.full(2, np.nan)
+    se = float(np.sqrt(max(g @ v @ g, 0.0)))
+    crit = float(stats.norm.ppf(1 - (1 - conf_level) / 2))
+    curv_half = crit * float(np.sqrt(v[1, 1]))
+    if b2 > 0:
+        kind = "minimum: the least next-day pain (a U-shape)"
+        label = f"{sleep} with the least next-day pain (vertex, minimum)"
+    else:
+        kind = "maximum: the MOST next-day pain (an inverted U), not an optimum"
+        label = f"{sleep} with the most next-day pain (vertex, maximum)"
+    notes = [kind]
+    if abs(b2) <= curv_half:
+        notes.append(
+            "the curvature's interval covers 0, so the vertex is not determined by the data"
+        )
+    values: dict[str, Any] = {
+        "estimate": est,
+        "std_error": se,
+        "statistic": np.nan,
+        "df": np.inf,
+        "p_value": np.nan,
+        "conf_low": est - crit * se,
+        "conf_high": est + crit * se,
+    }
+    if not (np.isfinite(est) and lo_obs <= est <= hi_obs):
+        notes.append(
+            f"the vertex ({est:.3g}) lies outside the observed range of {sleep} "
+            f"[{lo_obs:.3g}, {hi_obs:.3g}]: not reported; within the range the curve is "
+            "monotone"
+        )
+        values.update(estimate=np.nan, std_error=np.nan, conf_low=np.nan, conf_high=np.nan)
+    values["note"] = "; ".join(notes)
+    return label, values
 
-    def report(done: int, total: int) -> None:
-        step = max(1, total // 10)
-        if done % step == 0 or done == total:
-            tty = sys.stderr.isatty()
-            end = "\n" if done == total or not tty else ""
-            print(
-                f"{chr(13) if tty else ''}{label}: {done}/{total}",
-                end=end,
-                file=sys.stderr,
-                flush=True,
-            )
 
-    return report
+def _effects_display(effects: pd.DataFrame) -> pd.DataFrame:
+    """The columns of :meth:`CrossLagResult.effects` worth printing, in reading order."""
+    cols = ["estimate", "std_error", "conf_low", "conf_high", "df", "p_value", "p_holm"]
+    cols += ["std_estimate", "slope_sd", "n_obs", "n_persons"]
+    out = effects[[c for c in cols if c in effects.columns]].copy()
+    if "p_holm" in out and np.allclose(
+        out["p_holm"].to_numpy(float), out["p_value"].to_numpy(float), equal_nan=True
+    ):
+        out = out.drop(columns="p_holm")
+    if "slope_sd" in out and out["slope_sd"].isna().all():
+        out = out.drop(columns="slope_sd")
+    return out
+
+
+def _slope_arrays(mf: ModelFrame, fit: Any) -> tuple[Any, np.ndarray]:
+    """Person slopes of a main model with their prediction error SDs (and the person ids)."""
+    frame = mf.frame
+    X = np.column_stack([np.ones(len(frame)), *(frame[c].to_numpy(float) for c in mf.fixed)])
+    focal = mf.focal[0]
+    Z = np.column_stack([np.ones(len(frame)), frame[focal].to_numpy(float)])
+    codes, levels = pd.factorize(frame["id"], sort=True)
+    arr = person_slopes(
+        X,
+        Z,
+        frame[mf.outcome].to_numpy(float),
+        codes,
+        len(levels),
+        np.asarray(fit.theta, dtype=float),
+        float(fit.sigma),
+        1 + list(mf.fixed).index(focal),
+        1,
+    )
+    return arr, np.asarray(levels)

@@ -48,11 +48,13 @@ def run_chunk(
     sleep_scale: str = "0-10",
     round_to_scale: bool = True,
     test: str = "satterthwaite",
+    outcome_mean: bool = False,
 ) -> ChunkResult:
     """Simulate ``n_sims`` studies from ``seed`` and fit both lagged models to each.
 
     ``test="satterthwaite"`` adds lmerTest's Satterthwaite degrees of freedom of the
-    cross-lagged effect; ``"z"`` leaves them infinite (normal reference).
+    cross-lagged effect; ``"z"`` leaves them infinite (normal reference). The models are
+    ``sp.crosslag``'s default (``outcome_mean=True``: with the outcome's own person mean).
 
     Examples
     --------
@@ -75,7 +77,7 @@ def run_chunk(
     est, se, dfs, ar, conv, sing, nobs = [], [], [], [], [], [], []
     n_fallback = 0
     for direction in DIRECTIONS:
-        stats = crosslag_stats(batch, direction)
+        stats = crosslag_stats(batch, direction, outcome_mean=outcome_mean)
         fit = fit_batched(stats)
         est.append(fit.beta[:, FOCAL])
         se.append(fit.std_error[:, FOCAL])

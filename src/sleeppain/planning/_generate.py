@@ -150,31 +150,40 @@ def _within_between(x: FloatArray) -> tuple[FloatArray, FloatArray]:
     return x - mean[..., None], between
 
 
-def crosslag_stats(batch: SimulatedBatch, direction: str) -> GroupStats:
+def crosslag_stats(
+    batch: SimulatedBatch, direction: str, *, outcome_mean: bool = False
+) -> GroupStats:
     """Sufficient statistics of one lagged analysis model for every study of a batch.
 
-    ``sleep->pain``: ``pain[day n+1] ~ sleep_w[night n] + pain_w[day n] + sleep_m + pain_m
-    + (1 + sleep_w | id)``; ``pain->sleep``: ``sleep[night n] ~ pain_w[day n] +
-    sleep_w[night n-1] + pain_m + sleep_m + (1 + pain_w | id)``. ``_w`` is the deviation from
-    the person's mean over all of that person's available ratings, ``_m`` the grand-mean-centred
-    person mean; a row enters only when every term is present for the exact days. Fixed effects
-    are ordered ``(Intercept), focal_w, lagged outcome_w, focal_m, outcome_m``.
+    The default models are ``sp.crosslag``'s (Bolger & Laurenceau 2013: the random intercept
+    carries the outcome's between-person level): ``sleep->pain``: ``pain[day n+1] ~
+    sleep_w[night n] + pain_w[day n] + sleep_m + (1 + sleep_w | id)``; ``pain->sleep``:
+    ``sleep[night n] ~ pain_w[day n] + sleep_w[night n-1] + pain_m + (1 + pain_w | id)``.
+    With ``outcome_mean=True`` the outcome's own person mean is added (``pain_m``, resp.
+    ``sleep_m``: the former default). ``_w`` is the deviation from the person's mean over
+    all of that person's available ratings, ``_m`` the grand-mean-centred person mean; a row
+    enters only when every term is present for the exact days. Fixed effects are ordered
+    ``(Intercept), focal_w, lagged outcome_w, focal_m[, outcome_m]``.
 
     Parameters
     ----------
     batch : SimulatedBatch
     direction : {"sleep->pain", "pain->sleep"}
+    outcome_mean : bool
+        Include the outcome's own person mean.
 
     Returns
     -------
     GroupStats
-        ``p = 5`` fixed effects, random intercept and focal slope.
+        ``p = 4`` (5 with ``outcome_mean``) fixed effects, random intercept and focal slope.
 
     Examples
     --------
     >>> import numpy as np
     >>> b = generate_batch(np.random.default_rng(1), 2, 20, 14, DiaryParameters())
     >>> crosslag_stats(b, "sleep->pain").xtx.shape
+    (2, 4, 4)
+    >>> crosslag_stats(b, "sleep->pain", outcome_mean=True).xtx.shape
     (2, 5, 5)
     """
     pain_w, pain_m = _within_between(batch.pain)
@@ -216,6 +225,9 @@ def crosslag_stats(batch: SimulatedBatch, direction: str) -> GroupStats:
     xtx[..., 4, 3] = xtx[..., 3, 4]
     xtx[..., 4, 4] = n * m2 * m2
     xty = np.stack([sy, sfy, say, m1 * sy, m2 * sy], axis=-1)
+    if not outcome_mean:
+        xtx = xtx[..., :4, :4]
+        xty = xty[..., :4]
     return GroupStats(
         ztz=xtx[..., :2, :2].copy(),
         ztx=xtx[..., :2, :].copy(),

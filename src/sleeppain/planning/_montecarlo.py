@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import fields
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -73,42 +73,6 @@ def _n_workers(n_jobs: int) -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     cores = cores or 1
     return int(n_jobs) if n_jobs > 0 else max(1, cores + 1 + int(n_jobs))
-
-
-class _Progress:
-    """A plain-text progress line on stderr (no dependency)."""
-
-    def __init__(self, total: int, enabled: bool, stream: TextIO) -> None:
-        self.total = total
-        self.enabled = enabled
-        self.stream = stream
-        self.done = 0
-        self.start = time.perf_counter()
-        self._last = 0.0
-
-    def update(self, k: int) -> None:
-        self.done += k
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if now - self._last < 0.2 and self.done < self.total:
-            return
-        self._last = now
-        elapsed = now - self.start
-        frac = self.done / self.total
-        eta = elapsed * (1 - frac) / frac if frac > 0 else float("nan")
-        width = 30
-        bar = "#" * round(width * frac)
-        self.stream.write(
-            f"\rpower: [{bar:<{width}}] {self.done}/{self.total} studies "
-            f"{100 * frac:3.0f}%  {elapsed:.1f}s elapsed, ~{eta:.0f}s left "
-        )
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 def _root_seed(seed: int | np.random.SeedSequence | None) -> np.random.SeedSequence:
@@ -180,6 +144,7 @@ def power(
     test: str = "satterthwaite",
     sleep_scale: str = "0-10",
     round_to_scale: bool = True,
+    outcome_mean: bool = False,
     **generating_parameters: Any,
 ) -> PowerResult:
     """Simulated power to detect the cross-lagged effects of sleep on pain and pain on sleep.
@@ -190,13 +155,16 @@ def power(
     :class:`sleeppain.simulate.DiaryParameters`), and both lagged
     multilevel models are fitted to each study by REML:
 
-    * ``sleep->pain``: ``pain[day n+1] ~ sleep_w[night n] + pain_w[day n] + sleep_m + pain_m
+    * ``sleep->pain``: ``pain[day n+1] ~ sleep_w[night n] + pain_w[day n] + sleep_m
       + (1 + sleep_w | id)``
-    * ``pain->sleep``: ``sleep[night n] ~ pain_w[day n] + sleep_w[night n-1] + pain_m +
-      sleep_m + (1 + pain_w | id)``
+    * ``pain->sleep``: ``sleep[night n] ~ pain_w[day n] + sleep_w[night n-1] + pain_m
+      + (1 + pain_w | id)``
 
     where ``_w`` is the deviation from the person's mean over all their ratings and ``_m``
-    the grand-mean-centred person mean. The cross-lagged fixed effect is tested two-sided
+    the grand-mean-centred person mean: ``sp.crosslag``'s default models, in which the random
+    intercept carries the outcome's between-person level (Bolger & Laurenceau 2013). With
+    ``outcome_mean=True`` the outcome's own person mean is added as a predictor (the former
+    default, singular in most simulated studies). The cross-lagged fixed effect is tested two-sided
     with ``estimate / SE`` (the SE is lme4's ``vcov``) against a t distribution with
     Satterthwaite degrees of freedom computed as lmerTest 3.1 does (``test="satterthwaite"``,
     the default: what ``summary()`` of an lmerTest fit reports), or against the standard
@@ -235,13 +203,17 @@ def power(
     n_jobs : int, default -1
         Worker processes (-1: all cores, -2: all but one). ``1`` runs in this process.
     progress : bool, optional
-        Show a progress bar on stderr (default: when stderr is a terminal).
+        Show a progress bar on stderr (default: in a terminal, a notebook or an
+        interactive session, as the ``sleeppain power`` command does).
     test : {"satterthwaite", "z"}, default "satterthwaite"
         Reference distribution of the test of the cross-lagged effect (see above).
     sleep_scale : {"0-10", "1-5"}, default "0-10"
         Scale of the sleep-quality rating (pain is rated 0-10), as in ``sp.simulate.diary``.
     round_to_scale : bool, default True
         Round ratings to whole points of their scales (and clip them).
+    outcome_mean : bool, default False
+        Fit the models with the outcome's own person mean among the predictors (as
+        ``sp.crosslag(..., outcome_mean=True)``).
     **generating_parameters
         Any other field of :class:`sleeppain.simulate.DiaryParameters`, e.g. ``phi_pain``
         (0.45), ``phi_sleep`` (0.15), ``sd_sleep_to_pain`` (0.08), ``sd_pain_to_sleep``
@@ -294,6 +266,62 @@ def power(
     >>> res.table[["n_persons", "direction"]].shape
     (4, 2)
     """
+    persons, days, params = _check_design(
+        n_persons,
+        n_days,
+        n_sims,
+        alpha,
+        test,
+        sleep_scale,
+        sleep_to_pain,
+        pain_to_sleep,
+        generating_parameters,
+    )
+    if not isinstance(outcome_mean, bool):
+        raise SpecificationError(f"outcome_mean= must be True or False, got {outcome_mean!r}.")
+    workers = _n_workers(n_jobs)
+    root = _root_seed(seed)
+    cells = [(p, d) for d in days for p in persons]
+    sizes, tasks = _tasks(cells, n_sims, root)
+    options = (params, sleep_scale, round_to_scale, test, outcome_mean)
+    start = time.perf_counter()
+    results, workers = _run_tasks(tasks, workers, options, n_sims * len(cells), progress)
+    elapsed = time.perf_counter() - start
+    table, sims = _summarise_cells(cells, sizes, results, params, n_sims, alpha)
+    _warn_low_convergence(table)
+    return PowerResult(
+        table=table,
+        simulations=sims,
+        parameters=params,
+        settings={
+            "sleep_scale": sleep_scale,
+            "round_to_scale": bool(round_to_scale),
+            "outcome_mean": outcome_mean,
+        },
+        n_sims=int(n_sims),
+        alpha=float(alpha),
+        test=TESTS[test],
+        seed_entropy=int(root.entropy) if np.ndim(root.entropy) == 0 else -1,
+        elapsed=elapsed,
+        cpu_seconds=float(sum(r.cpu_seconds for r in results.values())),
+        n_fallback=int(sum(r.n_fallback for r in results.values())),
+        n_jobs=workers,
+    )
+
+
+# ------------------------------------------------------------------------ stages
+def _check_design(
+    n_persons: int | Sequence[int],
+    n_days: int | Sequence[int],
+    n_sims: int,
+    alpha: float,
+    test: str,
+    sleep_scale: str,
+    sleep_to_pain: float,
+    pain_to_sleep: float,
+    generating_parameters: dict[str, Any],
+) -> tuple[list[int], list[int], DiaryParameters]:
+    """Validate the design and build the generating parameters."""
     persons = _as_sizes(
         "n_persons",
         n_persons,
@@ -347,11 +375,16 @@ def power(
             f"{params.hours_u!r}): the lagged models here use sleep quality only. Pass hours_u=0."
         )
     check_person_stationarity(params)
-    workers = _n_workers(n_jobs)
-    root = _root_seed(seed)
-    show = (progress is None and sys.stderr.isatty()) or bool(progress)
+    return persons, days, params
 
-    cells = [(p, d) for d in days for p in persons]
+
+Task = tuple[int, int, np.random.SeedSequence, int, int, int]
+
+
+def _tasks(
+    cells: list[tuple[int, int]], n_sims: int, root: np.random.SeedSequence
+) -> tuple[list[int], list[Task]]:
+    """Chunks of studies per cell, each with its own seed (independent of ``n_jobs``)."""
     sizes = [CHUNK_SIZE] * (n_sims // CHUNK_SIZE) + (
         [n_sims % CHUNK_SIZE] if n_sims % CHUNK_SIZE else []
     )
@@ -359,23 +392,32 @@ def power(
     for c, (p, d) in enumerate(cells):
         for k, ss in enumerate(_cell_seed(root, p, d).spawn(len(sizes))):
             tasks.append((c, k, ss, sizes[k], p, d))
+    return sizes, tasks
 
-    start = time.perf_counter()
-    bar = _Progress(n_sims * len(cells), show, sys.stderr)
+
+def _run_tasks(
+    tasks: list[Task],
+    workers: int,
+    options: tuple[Any, ...],
+    total: int,
+    progress: bool | None,
+) -> tuple[dict[tuple[int, int], ChunkResult], int]:
+    """Simulate and fit every chunk, in this process or in worker processes."""
+    from sleeppain.report._progress import ProgressBar, show_progress
+
+    bar = ProgressBar(total, "power", enabled=show_progress(progress), unit="studies")
     results: dict[tuple[int, int], ChunkResult] = {}
     workers = min(workers, len(tasks))
     try:
         if workers == 1:
             for c, k, ss, size, p, d in tasks:
-                results[c, k] = run_chunk(ss, size, p, d, params, sleep_scale, round_to_scale, test)
+                results[c, k] = run_chunk(ss, size, p, d, *options)
                 bar.update(size)
         else:
             with _executor(workers) as pool:
                 with _main_module_hidden():
                     futures = {
-                        pool.submit(
-                            run_chunk, ss, size, p, d, params, sleep_scale, round_to_scale, test
-                        ): (c, k, size)
+                        pool.submit(run_chunk, ss, size, p, d, *options): (c, k, size)
                         for c, k, ss, size, p, d in tasks
                     }
                 for fut in as_completed(futures):
@@ -384,25 +426,27 @@ def power(
                     bar.update(size)
     finally:
         bar.close()
-    elapsed = time.perf_counter() - start
+    return results, workers
 
+
+_FIELDS = ("estimate", "std_error", "df", "ar_estimate", "converged", "singular", "nobs")
+
+
+def _summarise_cells(
+    cells: list[tuple[int, int]],
+    sizes: list[int],
+    results: dict[tuple[int, int], ChunkResult],
+    params: DiaryParameters,
+    n_sims: int,
+    alpha: float,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The power table (one row per cell and direction) and the per-study frame."""
     rows, sims = [], []
     truth = {"sleep->pain": params.sleep_to_pain, "pain->sleep": params.pain_to_sleep}
     ar_true = {"sleep->pain": params.phi_pain, "pain->sleep": params.phi_sleep}
     for c, (p, d) in enumerate(cells):
         chunks = [results[c, k] for k in range(len(sizes))]
-        cat = {
-            name: np.concatenate([getattr(r, name) for r in chunks], axis=1)
-            for name in (
-                "estimate",
-                "std_error",
-                "df",
-                "ar_estimate",
-                "converged",
-                "singular",
-                "nobs",
-            )
-        }
+        cat = {name: np.concatenate([getattr(r, name) for r in chunks], axis=1) for name in _FIELDS}
         for j, direction in enumerate(DIRECTIONS):
             s = summarise(
                 cat["estimate"][j],
@@ -447,19 +491,17 @@ def power(
                         "n_days": d,
                         "direction": direction,
                         "sim": np.arange(n_sims),
-                        "estimate": cat["estimate"][j],
-                        "std_error": cat["std_error"][j],
-                        "df": cat["df"][j],
-                        "ar_estimate": cat["ar_estimate"][j],
-                        "converged": cat["converged"][j],
-                        "singular": cat["singular"][j],
+                        **{name: cat[name][j] for name in _FIELDS if name != "nobs"},
                         "nobs": cat["nobs"][j].astype(int),
                     }
                 )
             )
     table = pd.DataFrame(rows)
     table = table.sort_values(["direction", "n_days", "n_persons"], key=_direction_key)
-    table = table.reset_index(drop=True)
+    return table.reset_index(drop=True), pd.concat(sims, ignore_index=True)
+
+
+def _warn_low_convergence(table: pd.DataFrame) -> None:
     low = table[table["share_converged"] < 0.9]
     if len(low):
         first = low.iloc[0]
@@ -469,22 +511,8 @@ def power(
             f"and {len(low) - 1} other cell(s); power there is computed over the converged "
             "fits only. See result.simulations['converged'].",
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=4,
         )
-    return PowerResult(
-        table=table,
-        simulations=pd.concat(sims, ignore_index=True),
-        parameters=params,
-        settings={"sleep_scale": sleep_scale, "round_to_scale": bool(round_to_scale)},
-        n_sims=int(n_sims),
-        alpha=float(alpha),
-        test=TESTS[test],
-        seed_entropy=int(root.entropy) if np.ndim(root.entropy) == 0 else -1,
-        elapsed=elapsed,
-        cpu_seconds=float(sum(r.cpu_seconds for r in results.values())),
-        n_fallback=int(sum(r.n_fallback for r in results.values())),
-        n_jobs=workers,
-    )
 
 
 def _direction_key(col: pd.Series) -> pd.Series:

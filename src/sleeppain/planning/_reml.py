@@ -699,8 +699,10 @@ def fit_batched(
         iterations[todo] += 1
         d = _newton_direction(g, hess, active)
         # at a saddle (gradient ~ 0, negative curvature) move along the most negative
-        # curvature direction, e.g. off theta3 = 0 where d/d theta3 vanishes identically
-        escape = negative & small
+        # curvature direction, e.g. off theta3 = 0 where d/d theta3 vanishes identically,
+        # so Newton steps never leave that face however small the other components get
+        near_now = np.max(np.abs(_projected_gradient(th, g, fr)), axis=1) < 1e3 * gtol
+        escape = negative & (small | near_now)
         if escape.any():
             v = vec[escape, :, 0]
             v = np.where(np.sum(g[escape] * v, axis=1, keepdims=True) > 0, -v, v)

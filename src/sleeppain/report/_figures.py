@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from sleeppain.analysis._frames import DIRECTIONS
 from sleeppain.errors import SpecificationError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,6 +32,10 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["plot_diaries", "plot_effects", "plot_person_slopes", "plot_within"]
 
 _COLORS = {"sleep->pain": "#1f77b4", "pain->sleep": "#d62728"}
+#: the two directions (kept here so the renderer does not import the analysis package)
+DIRECTIONS = ("sleep->pain", "pain->sleep")
+#: slope SD below this share of |fixed effect| + 1e-6: the persons' slopes do not vary
+FLAT_SLOPES = 1e-4
 
 
 def _t(text: object) -> str:
@@ -119,7 +122,7 @@ def plot_within(res: CrossLagResult, direction: str, sleep: str, *, ax: Axes | N
         ax.set_xlabel(_t(f"{mf.pain}, day n (deviation from person mean)"))
         ax.set_ylabel(_t(f"{sleep}, night n (deviation)"))
     ax.set_title(direction)
-    ax.legend(loc="best", frameon=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.18), frameon=False, fontsize="small")
     return ax
 
 
@@ -130,7 +133,11 @@ def plot_person_slopes(
     sleep: str | None = None,
     ax: Axes | None = None,
 ) -> Axes:
-    """Histogram of person-specific slopes (fixed + conditional mode) with the fixed effect."""
+    """Histogram of person-specific slopes (fixed + conditional mode) with the fixed effect.
+
+    When the slopes do not vary (slope SD estimated at 0), a sentence says so instead of
+    an empty plot.
+    """
     if direction not in DIRECTIONS:
         raise SpecificationError(f"direction {direction!r} is not one of {list(DIRECTIONS)}.")
     tab = slopes.table[slopes.table["direction"] == direction]
@@ -140,14 +147,28 @@ def plot_person_slopes(
         tab = tab[tab["sleep"] == tab["sleep"].iloc[0]]
     ax = _axes(ax)
     vals = tab["slope"].to_numpy(float)
-    ax.hist(vals, bins=min(30, max(5, len(vals) // 4)), color=_COLORS[direction], alpha=0.7)
-    if len(vals):
-        ax.axvline(float(tab["fixed"].iloc[0]), color="k", linewidth=2, label="fixed effect")
-    ax.axvline(0.0, color="0.5", linestyle="--", linewidth=1)
-    ax.set_xlabel(f"person-specific {direction} slope")
-    ax.set_ylabel("persons")
     ax.set_title(f"{direction}: person-specific slopes")
-    ax.legend(loc="best", frameon=False)
+    fixed = float(tab["fixed"].iloc[0]) if len(tab) else float("nan")
+    spread = float(np.ptp(vals)) if len(vals) else 0.0
+    if spread <= FLAT_SLOPES * (abs(fixed) + 1e-6) or len(vals) == 0:
+        ax.text(
+            0.5,
+            0.5,
+            "Persons do not differ in this effect:\nthe slope SD is estimated at 0, so every "
+            f"person's\nslope equals the average effect ({fixed:.3f}).",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            wrap=True,
+        )
+        ax.set_axis_off()
+        return ax
+    ax.hist(vals, bins=min(30, max(5, len(vals) // 4)), color=_COLORS[direction], alpha=0.7)
+    ax.axvline(fixed, color="k", linewidth=2, label=f"average effect {fixed:.3f}")
+    ax.axvline(0.0, color="0.5", linestyle="--", linewidth=1, label="no effect")
+    ax.set_xlabel(f"person-specific {direction} slope (outcome points per predictor point)")
+    ax.set_ylabel("number of persons")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
     return ax
 
 
@@ -192,6 +213,15 @@ def plot_diaries(
         )
         ax = ax[:, 0]
     axes = np.atleast_1d(ax)
+
+    def scale(col: str) -> str:
+        vals = frame[col].to_numpy(float)
+        vals = vals[np.isfinite(vals)]
+        if not len(vals):
+            return _t(col)
+        return _t(f"{col} ({vals.min() + 0.0:g} to {vals.max() + 0.0:g})")
+
+    handles: list[Any] = []
     for a, pid in zip(axes, chosen, strict=False):
         sub = frame[frame["id"] == pid].set_index("day")
         # absent calendar days become gaps in the lines, never joined over
@@ -200,7 +230,8 @@ def plot_diaries(
         a.plot(
             day, sub[pain].to_numpy(float), "o-", color=_COLORS["sleep->pain"], ms=3, label=_t(pain)
         )
-        a.set_ylabel(_t(f"id {pid}"))
+        a.set_ylabel(scale(pain), color=_COLORS["sleep->pain"], fontsize="small")
+        a.set_title(_t(f"person {pid}"), fontsize="small", loc="left")
         b = a.twinx()
         b.plot(
             day + 0.5,
@@ -210,9 +241,20 @@ def plot_diaries(
             ms=3,
             label=_t(f"{sleep} (night)"),
         )
+        b.set_ylabel(scale(sleep), color=_COLORS["pain->sleep"], fontsize="small")
         if a is axes[0]:
             h1, l1 = a.get_legend_handles_labels()
             h2, l2 = b.get_legend_handles_labels()
-            a.legend(h1 + h2, l1 + l2, loc="upper right", fontsize="small", frameon=False)
+            handles = [h1 + h2, l1 + l2]
+    if handles:
+        # the legend sits above the first panel, off the data
+        axes[0].legend(
+            *handles,
+            loc="lower right",
+            bbox_to_anchor=(1.0, 1.02),
+            ncol=2,
+            fontsize="small",
+            frameon=False,
+        )
     axes[-1].set_xlabel("days since the person's first diary day (sleep drawn at night, +0.5)")
     return axes

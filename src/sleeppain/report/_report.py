@@ -1,7 +1,12 @@
 """The analyze report: ``report.html`` and ``report.md`` with PNG figures in one folder.
 
-Everything that comes from the user's data (column names, file names, ids) is escaped
-with :func:`html.escape` in the HTML and in the Markdown.
+The report is built once as a list of sections (heading + paragraphs, lists and tables)
+and rendered to HTML and Markdown from that one description. Everything that comes from
+the user's data (column names, file names, ids) is escaped in both.
+
+Sections: when each sleep rating was taken (with an example row of the data), what the
+results mean in plain words, the short-diary caveat, models, accounting, tables, figures,
+every warning with a plain explanation, and a glossary.
 """
 
 from __future__ import annotations
@@ -9,13 +14,16 @@ from __future__ import annotations
 import html
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from sleeppain.report._tables import effects_display, format_table, md_escape
 
-__all__ = ["ReportPaths", "write_report"]
+__all__ = ["GLOSSARY", "ReportPaths", "explain_warning", "plain_summary", "write_report"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,265 @@ class ReportPaths:
     figures: tuple[Path, ...]
 
 
+#: Terms of the report, explained for a reader who is not a statistician.
+GLOSSARY: tuple[tuple[str, str], ...] = (
+    (
+        "estimate",
+        "The average within-person effect: how much the outcome changes, in its own rating "
+        "points, when the predictor is one point above the person's own usual level.",
+    ),
+    (
+        "std_estimate",
+        "The same effect on a common scale: the estimate multiplied by the typical "
+        "within-person swing of the predictor and divided by that of the outcome (both "
+        "standard deviations of day-to-day deviations from the person's mean). It lets the "
+        "two directions be compared although sleep and pain are rated on different scales; "
+        "0.1 is small, 0.3 moderate.",
+    ),
+    (
+        "slope_sd",
+        "How much persons differ in the effect: the standard deviation, across persons, of "
+        "their own slopes (from the random slope of the mixed model). About 95% of persons "
+        "have a slope within two slope_sd of the average. Near 0: everyone shows about the "
+        "same effect.",
+    ),
+    (
+        "person-specific slopes",
+        "Each person's own effect, estimated as the average effect plus the person's "
+        "deviation from it (a shrunken estimate that borrows strength from the other "
+        "persons). A person 'credibly' shows an effect when their own 95% prediction "
+        "interval, which includes the uncertainty of the average effect, excludes 0.",
+    ),
+    (
+        "direction comparison",
+        "Whether sleep -> pain is stronger than pain -> sleep: the difference of the two "
+        "absolute standardised effects, with an interval from resampling persons "
+        "(bootstrap). 'neither' means the data cannot tell the two apart.",
+    ),
+    (
+        "conf_low / conf_high",
+        "The 95% confidence interval: the range of effects compatible with the data.",
+    ),
+    (
+        "df, p_value",
+        "Degrees of freedom (Satterthwaite, as lmerTest) and the p-value of the test that "
+        "the average effect is 0. p_holm adjusts for testing several sleep measures.",
+    ),
+)
+
+_EXPLAIN = {
+    "BoundaryFitWarning": (
+        "A variance of the model was estimated at zero (a 'singular' or boundary fit), "
+        "usually because persons hardly differ in the effect. The average effects and their "
+        "intervals remain valid; person-specific slopes are then all equal to the average. "
+        "Nothing needs to be done; if you chose outcome_mean=True, the default model avoids "
+        "this."
+    ),
+    "ConvergenceWarning": (
+        "The fitting algorithm reported numerical trouble. Check that the effect is similar "
+        "with --no-random-slopes (random_slopes=False) or with --estimator gee; if it is, "
+        "the result can be trusted."
+    ),
+    "LagCoverageWarning": (
+        "Some persons have no two consecutive days with both ratings, so they cannot "
+        "contribute a lagged pair and are left out. More complete diaries, or checking the "
+        "day column, would bring them in."
+    ),
+    "ScaleWarning": (
+        "Some ratings lie outside the declared scale (for example a pain rating of 11 on a "
+        "0-10 scale). They were kept; correct them in the data, or pass "
+        "out_of_range='set_missing' to leave them out."
+    ),
+    "DataDropWarning": (
+        "Some input rows could not be used (for example a missing id or day); they are "
+        "counted in the data accounting."
+    ),
+}
+
+
+def explain_warning(category: str) -> str:
+    """A plain explanation of a warning category and what to do about it.
+
+    Examples
+    --------
+    >>> explain_warning("LagCoverageWarning").startswith("Some persons")
+    True
+    """
+    return _EXPLAIN.get(
+        category,
+        "Read the message: it says what happened and where. The results are still reported.",
+    )
+
+
+# ----------------------------------------------------------------------- plain words
+def _fmt(x: float, digits: int = 2) -> str:
+    return f"{x:.{digits}f}"
+
+
+def _sure(p: float, lo: float, hi: float) -> str:
+    if not np.isfinite(p):
+        return "The precision of this estimate could not be computed."
+    if lo > 0 or hi < 0:
+        strength = "strong" if p < 0.001 else "clear"
+        return (
+            f"The interval excludes 0 (p {'< 0.001' if p < 0.001 else f'= {p:.3f}'}): "
+            f"{strength} evidence of an average effect in this direction."
+        )
+    return (
+        f"The interval includes 0 (p = {p:.2f}): the data are compatible with no average "
+        "effect, and also with a small one either way."
+    )
+
+
+def plain_summary(res: Any) -> list[tuple[str, list[str]]]:
+    """Two or three plain sentences per direction (and sleep measure).
+
+    Returns
+    -------
+    list of (heading, sentences)
+    """
+    eff = res.effects()
+    shares = None
+    if res.spec.estimator == "lmm" and res.spec.random_slopes:
+        shares = res.person_effects().shares.set_index(["sleep", "direction"])
+    out = []
+    for s in res.spec.sleep:
+        higher = dict(res.spec.sleep_higher_is).get(s)
+        for d in ("sleep->pain", "pain->sleep"):
+            r = eff.loc[d] if len(res.spec.sleep) == 1 else eff.loc[(s, d)]
+            b, lo, hi, p = (float(r[c]) for c in ("estimate", "conf_low", "conf_high", "p_value"))
+            pain = res.spec.pain
+            if d == "sleep->pain":
+                if higher is not None:
+                    # one point worse sleep
+                    sign = -1.0 if higher == "better" else 1.0
+                    what = f"a night rated one point worse than the person's usual {s}"
+                else:
+                    sign = 1.0
+                    what = f"a night one point higher than the person's usual {s}"
+                change = sign * b
+                ci = sorted((sign * lo, sign * hi))
+                first = (
+                    f"After {what}, next-day {pain} was on average {_fmt(abs(change))} rating "
+                    f"points {'higher' if change > 0 else 'lower'} (95% interval "
+                    f"{_fmt(ci[0])} to {_fmt(ci[1])} points)."
+                )
+            else:
+                what = f"a day with {pain} one point above the person's usual"
+                tail = ""
+                if higher is not None:
+                    worse = (b < 0) if higher == "better" else (b > 0)
+                    tail = f", i.e. {'worse' if worse else 'better'} sleep"
+                first = (
+                    f"After {what}, that night's {s} was on average {_fmt(abs(b))} points "
+                    f"{'higher' if b > 0 else 'lower'}{tail} (95% interval {_fmt(lo)} to "
+                    f"{_fmt(hi)})."
+                )
+            sentences = [first]
+            if shares is not None:
+                sh = shares.loc[(s, d)]
+                n = int(sh["n_persons"])
+                same = "share_negative" if b < 0 else "share_positive"
+                cred = "share_credibly_negative" if b < 0 else "share_credibly_positive"
+                sentences.append(
+                    f"{round(sh[same] * n)} of {n} persons have a person-specific slope in "
+                    f"the same direction as the average; for {round(sh[cred] * n)} of them "
+                    "the person's own 95% interval excludes 0."
+                )
+            sentences.append(_sure(p, lo, hi))
+            out.append((f"{d} ({s})", sentences))
+    return out
+
+
+def _day_text(label: Any, kind: str) -> str:
+    if kind == "date":
+        ts = pd.Timestamp(label)
+        return f"{ts:%a} {ts.day} {ts:%B %Y}"
+    return f"study day {label}"
+
+
+def timing_example(res: Any, diary: Any) -> str:
+    """One sentence with a real row: which night a sleep rating was attributed to.
+
+    Examples
+    --------
+    >>> import sleeppain as sp
+    >>> sim = sp.simulate.diary(5, 5, seed=1)
+    >>> d = sp.Diary.from_frame(sim.data, id="id", day="date", sleep="sleep_quality")
+    >>> res = sp.crosslag(d, pain="pain", estimator="gee")
+    >>> timing_example(res, d).startswith("Example from your data")
+    True
+    """
+    sleep = res.spec.sleep[0]
+    data = diary.data
+    ok = data[sleep].notna().to_numpy()
+    if not ok.any():
+        return ""
+    # the first observed night that is followed by a canonical row (its entry day)
+    idx = int(np.flatnonzero(ok)[min(1, int(ok.sum()) - 1)])
+    row = data.iloc[idx]
+    kind = getattr(diary, "day_kind", "integer")
+    night = row["day_label"]
+    step = pd.Timedelta(days=1) if kind == "date" else 1
+    after = night + step
+    entered = after if diary.sleep_timing == "previous_night" else night
+    value = row[sleep]
+    return (
+        f"Example from your data: the {sleep} rating {value:g} of person {row['id']} entered "
+        f"on {_day_text(entered, kind)} describes the night of {_day_text(night, kind)} to "
+        f"{_day_text(after, kind)}, and is paired with {res.spec.pain} of "
+        f"{_day_text(after, kind)} (sleep -> next-day pain) and of {_day_text(night, kind)} "
+        "(pain -> that night's sleep)."
+    )
+
+
+def timing_section(res: Any, diary: Any) -> list[str]:
+    """The timing convention in words, with an example row, and why it matters."""
+    if res.spec.sleep_timing == "previous_night":
+        rule = (
+            "Each sleep rating was attributed to the night BEFORE the day it was entered "
+            "(a morning diary: sleep_timing='previous_night', --sleep-timing previous-night)."
+        )
+        other = "following-night"
+    else:
+        rule = (
+            "Each sleep rating was attributed to the night AFTER the day it was entered "
+            "(an evening diary: sleep_timing='following_night', --sleep-timing "
+            "following-night)."
+        )
+        other = "previous-night"
+    return [
+        rule,
+        timing_example(res, diary),
+        "Check this against how your diary was asked. If it is wrong, rerun with "
+        f"--sleep-timing {other}: the wrong convention pairs each night with the wrong "
+        "day and can reverse the answer without any error message.",
+    ]
+
+
+def short_diary_caveat(res: Any) -> str:
+    """The caveat on short diaries (person-mean centring), pointing to sp.dsem."""
+    from sleeppain.analysis._api import dsem_available
+
+    acc = res.diary_accounting
+    median = float(acc.days_per_person[1]) if acc is not None else float("nan")
+    days = f"{median:g} days per person (median)" if np.isfinite(median) else "few days"
+    alt = (
+        "sp.dsem (sleeppain analyze --model dsem) fits the same loop with latent person "
+        "means, which avoids this bias."
+        if dsem_available()
+        else "A latent-centred dynamic model (sp.dsem, as in Mplus DSEM) avoids this bias; "
+        "it is being added to sleeppain."
+    )
+    return (
+        f"Short diaries: this diary has {days}. Person means estimated from a short series "
+        "bias the autoregressive effects downwards by about -(1 + phi)/(T - 1) (Nickell "
+        "1981; Hamaker & Grasman 2015), and the cross-lagged effects slightly; below about "
+        f"three weeks per person this matters. {alt}"
+    )
+
+
+# ----------------------------------------------------------------------- figures
 def _say(progress: bool, text: str) -> None:
     if progress:
         print(f"sleeppain: {text}", file=sys.stderr, flush=True)
@@ -46,18 +313,19 @@ def _figures(res: Any, diary: Any, out: Path, progress: bool) -> list[tuple[str,
     pain = res.spec.pain
 
     def save(fig: Any, name: str, caption: str) -> None:
-        fig.tight_layout()
-        fig.savefig(out / name, dpi=110)
+        fig.savefig(out / name, dpi=110, bbox_inches="tight")
         plt.close(fig)
         figs.append((name, caption, caption))
 
     _say(progress, "drawing figures ...")
-    fig, axes = plt.subplots(4, 1, figsize=(7, 7.5), squeeze=False)
+    fig, axes = plt.subplots(4, 1, figsize=(7.5, 8), squeeze=False)
     plot_diaries(diary, sleep=sleep, pain=pain, persons=4, ax=axes[:, 0])
+    fig.tight_layout()
     save(fig, "fig_diaries.png", f"Four persons' diaries: {pain} by day and {sleep} by night")
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     plot_within(res, "sleep->pain", sleep, ax=axes[0])
     plot_within(res, "pain->sleep", sleep, ax=axes[1])
+    fig.tight_layout()
     save(
         fig,
         "fig_within.png",
@@ -72,12 +340,153 @@ def _figures(res: Any, diary: Any, out: Path, progress: bool) -> list[tuple[str,
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
         slopes.plot(direction="sleep->pain", sleep=sleep, ax=axes[0])
         slopes.plot(direction="pain->sleep", sleep=sleep, ax=axes[1])
+        fig.tight_layout()
         save(
             fig,
             "fig_person_slopes.png",
             "Distribution of person-specific slopes (fixed effect + conditional mode)",
         )
     return figs
+
+
+# ----------------------------------------------------------------------- sections
+@dataclass
+class _Section:
+    heading: str
+    paragraphs: list[str] = field(default_factory=list)
+    items: list[str] = field(default_factory=list)
+    tables: list[pd.DataFrame] = field(default_factory=list)
+    definitions: list[tuple[str, str]] = field(default_factory=list)
+    subsections: list[tuple[str, list[str]]] = field(default_factory=list)
+    figures: list[tuple[str, str, str]] = field(default_factory=list)
+    html_id: str = ""
+
+
+def _sections(
+    res: Any,
+    diary: Any,
+    figs: list[tuple[str, str, str]],
+    comparison: Any,
+    warnings_text: list[str],
+) -> list[_Section]:
+    secs = [
+        _Section("When was each sleep rating taken?", timing_section(res, diary), html_id="timing"),
+        _Section(
+            "What this means",
+            subsections=plain_summary(res),
+            paragraphs=[short_diary_caveat(res)],
+            html_id="what-this-means",
+        ),
+        _Section("Models", items=res.spec.describe()),
+        _Section("Data accounting", items=res.accounting_text().splitlines()),
+    ]
+    effects = _Section(
+        "Within-person cross-lagged effects", tables=[effects_display(res.effects())]
+    )
+    if res.multiplicity_note():
+        effects.paragraphs.append(res.multiplicity_note())
+    secs.append(effects)
+    if comparison is not None:
+        secs.append(
+            _Section(
+                "Which direction is stronger",
+                tables=[comparison.table],
+                paragraphs=[comparison.method],
+            )
+        )
+    if res.spec.estimator == "lmm" and res.spec.random_slopes:
+        secs.append(
+            _Section(
+                "Person-specific slopes",
+                tables=[res.person_effects().shares.set_index(["sleep", "direction"])],
+            )
+        )
+    ext = res.extensions()
+    if len(ext):
+        secs.append(
+            _Section(
+                "Extensions",
+                tables=[ext.set_index(["sleep", "extension", "direction", "term"])],
+            )
+        )
+    secs.append(_Section("Figures", figures=figs))
+    warns = [(w.split(":", 1)[0], w) for w in warnings_text]
+    warns += [(c, f"{m}: {c}: {msg}") for m, c, msg in res.fit_warnings]
+    if warns:
+        secs.append(
+            _Section(
+                "Warnings",
+                definitions=[(text, explain_warning(cat)) for cat, text in warns],
+                html_id="warnings",
+            )
+        )
+    secs.append(_Section("Glossary", definitions=list(GLOSSARY), html_id="glossary"))
+    return secs
+
+
+def _html(title: str, source: str, secs: list[_Section]) -> str:
+    e = html.escape
+    h = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{e(title)}</title>",
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;}"
+        "table{border-collapse:collapse;}td,th{border:1px solid #ccc;padding:2px 6px;"
+        "text-align:right;}img{max-width:100%;}dt{font-weight:bold;margin-top:.5em;}"
+        "</style>",
+        "</head><body>",
+        f"<h1>{e(title)}</h1>",
+    ]
+    if source:
+        h.append(f"<p>Data: <code>{e(source)}</code></p>")
+    for s in secs:
+        sid = f' id="{e(s.html_id)}"' if s.html_id else ""
+        h.append(f"<section{sid}><h2>{e(s.heading)}</h2>")
+        for head, sentences in s.subsections:
+            h.append(f"<h3>{e(head)}</h3><p>{e(' '.join(sentences))}</p>")
+        h += [f"<p>{e(p)}</p>" for p in s.paragraphs if p]
+        if s.items:
+            h.append("<ul>" + "".join(f"<li>{e(x)}</li>" for x in s.items) + "</ul>")
+        h += [format_table(t, "html") for t in s.tables]
+        for name, caption, alt in s.figures:
+            h.append(
+                f'<figure><img src="{e(name)}" alt="{e(alt)}">'
+                f"<figcaption>{e(caption)}</figcaption></figure>"
+            )
+        if s.definitions:
+            h.append(
+                "<dl>"
+                + "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in s.definitions)
+                + "</dl>"
+            )
+        h.append("</section>")
+    h.append("</body></html>")
+    return "\n".join(h)
+
+
+def _markdown(title: str, source: str, secs: list[_Section]) -> str:
+    md = md_escape
+    m = [f"# {md(title)}", ""]
+    if source:
+        m += [f"Data: `{md(source).replace('`', chr(39))}`", ""]
+    for s in secs:
+        m += [f"## {md(s.heading)}", ""]
+        for head, sentences in s.subsections:
+            m += [f"### {md(head)}", "", md(" ".join(sentences)), ""]
+        for p in s.paragraphs:
+            if p:
+                m += [md(p), ""]
+        if s.items:
+            m += [f"- {md(x)}" for x in s.items] + [""]
+        for t in s.tables:
+            m += [format_table(t, "markdown"), ""]
+        for name, caption, _ in s.figures:
+            m += [f"![{md(caption)}]({name})", "", f"*{md(caption)}*", ""]
+        for k, v in s.definitions:
+            m += [f"- **{md(k)}**: {md(v)}"]
+        if s.definitions:
+            m.append("")
+    return "\n".join(m) + "\n"
 
 
 def write_report(
@@ -96,7 +505,7 @@ def write_report(
     ----------
     res : CrossLagResult
     diary : Diary
-        The diary analysed (for the over-time figure).
+        The diary analysed (for the over-time figure and the timing example).
     out_dir : path-like
         Folder (created when absent).
     source : str
@@ -104,7 +513,7 @@ def write_report(
     comparison : DirectionComparison, optional
         Result of ``res.compare()`` to include.
     warnings_text : list of str, optional
-        Warnings to list.
+        Further warnings (``"Category: message"``) to list and explain.
     progress : bool
         Report steps on stderr.
 
@@ -125,98 +534,10 @@ def write_report(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     figs = _figures(res, diary, out, progress)
-    eff = effects_display(res.effects())
-    spec_lines = res.spec.describe()
-    acc_lines = res.accounting_text().splitlines()
     title = "sleeppain: bidirectional analysis of sleep and pain"
-    warnings_text = list(warnings_text or [])
-
-    # ---- HTML
-    h = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title>",
-        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;}"
-        "table{border-collapse:collapse;}td,th{border:1px solid #ccc;padding:2px 6px;"
-        "text-align:right;}img{max-width:100%;}</style>",
-        "</head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-    ]
-    if source:
-        h.append(f"<p>Data: <code>{html.escape(source)}</code></p>")
-    h.append("<h2>Models</h2><ul>")
-    h += [f"<li>{html.escape(x)}</li>" for x in spec_lines]
-    h.append("</ul><h2>Data accounting</h2><ul>")
-    h += [f"<li>{html.escape(x)}</li>" for x in acc_lines]
-    h.append("</ul><h2>Within-person cross-lagged effects</h2>")
-    h.append(format_table(eff, "html"))
-    if res.multiplicity_note():
-        h.append(f"<p>{html.escape(res.multiplicity_note())}</p>")
-    if comparison is not None:
-        h.append("<h2>Which direction is stronger</h2>")
-        h.append(format_table(comparison.table, "html"))
-        h.append(f"<p>{html.escape(comparison.method)}</p>")
-    if res.spec.estimator == "lmm" and res.spec.random_slopes:
-        h.append("<h2>Person-specific slopes</h2>")
-        h.append(
-            format_table(res.person_effects().shares.set_index(["sleep", "direction"]), "html")
-        )
-    ext = res.extensions()
-    if len(ext):
-        h.append("<h2>Extensions</h2>")
-        h.append(format_table(ext.set_index(["sleep", "extension", "direction", "term"]), "html"))
-    h.append("<h2>Figures</h2>")
-    for name, caption, alt in figs:
-        h.append(
-            f'<figure><img src="{html.escape(name)}" alt="{html.escape(alt)}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-        )
-    if warnings_text or res.fit_warnings:
-        h.append("<h2>Warnings</h2><ul>")
-        h += [f"<li>{html.escape(w)}</li>" for w in warnings_text]
-        h += [f"<li>{html.escape(f'{m}: {c}: {msg}')}</li>" for m, c, msg in res.fit_warnings]
-        h.append("</ul>")
-    h.append("</body></html>")
+    secs = _sections(res, diary, figs, comparison, list(warnings_text or []))
     html_path = out / "report.html"
-    html_path.write_text("\n".join(h), encoding="utf-8")
-
-    # ---- Markdown
-    md = md_escape
-
-    m = [f"# {title}", ""]
-    if source:
-        safe_source = md(source).replace("`", "'")
-        m += [f"Data: `{safe_source}`", ""]
-    m += ["## Models", ""] + [f"- {md(x)}" for x in spec_lines] + [""]
-    m += ["## Data accounting", ""] + [f"- {md(x)}" for x in acc_lines] + [""]
-    m += ["## Within-person cross-lagged effects", "", format_table(eff, "markdown"), ""]
-    if res.multiplicity_note():
-        m += [md(res.multiplicity_note()), ""]
-    if comparison is not None:
-        m += [
-            "## Which direction is stronger",
-            "",
-            format_table(comparison.table, "markdown"),
-            "",
-            md(comparison.method),
-            "",
-        ]
-    if res.spec.estimator == "lmm" and res.spec.random_slopes:
-        shares = res.person_effects().shares.set_index(["sleep", "direction"])
-        m += ["## Person-specific slopes", "", format_table(shares, "markdown"), ""]
-    if len(ext):
-        m += [
-            "## Extensions",
-            "",
-            format_table(ext.set_index(["sleep", "extension", "direction", "term"]), "markdown"),
-            "",
-        ]
-    m += ["## Figures", ""]
-    for name, caption, _ in figs:
-        m += [f"![{md(caption)}]({name})", "", f"*{md(caption)}*", ""]
-    if warnings_text or res.fit_warnings:
-        m += ["## Warnings", ""] + [f"- {md(w)}" for w in warnings_text]
-        m += [f"- {md(f'{mm}: {c}: {msg}')}" for mm, c, msg in res.fit_warnings]
+    html_path.write_text(_html(title, source, secs), encoding="utf-8")
     md_path = out / "report.md"
-    md_path.write_text("\n".join(m) + "\n", encoding="utf-8")
+    md_path.write_text(_markdown(title, source, secs), encoding="utf-8")
     return ReportPaths(html_path, md_path, tuple(out / n for n, _, _ in figs))
