@@ -64,6 +64,7 @@ from sleeppain.mixed.pirls import (
     agq,
     lambda_block,
     laplace,
+    laplace_gradient,
 )
 from sleeppain.results import Display, DisplayTable, ResultMixin, check_conf_level, tidy_frame
 
@@ -552,6 +553,25 @@ def fd_hessian(f: Any, x: np.ndarray, step: float = HESS_STEP) -> np.ndarray:
     return H
 
 
+def fd_jacobian(g: Any, x: np.ndarray, step: float = HESS_STEP) -> np.ndarray:
+    """Symmetrised central-difference Jacobian of a gradient ``g`` (a Hessian).
+
+    Examples
+    --------
+    >>> np.round(fd_jacobian(lambda v: np.array([2 * v[0] + 3 * v[1], 3 * v[0]]),
+    ...                      np.zeros(2)), 6).tolist()
+    [[2.0, 3.0], [3.0, 0.0]]
+    """
+    m = x.size
+    J = np.empty((m, m))
+    h = step * np.maximum(1.0, np.abs(x))
+    for i in range(m):
+        e = np.zeros(m)
+        e[i] = h[i]
+        J[:, i] = (g(x + e) - g(x - e)) / (2 * h[i])
+    return (J + J.T) / 2
+
+
 @dataclass(frozen=True)
 class GlmmOptimum:
     """Output of :func:`optimize_glmm`."""
@@ -621,7 +641,30 @@ def optimize_glmm(
             cache["u"] = st.u
         return val
 
+    analytic = (
+        nagq == 1
+        and isinstance(gp.problem, BlockProblem)
+        and bool(getattr(gp.problem.cond, "canonical", False))
+    )
+
+    def fg_analytic(x: np.ndarray) -> tuple[float, np.ndarray]:
+        theta, beta, _ = split(x)
+        cache["nevals"] += 1
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                val, st = glmm_objective(gp, theta, beta, u0=cache["u"], control=ctl)
+                if not np.isfinite(val):
+                    raise np.linalg.LinAlgError
+                g = laplace_gradient(gp.problem, theta, beta, st)  # type: ignore[arg-type]
+        except np.linalg.LinAlgError:
+            return 1e300, np.zeros_like(x)
+        if st.converged:
+            cache["u"] = st.u
+        return val, g
+
     def fg(x: np.ndarray) -> tuple[float, np.ndarray]:
+        if analytic:
+            return fg_analytic(x)
         u_base = cache["u"]
         val = f(x)
         u_here = cache["u"]
@@ -652,7 +695,7 @@ def optimize_glmm(
     cache["u"] = None
     final_val, st_cold = glmm_objective(gp, theta, beta, nagq=nagq, size=size, control=ctl)
     cache["u"] = st_cold.u
-    grad = _fd_grad(f, x, lower)
+    grad = fg(x)[1] if analytic else _fd_grad(f, x, lower)
     messages: list[str] = []
     # Hessian over (theta, beta) with k fixed; theta elements on the boundary are held fixed
     free = np.ones(nt + p, dtype=bool)
@@ -663,7 +706,16 @@ def optimize_glmm(
         xx[: nt + p][free] = v
         return f(xx)
 
-    H = fd_hessian(f_tb, x[: nt + p][free])
+    if analytic:
+
+        def g_tb(v: np.ndarray) -> np.ndarray:
+            xx = x.copy()
+            xx[: nt + p][free] = v
+            return fg_analytic(xx)[1][: nt + p][free]
+
+        H = fd_jacobian(g_tb, x[: nt + p][free])
+    else:
+        H = fd_hessian(f_tb, x[: nt + p][free])
     cache["u"] = st_cold.u
     Hfull = np.full((nt + p, nt + p), np.nan)
     Hfull[np.ix_(free, free)] = H
@@ -705,7 +757,7 @@ def optimize_glmm(
     if np.any(~np.isfinite(np.diag(vcov))) or np.any(np.diag(vcov) < 0):
         messages.append("some standard errors could not be computed (non-finite)")
     record = OptimizerRecord(
-        method="L-BFGS-B (central-difference gradient)",
+        method="L-BFGS-B (" + ("analytic" if analytic else "central-difference") + " gradient)",
         start=tuple(float(v) for v in x0),
         end=tuple(float(v) for v in x),
         start_objective=float(start_obj),
