@@ -24,9 +24,13 @@ levels are not already non-increasing -- ties then come in reverse formula order
 within a term the lower triangle of the relative Cholesky factor, column-major). Names of
 fixed effects and random-effect columns are patsy's (``"Intercept"``, ``"C(g)[T.b]"``).
 
-Limitations (0.1): Gaussian responses only (no GLMMs); no residual correlation structures
-(AR(1)) yet -- the statistics stage is built so a within-person whitening can be added; no
-Kenward-Roger df; ``ranef`` conditional variances are omitted (NaN) for very large
+Residual structures (``lmm(..., correlation="ar1" | "car1", time=, weights="group:COL")``,
+nlme's corAR1 / corCAR1 / varIdent): :func:`~sleeppain.mixed.residual.residual_stats` is
+the statistics stage (cell sums of the tridiagonal precision) and
+:class:`~sleeppain.mixed.residual.CorrelatedDeviance` the evaluator (module
+:mod:`sleeppain.mixed.residual`).
+
+Limitations: residual structures need a single grouping factor; no Kenward-Roger df; ``ranef`` conditional variances are omitted (NaN) for very large
 multi-factor designs; the Schur path's gradient is by finite differences.
 
 Examples
@@ -62,6 +66,13 @@ from sleeppain.mixed.optimize import (
     optimize_theta,
 )
 from sleeppain.mixed.ordinal import ClmmResult, clmm
+from sleeppain.mixed.residual import (
+    CorrelatedDeviance,
+    ResidualSpec,
+    ResidualStats,
+    VarIdent,
+    residual_stats,
+)
 from sleeppain.mixed.result import LmmResult
 from sleeppain.mixed.schur import SchurDeviance
 
@@ -70,6 +81,7 @@ __all__ = [
     "BlockStats",
     "ClmmResult",
     "ConvergenceRecord",
+    "CorrelatedDeviance",
     "Design",
     "GeneralDeviance",
     "GlmmControl",
@@ -80,9 +92,12 @@ __all__ = [
     "PlsSolution",
     "ReTerm",
     "ReTermSpec",
+    "ResidualSpec",
+    "ResidualStats",
     "RowAccounting",
     "SatterthwaiteParts",
     "SchurDeviance",
+    "VarIdent",
     "anova",
     "block_stats",
     "build_design",
@@ -96,6 +111,7 @@ __all__ = [
     "make_deviance",
     "optimize_theta",
     "parse_formula",
+    "residual_stats",
     "satterthwaite_df",
     "satterthwaite_parts",
     "theta_layout",

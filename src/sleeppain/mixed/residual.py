@@ -233,7 +233,7 @@ def residual_spec(
     else:
         raise SpecificationError(
             f"weights={weights!r} is not understood; use 'group:COLUMN' (or "
-            "sp.mixed.VarIdent('COLUMN')) for a residual SD per level of COLUMN, as nlme's "
+            "sleeppain.mixed.VarIdent('COLUMN')) for a residual SD per level of COLUMN, as nlme's "
             "varIdent(form = ~ 1 | COLUMN)."
         )
     return ResidualSpec(correlation=correlation, time=time, weights=w)
