@@ -342,9 +342,9 @@ def _cell_index(keys: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
     Cells come in increasing key order.
     """
     if space <= 8 * keys.size + 1024:
-        present = np.bincount(keys, minlength=space) > 0
-        cell_keys = np.flatnonzero(present)
-        lookup = np.cumsum(present, dtype=np.intp) - 1
+        cell_keys = np.flatnonzero(np.bincount(keys, minlength=space))
+        lookup = np.zeros(space, dtype=np.intp)
+        lookup[cell_keys] = np.arange(cell_keys.size)
         return lookup[keys], cell_keys
     cell_keys, inv = np.unique(keys, return_inverse=True)
     return inv.astype(np.intp), cell_keys
