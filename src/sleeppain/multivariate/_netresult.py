@@ -218,9 +218,13 @@ class NetworkResult(ResultMixin):
         return pd.DataFrame(rows)
 
     def _display(self) -> Display:
+        re = {
+            "orthogonal": "uncorrelated random intercept and lag slopes",
+            "correlated": "correlated random intercept and lag slopes",
+            "fixed": "random intercepts only",
+        }.get(self.random, self.random)
         kind = (
-            f"multilevel VAR (mlVAR lmer estimator, {self.random} random effects, "
-            f"{'REML' if self.reml else 'ML'})"
+            f"multilevel VAR (mlVAR lmer estimator, {re}, {'REML' if self.reml else 'ML'})"
             if self.method == "mlvar"
             else "N-of-1 VAR (least squares, HC3 robust SEs)"
         )
