@@ -205,3 +205,31 @@ def test_bad_input():
     res = sp.network(one, day="day", variables=V)  # one person's series: N-of-1 VAR
     with pytest.raises(sp.SpecificationError, match="random lag slopes"):
         res.person_network(1)
+
+
+def test_detrend_removes_person_trends():
+    base = SIM[SIM.id <= 40]
+    trended = base.assign(v1=base.v1 + 0.05 * base.day * (base.id % 3))
+    plain = _fit(base, id="id", day="day", variables=V, random="fixed")
+    raw = _fit(trended, id="id", day="day", variables=V, random="fixed")
+    det = _fit(trended, id="id", day="day", variables=V, random="fixed", detrend=True)
+    err_raw = np.abs(raw.coef - plain.coef).max()
+    err_det = np.abs(det.coef - plain.coef).max()
+    assert err_det < err_raw / 3
+
+
+def test_sleep_variables_sit_on_the_night_index():
+    from sleeppain.multivariate._var import _lagged_frame
+
+    # morning reports: sleep reported on day d describes night d - 1
+    df = pd.DataFrame(
+        {"id": [1] * 4, "day": [1, 2, 3, 4], "pain": [3.0, 5, 4, 6], "sq": [7.0, 6, 8, 5]}
+    )
+    d = sp.Diary.from_frame(df, id="id", day="day", sleep="sq")
+    fr = _lagged_frame(d, ("pain", "sq"), False)
+    days = d.data["day"].tolist()
+    # row n holds day-n pain and night-n sleep (reported on day n + 1)
+    assert days == [0, 1, 2, 3, 4]
+    np.testing.assert_allclose(fr["_Y1"].to_numpy()[:4], [7.0, 6, 8, 5])
+    # the lag-1 predictor of night n is night n - 1
+    np.testing.assert_allclose(fr["_R1"].to_numpy()[1:4], [7.0, 6, 8])
