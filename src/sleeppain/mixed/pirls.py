@@ -81,6 +81,13 @@ PIRLS_MAXIT = 100
 MAX_HALVINGS = 30
 
 
+def _softplus(eta: np.ndarray) -> np.ndarray:
+    """``log(1 + exp(eta))`` without overflow (faster than ``np.logaddexp(0, eta)``)."""
+    out = np.maximum(eta, 0.0)
+    out += np.log1p(np.exp(-np.abs(eta)))
+    return out
+
+
 # ---------------------------------------------------------------------------------------
 # conditional models (families)
 # ---------------------------------------------------------------------------------------
@@ -170,18 +177,37 @@ class BoundGlm:
             self._const["c"] = c
         return self._const["c"]
 
+    def _finish(self, ll: np.ndarray) -> np.ndarray:
+        """Add the constant and apply the prior weights (skipped when trivial)."""
+        if "trivial" not in self._const:
+            c = self._constant()
+            self._const["zero_c"] = not np.any(c)
+            self._const["unit_w"] = bool(np.all(self.w == 1.0))
+            self._const["trivial"] = True
+        if not self._const["zero_c"]:
+            ll += self._constant()
+        if not self._const["unit_w"]:
+            ll *= self.w
+        return ll
+
     def loglik(self, eta: np.ndarray) -> np.ndarray:
         """Per-observation log density (times the prior weight)."""
         y, m = self.y, self.m
         name = self.family.name
         if name == "binomial":
-            ll = y * eta - m * np.logaddexp(0.0, eta)
+            ll = y * eta - (_softplus(eta) if self._unit_m else m * _softplus(eta))
         elif name == "poisson":
             ll = y * eta - np.exp(eta)
         else:
             k = self.family.size
             ll = y * eta + k * np.log(k) - (y + k) * np.logaddexp(np.log(k), eta)
-        return self.w * (ll + self._constant())
+        return self._finish(ll)
+
+    @property
+    def _unit_m(self) -> bool:
+        if "unit_m" not in self._const:
+            self._const["unit_m"] = bool(np.all(self.m == 1.0))
+        return self._const["unit_m"]
 
     def evaluate(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Log density, score ``d loglik / d eta`` and Fisher working weight per row."""
@@ -189,9 +215,14 @@ class BoundGlm:
         name = self.family.name
         if name == "binomial":
             mu = expit(eta)
-            ll = y * eta - m * np.logaddexp(0.0, eta)
-            score = y - m * mu
-            wt = m * mu * (1.0 - mu)
+            if self._unit_m:
+                ll = y * eta - _softplus(eta)
+                score = y - mu
+                wt = mu * (1.0 - mu)
+            else:
+                ll = y * eta - m * _softplus(eta)
+                score = y - m * mu
+                wt = m * mu * (1.0 - mu)
         elif name == "poisson":
             mu = np.exp(eta)
             ll = y * eta - mu
@@ -203,7 +234,10 @@ class BoundGlm:
             ll = y * eta + k * np.log(k) - (y + k) * np.logaddexp(np.log(k), eta)
             score = k * (y - mu) / (k + mu)
             wt = k * mu / (k + mu)
-        return w * (ll + self._constant()), w * score, w * wt
+        ll = self._finish(ll)
+        if self._const["unit_w"]:
+            return ll, score, wt
+        return ll, w * score, w * wt
 
     @property
     def canonical(self) -> bool:
@@ -366,7 +400,7 @@ class BlockProblem:
         ll, s, w = cond.evaluate(eta)
         zs, M = self.group_moments(s, w)
         grad = zs @ lam - u
-        H = np.einsum("ia,gij,jb->gab", lam, M, lam) + np.eye(self.k)
+        H = (lam.T @ M @ lam) + np.eye(self.k)
         return float(ll.sum()), grad, H, eta
 
     def eta_at(
@@ -523,14 +557,25 @@ def _pirls_block(
 ) -> PirlsState:
     G, k = problem.ngroups, problem.k
     u = np.zeros((G, k)) if u0 is None else np.array(u0, dtype=float).reshape(G, k)
-    ll, grad, H, eta = problem.step_parts(theta, base, u, cond)
+    lam = lambda_block(theta, problem.term_ncols)
+    eye = np.eye(k)
+
+    def moments(u: np.ndarray, s: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        zs, M = problem.group_moments(s, w)
+        return zs @ lam - u, (lam.T @ M @ lam) + eye
+
+    eta = problem.eta_at(theta, base, u, lam)
+    llv, s, w = cond.evaluate(eta)
+    ll = float(llv.sum())
+    grad, H = moments(u, s, w)
     obj = ll - 0.5 * float(np.sum(u * u))
     halvings = 0
     max_step = np.inf
     converged = False
     it = 0
+    logdets = np.zeros(G)
     for it in range(1, maxit + 1):  # noqa: B007
-        delta, _ = _batched_chol_solve(H, grad)
+        delta, logdets = _batched_chol_solve(H, grad)
         max_step = float(np.max(np.abs(delta))) if delta.size else 0.0
         if not np.isfinite(max_step):
             break
@@ -540,8 +585,9 @@ def _pirls_block(
         step = 1.0
         for _ in range(MAX_HALVINGS):
             u_new = u + step * delta
-            eta_new = problem.eta_at(theta, base, u_new)
-            ll_new = float(cond.loglik(eta_new).sum())
+            eta_new = problem.eta_at(theta, base, u_new, lam)
+            llv, s, w = cond.evaluate(eta_new)
+            ll_new = float(llv.sum())
             obj_new = ll_new - 0.5 * float(np.sum(u_new * u_new))
             if np.isfinite(obj_new) and obj_new >= obj - 1e-10 * (1.0 + abs(obj)):
                 break
@@ -549,10 +595,10 @@ def _pirls_block(
             halvings += 1
         else:
             break
-        u = u_new
-        ll, grad, H, eta = problem.step_parts(theta, base, u, cond)
-        obj = ll - 0.5 * float(np.sum(u * u))
-    _, logdets = _batched_chol_solve(H, grad)
+        u, eta, ll, obj = u_new, eta_new, ll_new, obj_new
+        grad, H = moments(u, s, w)
+    if not converged:
+        _, logdets = _batched_chol_solve(H, grad)
     logdet = float(logdets.sum())
     sqru = float(np.sum(u * u))
     return PirlsState(
@@ -754,9 +800,9 @@ def laplace_gradient(
     _, s, w = cond.evaluate(eta)
     wp = cond.dweight(eta)
     zs, M = problem.group_moments(s, w)
-    H = np.einsum("ia,gij,jb->gab", lam, M, lam) + np.eye(problem.k)
+    H = (lam.T @ M @ lam) + np.eye(problem.k)
     Hinv = np.linalg.inv(H)
-    P = np.einsum("ia,gab,jb->gij", lam, Hinv, lam)  # Lambda H^-1 Lambda'
+    P = lam @ Hinv @ lam.T  # Lambda H^-1 Lambda'
     k = problem.k
     codes = problem.codes
     h = np.zeros(eta.shape[0])
@@ -769,16 +815,16 @@ def laplace_gradient(
     for a in range(k):
         q[:, a] = problem._gsum(problem._zmul(a, t))
     c = q @ lam
-    v = np.einsum("gab,gb->ga", Hinv, c)
+    v = (Hinv @ c[:, :, None])[:, :, 0]
     lv = v @ lam.T
     e = np.zeros(eta.shape[0])
     for j in range(k):
         e += problem._zmul(j, lv[:, j][codes])
     X = problem.X
     g_beta = X.T @ (-2.0 * s + t - w * e) if X.shape[1] else np.zeros(0)
-    LtM = np.einsum("ia,gij->gaj", lam, M)
-    HLM = np.einsum("gab,gbj->gaj", Hinv, LtM)
-    MLv = np.einsum("gij,gj->gi", M, lv)
+    LtM = lam.T @ M
+    HLM = Hinv @ LtM
+    MLv = (M @ lv[:, :, None])[:, :, 0]
     g_theta = []
     off = 0
     for p_t in problem.term_ncols:
