@@ -241,7 +241,27 @@ def crosslag(
     True
     """
     if estimator == "dsem":
-        return _dsem(data, id=id, day=day, sleep=sleep, pain=pain, options=dsem_options)
+        shared = {
+            "id": id,
+            "day": day,
+            "sleep": _declared_sleep(data, sleep),
+            "pain": pain,
+            "sleep_timing": sleep_timing,
+            "covariates": tuple(covariates),
+            "person_covariates": tuple(person_covariates),
+            "random_slopes": random_slopes,
+            "lagged_outcome": lagged_outcome,
+            "quadratic": quadratic,
+            "asymmetric": asymmetric,
+            "moderator": moderator,
+            "time_of_day": time_of_day,
+        }
+        if outcome_mean:
+            raise SpecificationError(
+                "outcome_mean=True has no meaning with estimator='dsem' (its person means "
+                "are latent); drop it."
+            )
+        return _dsem(data, shared, dsem_options)
     if dsem_options:
         raise SpecificationError(
             f"crosslag() got unexpected keyword argument(s) {sorted(dsem_options)}; they are "
@@ -479,16 +499,8 @@ def dsem_available() -> bool:
         return False
 
 
-def _dsem(
-    data: Any,
-    *,
-    id: str | None,
-    day: str | None,
-    sleep: str | Sequence[str] | None,
-    pain: str,
-    options: Mapping[str, Any],
-) -> Any:
-    """``estimator="dsem"``: hand the diary to ``sp.dsem`` when it exists."""
+def _dsem(data: Any, shared: Mapping[str, Any], options: Mapping[str, Any]) -> Any:
+    """``estimator="dsem"``: hand the arguments to ``sp.dsem`` when it is installed."""
     if not dsem_available():
         raise SpecificationError(
             "estimator='dsem' needs sp.dsem (the sleeppain.dynamics package), which is not "
@@ -496,21 +508,6 @@ def _dsem(
         )
     import importlib
 
-    dynamics = importlib.import_module("sleeppain.dynamics")
-    dsem = getattr(dynamics, "dsem", None)
-    if dsem is None:
-        raise SpecificationError(
-            "estimator='dsem': sleeppain.dynamics has no dsem() yet; use estimator='lmm'."
-        )
-    sleep_cols = _declared_sleep(data, sleep)
-    if len(sleep_cols) != 1:
-        raise SpecificationError(
-            f"estimator='dsem' takes one sleep measure, got {list(sleep_cols)}; call it once "
-            "per measure."
-        )
-    kwargs: dict[str, Any] = {"sleep": sleep_cols[0], "pain": pain, **options}
-    if id is not None:
-        kwargs["id"] = id
-    if day is not None:
-        kwargs["day"] = day
-    return dsem(data, **kwargs)
+    wiring = importlib.import_module("sleeppain.dynamics._wiring")
+    kwargs = {k: v for k, v in {**shared, **options}.items() if v is not None}
+    return wiring.crosslag_via_dsem(data, **kwargs)

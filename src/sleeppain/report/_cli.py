@@ -1,16 +1,19 @@
 """The ``sleeppain analyze`` subcommand: both directions, printed and written as a report.
 
-``sleeppain.cli`` registers it with ``add_subcommand("analyze", ANALYZE_HELP,
-configure_analyze, run_analyze)``.
+``sleeppain.cli`` registers it (``configure_analyze``, ``run_analyze``). The diary options
+(``--scale``, ``--aggregate``, ``--prompt``, ``--tz``, ``--out-of-range``, ``--sleep`` as a
+list, the file options) are those of ``describe``, so a diary reads the same way in both
+commands. This module imports ``sleeppain.cli`` only inside functions, when the command
+line is built or run.
 
 Examples
 --------
 >>> from sleeppain.cli import build_parser
 >>> parser = build_parser()
 >>> args = parser.parse_args(["analyze", "x.csv", "--id", "id", "--day", "date",
-...                           "--sleep", "sq", "--pain", "pain"])
->>> args.sleep, args.out
-(['sq'], 'sleeppain-report')
+...                           "--sleep", "sq", "tst", "--pain", "pain", "--scale", "pain=0,10"])
+>>> args.sleep, args.out, args.scale
+(['sq', 'tst'], 'sleeppain-report', [('pain', (0.0, 10.0))])
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import argparse
 import sys
 import time
 import warnings
+from pathlib import Path
+from typing import Any
 
 __all__ = ["ANALYZE_HELP", "configure_analyze", "run_analyze"]
 
@@ -26,9 +31,6 @@ ANALYZE_HELP = (
     "cross-lagged analysis of sleep -> next-day pain and pain -> that night's sleep; "
     "prints the accounting and effects and writes an HTML/Markdown report with figures"
 )
-
-#: Columns of the bundled sample (data/sample/README.md) used when no CSV is given.
-SAMPLE = {"id": "id", "day": "date", "sleep": ["sleep_quality"], "pain": "pain"}
 
 
 def _n_boot(text: str) -> int:
@@ -45,20 +47,23 @@ def _n_boot(text: str) -> int:
 
 def configure_analyze(p: argparse.ArgumentParser) -> None:
     """Add the arguments of ``analyze`` to a parser."""
+    from sleeppain import cli
+
     p.add_argument(
         "csv",
         nargs="?",
         help="diary CSV (long format, one row per person-day, or per prompt with --prompt); "
-        "default: the bundled sample data/sample/diary.csv",
+        "default: the bundled sample diary (sp.datasets.sample_diary())",
     )
     p.add_argument("--id", help="person id column (required with a CSV)")
     p.add_argument("--day", help="day column: study day, date or timestamp (required with a CSV)")
     p.add_argument(
         "--sleep",
-        action="append",
+        nargs="+",
+        action="extend",
         metavar="COL",
-        help="sleep column (a night variable); repeat for several measures "
-        "(--sleep quality --sleep tst_min)",
+        help="sleep columns (night variables), as in describe: --sleep quality tst_min "
+        "(repeating the flag adds more)",
     )
     p.add_argument("--pain", metavar="COL", help="pain column (a day variable)")
     p.add_argument(
@@ -68,11 +73,38 @@ def configure_analyze(p: argparse.ArgumentParser) -> None:
         help="night a sleep report describes (default: previous-night, a morning diary)",
     )
     p.add_argument(
-        "--covariates",
-        nargs="+",
+        "--sleep-higher-is",
+        choices=["better", "worse"],
+        help="what a higher sleep value means (quality: better; minutes awake: worse); sets "
+        "the expected direction of both effects in the report",
+    )
+    p.add_argument("--prompt", metavar="COL", help="column numbering several reports a day")
+    p.add_argument(
+        "--aggregate",
+        action="append",
+        type=cli._aggregate,
+        metavar="[COL=]FUNC",
+        help="combine the reports of a day (e.g. --aggregate mean, --aggregate pain=max); "
+        "repeatable; default with --prompt: mean",
+    )
+    p.add_argument(
+        "--scale",
+        action="append",
+        type=cli._scale,
         default=[],
-        metavar="COL",
-        help="day-level covariates (taken on day n)",
+        metavar="COL=LO,HI",
+        help="declared rating scale (e.g. --scale pain=0,10); repeatable",
+    )
+    p.add_argument("--tz", help="time zone for timestamps, e.g. Europe/Oslo")
+    p.add_argument(
+        "--out-of-range",
+        choices=["warn", "raise", "set-missing"],
+        default="warn",
+        help="values outside a --scale: keep them with a warning (default), stop with an "
+        "error, or set them missing (counted)",
+    )
+    p.add_argument(
+        "--covariates", nargs="+", default=[], metavar="COL", help="day-level covariates (day n)"
     )
     p.add_argument(
         "--person-covariates",
@@ -82,20 +114,28 @@ def configure_analyze(p: argparse.ArgumentParser) -> None:
         help="person-level covariates (constant within person)",
     )
     p.add_argument(
-        "--prompt",
-        metavar="COL",
-        help="column numbering several reports a day (they are averaged per day)",
+        "--model",
+        choices=["lmm", "dsem", "both"],
+        default="lmm",
+        help="lmm: cross-lagged mixed models (default); dsem: latent-centred dynamic SEM "
+        "(sp.dsem, better for short diaries); both: the two side by side",
     )
     p.add_argument(
         "--estimator",
         choices=["lmm", "gee"],
         default="lmm",
-        help="linear mixed model (default) or GEE with exchangeable correlation",
+        help="for --model lmm: linear mixed model (default) or GEE with exchangeable correlation",
     )
     p.add_argument(
         "--no-random-slopes",
         action="store_true",
         help="random intercepts only (default: random cross-lagged slopes)",
+    )
+    p.add_argument(
+        "--outcome-mean",
+        action="store_true",
+        help="also enter the outcome's own person mean as a predictor (the former default; "
+        "often a singular fit)",
     )
     p.add_argument(
         "--n-boot",
@@ -105,23 +145,84 @@ def configure_analyze(p: argparse.ArgumentParser) -> None:
         help="bootstrap replications for the test of which direction is stronger "
         "(default 99; 0 skips it)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and sampler")
     p.add_argument(
         "--out",
         default="sleeppain-report",
         metavar="DIR",
         help="output folder for report.html, report.md and figures (default: ./sleeppain-report)",
     )
-
-
-def _usage_error(message: str) -> Exception:
-    from sleeppain.cli import CliError
-
-    return CliError(message)
+    cli.add_file_options(p)
 
 
 def _say(text: str) -> None:
     print(f"sleeppain: {text}", file=sys.stderr, flush=True)
+
+
+def _inputs(args: argparse.Namespace) -> tuple[str, str, str, list[str], str, str]:
+    """(path, id, day, sleep, pain, shown) from the arguments or the bundled sample."""
+    from sleeppain import cli
+
+    if args.csv is None:
+        from sleeppain.datasets import SAMPLE_DIARY_COLUMNS, sample_diary_path
+
+        cols = SAMPLE_DIARY_COLUMNS
+        return (
+            str(sample_diary_path()),
+            args.id or cols["id"],
+            args.day or cols["day"],
+            list(args.sleep or cols["sleep"]),
+            args.pain or cols["pain"],
+            "sample_diary.csv (bundled sample, sp.datasets.sample_diary())",
+        )
+    missing = [f"--{n}" for n in ("id", "day", "sleep", "pain") if not getattr(args, n)]
+    if missing:
+        raise cli.CliError(
+            f"analyze {args.csv}: {', '.join(missing)} required with a CSV file "
+            "(e.g. --id id --day date --sleep sleep_quality --pain pain)"
+        )
+    return args.csv, args.id, args.day, list(args.sleep), args.pain, str(args.csv)
+
+
+def _aggregate(args: argparse.Namespace) -> str | dict[str, str] | None:
+    from sleeppain import cli
+
+    if not args.aggregate:
+        return "mean" if args.prompt else None
+    whole = [f for c, f in args.aggregate if c is None]
+    per_col = {c: f for c, f in args.aggregate if c is not None}
+    if whole and per_col:
+        raise cli.CliError("--aggregate: give either one FUNC for all columns or COL=FUNC items")
+    return whole[-1] if whole else per_col
+
+
+def _read_diary(
+    args: argparse.Namespace,
+    path: str,
+    id_col: str,
+    day_col: str,
+    sleep: list[str],
+    needed: list[str],
+) -> Any:
+    from sleeppain import cli
+    from sleeppain.diary import Diary
+
+    frame = cli.read_table(
+        path, encoding=args.encoding, sep=args.sep, decimal=args.decimal, text_columns=[id_col]
+    )
+    return Diary.from_frame(
+        frame,
+        id=id_col,
+        day=day_col,
+        sleep=sleep,
+        sleep_timing=args.sleep_timing.replace("-", "_"),
+        prompt=args.prompt,
+        aggregate=_aggregate(args),
+        scales=dict(args.scale) or None,
+        tz=args.tz,
+        out_of_range=args.out_of_range.replace("-", "_"),
+        columns=needed,
+    )
 
 
 def run_analyze(args: argparse.Namespace) -> int:
@@ -130,71 +231,92 @@ def run_analyze(args: argparse.Namespace) -> int:
     Errors (missing columns, bad arguments) propagate as ``CliError`` or
     :class:`~sleeppain.errors.SleepPainError` for ``sleeppain.cli.main`` to print as one line.
     """
-    from sleeppain.analysis import crosslag
-    from sleeppain.diary import Diary
-    from sleeppain.report._report import write_report
-    from sleeppain.report._tables import effects_display, format_table
+    from sleeppain import cli
 
-    if args.csv is None:
-        from sleeppain.cli import SAMPLE_DIARY
-
-        if not SAMPLE_DIARY.exists():
-            raise FileNotFoundError(
-                f"the bundled sample diary {SAMPLE_DIARY} is missing; pass a CSV file "
-                "(sleeppain analyze FILE.csv --id ID --day DAY --sleep COL --pain COL)"
-            )
-        path = str(SAMPLE_DIARY)
-        id_col = args.id or SAMPLE["id"]
-        day_col = args.day or SAMPLE["day"]
-        sleep = args.sleep or list(SAMPLE["sleep"])
-        pain = args.pain or SAMPLE["pain"]
-        shown = "data/sample/diary.csv (bundled sample)"
-    else:
-        missing = [f"--{n}" for n in ("id", "day", "sleep", "pain") if not getattr(args, n)]
-        if missing:
-            raise _usage_error(
-                f"analyze {args.csv}: {', '.join(missing)} required with a CSV file "
-                "(e.g. --id id --day date --sleep sleep_quality --pain pain)"
-            )
-        path, id_col, day_col, sleep, pain = args.csv, args.id, args.day, args.sleep, args.pain
-        shown = str(args.csv)
+    path, id_col, day_col, sleep, pain, shown = _inputs(args)
+    out_dir = cli.check_output_dir(args.out)
     start = time.perf_counter()
     _say(f"reading {shown} ...")
-    timing = args.sleep_timing.replace("-", "_")
-    aggregate = None
-    if args.prompt:
-        aggregate = "mean"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         needed = list(dict.fromkeys([pain, *sleep, *args.covariates, *args.person_covariates]))
-        diary = Diary.from_csv(
-            path,
-            id=id_col,
-            day=day_col,
-            sleep=sleep,
-            sleep_timing=timing,
-            prompt=args.prompt,
-            aggregate=aggregate,
-            columns=needed,
-        )
-        _say(f"fitting {2 * len(sleep)} models ...")
-        res = crosslag(
-            diary,
-            sleep=sleep,
-            pain=pain,
-            covariates=args.covariates,
-            person_covariates=args.person_covariates,
-            estimator=args.estimator,
-            random_slopes=not args.no_random_slopes,
-        )
-        comparison = None
-        if args.n_boot:
-            _say(f"bootstrap test of which direction is stronger ({args.n_boot} replications)")
-            comparison = res.compare(n_boot=args.n_boot, seed=args.seed, progress=True)
-    warn_lines = [f"{w.category.__name__}: {' '.join(str(w.message).split())}" for w in caught]
+        diary = _read_diary(args, path, id_col, day_col, sleep, needed)
+        res = comparison = dsem = None
+        if args.model in ("lmm", "both"):
+            res, comparison = _fit_lmm(args, diary, sleep, pain)
+        if args.model in ("dsem", "both"):
+            dsem = _fit_dsem(args, diary, sleep, pain)
+    warn_lines = [
+        f"{w.category.__name__}: {cli.cli_message(' '.join(str(w.message).split()))}"
+        for w in caught
+    ]
     for line in warn_lines:
         print(f"sleeppain: warning: {line}", file=sys.stderr)
     print(f"Data: {shown}")
+    if res is not None:
+        _print_lmm(res, comparison)
+    if dsem is not None:
+        print()
+        print(dsem.summary())
+    paths = _write(args, out_dir, res, diary, shown, comparison, dsem, warn_lines)
+    print()
+    print(f"Report: {paths.html} and {paths.markdown} ({len(paths.figures)} figures)")
+    _say(f"done in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _fit_lmm(args: argparse.Namespace, diary: Any, sleep: list[str], pain: str) -> tuple[Any, Any]:
+    from sleeppain.analysis import crosslag
+
+    _say(f"fitting {2 * len(sleep)} models ...")
+    res = crosslag(
+        diary,
+        sleep=sleep,
+        pain=pain,
+        covariates=args.covariates,
+        person_covariates=args.person_covariates,
+        estimator=args.estimator,
+        random_slopes=not args.no_random_slopes,
+        outcome_mean=args.outcome_mean,
+        sleep_higher_is=args.sleep_higher_is,
+    )
+    comparison = None
+    if args.n_boot:
+        _say(f"bootstrap test of which direction is stronger ({args.n_boot} replications)")
+        comparison = res.compare(n_boot=args.n_boot, seed=args.seed, progress=True)
+    return res, comparison
+
+
+def _fit_dsem(args: argparse.Namespace, diary: Any, sleep: list[str], pain: str) -> Any:
+    from sleeppain import cli
+    from sleeppain.analysis._api import dsem_available
+
+    if not dsem_available():
+        raise cli.CliError(
+            "--model dsem needs sp.dsem, which is not available in this installation; "
+            "use --model lmm"
+        )
+    if len(sleep) != 1:
+        raise cli.CliError(f"--model dsem takes one --sleep column, got {sleep}")
+    from sleeppain.analysis import crosslag
+
+    _say("sampling the dynamic SEM (sp.dsem) ...")
+    return crosslag(
+        diary,
+        sleep=sleep,
+        pain=pain,
+        covariates=args.covariates,
+        person_covariates=args.person_covariates,
+        estimator="dsem",
+        random_slopes=not args.no_random_slopes,
+        seed=args.seed,
+        progress=True,
+    )
+
+
+def _print_lmm(res: Any, comparison: Any) -> None:
+    from sleeppain.report._tables import effects_display, format_table
+
     print(res.accounting_text())
     print()
     print("Within-person cross-lagged effects")
@@ -204,18 +326,31 @@ def run_analyze(args: argparse.Namespace) -> int:
     if comparison is not None:
         print()
         print(comparison.summary())
-    paths = write_report(
+
+
+def _write(
+    args: argparse.Namespace,
+    out_dir: Path,
+    res: Any,
+    diary: Any,
+    shown: str,
+    comparison: Any,
+    dsem: Any,
+    warn_lines: list[str],
+) -> Any:
+    from sleeppain.report._report import write_dsem_report, write_report
+
+    # the crosslag fits' own warnings are in res.fit_warnings (listed once in the report)
+    own = [w for w in warn_lines if ": crosslag " not in w and "no usable lagged pair" not in w]
+    if res is None:
+        return write_dsem_report(dsem, out_dir, source=shown, warnings_text=warn_lines)
+    return write_report(
         res,
         diary,
-        args.out,
+        out_dir,
         source=shown,
         comparison=comparison,
-        warnings_text=[
-            w for w in warn_lines if not w.startswith(("BoundaryFitWarning", "ConvergenceWarning"))
-        ],
+        warnings_text=own,
         progress=True,
+        dsem=dsem,
     )
-    print()
-    print(f"Report: {paths.html} and {paths.markdown} ({len(paths.figures)} figures)")
-    _say(f"done in {time.perf_counter() - start:.1f} s")
-    return 0

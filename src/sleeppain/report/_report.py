@@ -23,7 +23,14 @@ import pandas as pd
 
 from sleeppain.report._tables import effects_display, format_table, md_escape
 
-__all__ = ["GLOSSARY", "ReportPaths", "explain_warning", "plain_summary", "write_report"]
+__all__ = [
+    "GLOSSARY",
+    "ReportPaths",
+    "explain_warning",
+    "plain_summary",
+    "write_dsem_report",
+    "write_report",
+]
 
 
 @dataclass(frozen=True)
@@ -368,6 +375,7 @@ def _sections(
     figs: list[tuple[str, str, str]],
     comparison: Any,
     warnings_text: list[str],
+    dsem: Any = None,
 ) -> list[_Section]:
     secs = [
         _Section("When was each sleep rating taken?", timing_section(res, diary), html_id="timing"),
@@ -409,6 +417,8 @@ def _sections(
                 tables=[ext.set_index(["sleep", "extension", "direction", "term"])],
             )
         )
+    if dsem is not None:
+        secs.append(_dsem_section(dsem))
     secs.append(_Section("Figures", figures=figs))
     warns = [(w.split(":", 1)[0], w) for w in warnings_text]
     warns += [(c, f"{m}: {c}: {msg}") for m, c, msg in res.fit_warnings]
@@ -422,6 +432,22 @@ def _sections(
         )
     secs.append(_Section("Glossary", definitions=list(GLOSSARY), html_id="glossary"))
     return secs
+
+
+def _dsem_section(dsem: Any) -> _Section:
+    tab = dsem.effects()
+    keep = [c for c in ("estimate", "std_error", "conf_low", "conf_high", "rhat") if c in tab]
+    return _Section(
+        "Dynamic SEM (sp.dsem): the same loop with latent person means",
+        tables=[tab[keep]],
+        paragraphs=[
+            "Posterior means and 95% credible intervals of a two-level VAR(1) whose person "
+            "means are estimated, not observed averages, so short diaries do not bias the "
+            "autoregressions (Asparouhov, Hamaker & Muthen 2018). rhat above 1.01 means the "
+            "chains should run longer."
+        ],
+        html_id="dsem",
+    )
 
 
 def _html(title: str, source: str, secs: list[_Section]) -> str:
@@ -498,6 +524,7 @@ def write_report(
     comparison: Any = None,
     warnings_text: list[str] | None = None,
     progress: bool = False,
+    dsem: Any = None,
 ) -> ReportPaths:
     """Write ``report.html``, ``report.md`` and the PNG figures of a crosslag result.
 
@@ -516,6 +543,8 @@ def write_report(
         Further warnings (``"Category: message"``) to list and explain.
     progress : bool
         Report steps on stderr.
+    dsem : DsemResult, optional
+        A ``sp.dsem`` fit of the same diary, shown beside the mixed models.
 
     Returns
     -------
@@ -535,9 +564,41 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     figs = _figures(res, diary, out, progress)
     title = "sleeppain: bidirectional analysis of sleep and pain"
-    secs = _sections(res, diary, figs, comparison, list(warnings_text or []))
+    secs = _sections(res, diary, figs, comparison, list(warnings_text or []), dsem)
     html_path = out / "report.html"
     html_path.write_text(_html(title, source, secs), encoding="utf-8")
     md_path = out / "report.md"
     md_path.write_text(_markdown(title, source, secs), encoding="utf-8")
     return ReportPaths(html_path, md_path, tuple(out / n for n, _, _ in figs))
+
+
+def write_dsem_report(
+    dsem: Any,
+    out_dir: str | os.PathLike[str],
+    *,
+    source: str = "",
+    warnings_text: list[str] | None = None,
+) -> ReportPaths:
+    """Write ``report.html`` and ``report.md`` for a ``sp.dsem`` result alone.
+
+    Its summary, the short-diary rationale, every warning explained, and the glossary.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    warns = [(w.split(":", 1)[0], w) for w in warnings_text or []]
+    secs = [_dsem_section(dsem)]
+    if warns:
+        secs.append(
+            _Section(
+                "Warnings",
+                definitions=[(text, explain_warning(cat)) for cat, text in warns],
+                html_id="warnings",
+            )
+        )
+    secs.append(_Section("Glossary", definitions=list(GLOSSARY), html_id="glossary"))
+    title = "sleeppain: dynamic SEM of sleep and pain"
+    html_path = out / "report.html"
+    html_path.write_text(_html(title, source, secs), encoding="utf-8")
+    md_path = out / "report.md"
+    md_path.write_text(_markdown(title, source, secs), encoding="utf-8")
+    return ReportPaths(html_path, md_path, ())
