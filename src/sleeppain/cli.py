@@ -111,6 +111,10 @@ _HYPHEN_VALUES = {"--out-of-range", "--sleep-timing"}
 _KEYWORD = re.compile(
     r"(?<![\w.\[])(?P<kw>[a-z_]+)=(?P<val>'[^']*'|\"[^\"]*\"|\{[^{}]*\}|\.\.\.|[\w.+\-/]+)?"
 )
+_ITEM_ASSIGN = re.compile(
+    r"(?<![\w.])(?P<kw>[a-z_]+)\[['\"](?P<col>[^'\"]+)['\"]\]\s*=\s*"
+    r"(?P<val>'[^']*'|\"[^\"]*\"|[\w.+\-]+)"
+)
 _ITEM = re.compile(r"['\"]([^'\"]+)['\"]\s*:\s*(\([^)]*\)|'[^']*'|\"[^\"]*\"|[^,}]+)")
 
 
@@ -145,6 +149,8 @@ def cli_message(text: str, flags: dict[str, str] | None = None) -> str:
     'Correct them, or pass --out-of-range set-missing.'
     >>> cli_message("Pass aggregate= (e.g. aggregate={'pain': 'mean'}) to combine them")
     'Pass --aggregate (e.g. --aggregate pain=mean) to combine them'
+    >>> cli_message("aggregate['pain'] = 'avg' is not a pandas reducer")
+    '--aggregate pain=avg is not a pandas reducer'
     """
     table = FLAGS if flags is None else flags
 
@@ -164,7 +170,13 @@ def cli_message(text: str, flags: dict[str, str] | None = None) -> str:
             return f"{flag} ..."
         return f"{flag} {_plain(val, flag)}"
 
-    return _KEYWORD.sub(swap, text)
+    def swap_item(m: re.Match[str]) -> str:
+        flag = table.get(m["kw"])
+        if flag is None:
+            return m[0]
+        return f"{flag} {m['col']}={_plain(m['val'], flag)}"
+
+    return _KEYWORD.sub(swap, _ITEM_ASSIGN.sub(swap_item, text))
 
 
 def add_file_options(p: argparse.ArgumentParser) -> None:
