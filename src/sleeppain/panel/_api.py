@@ -15,6 +15,7 @@ from sleeppain.errors import (
     EstimationError,
     SpecificationError,
 )
+from sleeppain.mixed._blas import single_threaded_blas
 from sleeppain.panel._data import prepare_panel, variables_from_args
 from sleeppain.panel._engine import fit_h1, make_patterns
 from sleeppain.panel._fit import fit_measures, fit_ram, start_values
@@ -203,9 +204,10 @@ def _fit_panel(
     acc = replace(pdata.accounting, patterns=patterns.n_patterns)
     if model.spec.n_par > pdata.Y.shape[1] * (pdata.Y.shape[1] + 3) // 2:
         raise SpecificationError("the model has more parameters than data moments.")
-    h1 = fit_h1(patterns)
-    start = start_values(model.spec, model.table, h1.mu, h1.sigma, kind == "riclpm")
-    fit = fit_ram(model.spec, patterns, start, listwise=miss == "listwise" or patterns.complete)
+    with single_threaded_blas():
+        h1 = fit_h1(patterns)
+        start = start_values(model.spec, model.table, h1.mu, h1.sigma, kind == "riclpm")
+        fit = fit_ram(model.spec, patterns, start, listwise=miss == "listwise" or patterns.complete)
     if not np.isfinite(fit.loglik):
         raise EstimationError(
             "the likelihood could not be evaluated at the solution (implied covariance "

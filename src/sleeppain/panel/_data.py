@@ -5,19 +5,20 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
+from sleeppain.accounting import Accounting
 from sleeppain.errors import DataDropWarning, DataStructureError, SpecificationError
 
 __all__ = ["PanelAccounting", "PanelData", "prepare_panel"]
 
 
 @dataclass(frozen=True)
-class PanelAccounting:
-    """What happened to every input row and person.
+class PanelAccounting(Accounting):
+    """What happened to every input person (the unit of a panel model).
 
     Attributes
     ----------
@@ -28,13 +29,23 @@ class PanelAccounting:
     persons_used : int
         Persons whose data enter the likelihood.
     dropped : tuple of (reason, persons)
-        Persons left out and why: ``"no observed wave"`` (every value of every variable
-        missing), ``"covariate missing"``, ``"incomplete (listwise)"``.
+        Persons left out and why (each person under one reason): ``"no observed wave"``
+        (every value of every variable missing), ``"covariate missing"``,
+        ``"incomplete (listwise)"``.
     missing_values : tuple of (column, count)
         Missing values per observed column among the persons used.
     patterns : int
         Missing-data patterns among the persons used.
+
+    Examples
+    --------
+    >>> acc = PanelAccounting(10, 10, 9, (("no observed wave", 1),), (("x1", 2),), 3)
+    >>> acc.glance()[["stage", "rows_input", "rows_used", "rows_dropped"]].values.tolist()
+    [['persons', 10, 9, 1]]
     """
+
+    stage: ClassVar[str] = "persons"
+    title: ClassVar[str] = "Panel accounting (persons)"
 
     input_rows: int
     persons: int
@@ -43,8 +54,23 @@ class PanelAccounting:
     missing_values: tuple[tuple[str, int], ...]
     patterns: int = 0
 
+    def _counts(self) -> tuple[int, int, tuple[tuple[str, int], ...]]:
+        return self.persons, self.persons_used, self.dropped
+
+    def _sections(self) -> list[tuple[str, list[tuple[str, Any]]]]:
+        rows = [
+            ("input rows", self.input_rows),
+            ("persons", self.persons),
+            ("persons used", self.persons_used),
+            ("persons dropped", self.persons - self.persons_used),
+            *((f"  dropped: {r}", n) for r, n in self.dropped),
+        ]
+        miss = [(f"missing: {c}", n) for c, n in self.missing_values]
+        miss.append(("missing-data patterns", self.patterns))
+        return [("persons", rows), ("values among the persons used", miss)]
+
     def text(self) -> str:
-        """One sentence per line describing the accounting."""
+        """The accounting in one sentence."""
         drop = "; ".join(f"{r}: {n:,}" for r, n in self.dropped if n) or "none"
         miss = sum(n for _, n in self.missing_values)
         return (

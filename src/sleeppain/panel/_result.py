@@ -226,18 +226,13 @@ class PanelResult(ResultMixin):
             ]
         )
 
-    def accounting(self) -> pd.DataFrame:
-        """Persons in, used and dropped (with reasons), and missing values per column."""
-        a = self.accounting_record
-        rows = [
-            {"item": "input rows", "count": a.input_rows},
-            {"item": "persons", "count": a.persons},
-            {"item": "persons used", "count": a.persons_used},
-        ]
-        rows += [{"item": f"dropped: {r}", "count": n} for r, n in a.dropped]
-        rows += [{"item": f"missing values: {c}", "count": n} for c, n in a.missing_values]
-        rows.append({"item": "missing-data patterns", "count": a.patterns})
-        return pd.DataFrame(rows)
+    def accounting(self) -> PanelAccounting:
+        """Persons in, used and dropped (with reasons), and missing values per column.
+
+        An :class:`~sleeppain.accounting.Accounting` record (``summary()``, ``tidy()``,
+        ``to_frame()``).
+        """
+        return self.accounting_record
 
     @property
     def estimates(self) -> np.ndarray:
