@@ -1158,11 +1158,10 @@ class GlmmResult(ResultMixin):
         return pd.DataFrame([row])
 
     def _display(self) -> Display:
-        fam = {
-            "binomial": "binomial  ( logit )",
-            "poisson": "poisson  ( log )",
-            "negative_binomial": f"Negative Binomial({self.size:.4g})  ( log )",
-        }[self.family]
+        if self.family == "negative_binomial":
+            fam = f"Negative Binomial({self.size:.4g})  ( log )"
+        else:
+            fam = f"{self.family}  ( {self.link} )"
         approx = (
             "Laplace Approximation"
             if self.nagq == 1
