@@ -297,6 +297,7 @@ def test_schur_scalar_first_term_branches(diary):
 def test_block_stats_chunks_equal_one_pass(monkeypatch, chunk):
     # sorted rows are summed in chunks of whole groups; any chunking (and the bincount
     # path for unsorted rows) gives the same statistics to rounding
+    from sleeppain.mixed import blockstats
     from sleeppain.mixed import deviance as dv
 
     rng = np.random.default_rng(4)
@@ -310,10 +311,61 @@ def test_block_stats_chunks_equal_one_pass(monkeypatch, chunk):
     one = dv.block_stats(Zc, codes, 60, X, y)
     perm = rng.permutation(n)
     shuffled = dv.block_stats(Zc[perm], codes[perm], 60, X[perm], y[perm])
-    monkeypatch.setattr(dv, "_CHUNK_ROWS", chunk)
+    monkeypatch.setattr(blockstats, "_CHUNK_ROWS", chunk)
     chunked = dv.block_stats(Zc, codes, 60, X, y)
     for other in (chunked, shuffled):
         for name in ("ZtZ", "ZtX", "Zty", "XtX", "Xty", "yty"):
             np.testing.assert_allclose(
                 getattr(other, name), getattr(one, name), rtol=1e-12, atol=1e-10
             )
+
+
+def test_every_evaluator_implements_the_protocol():
+    """BlockDeviance, GeneralDeviance, SchurDeviance and CorrelatedDeviance are all
+    DevianceEvaluator (sleeppain.mixed._pls), and the evaluator modules do not import
+    one another in a cycle."""
+    import ast
+    import pathlib
+
+    import pandas as pd
+
+    from sleeppain.mixed import CorrelatedDeviance, SchurDeviance, build_design
+    from sleeppain.mixed._pls import DevianceEvaluator
+    from sleeppain.mixed.fitting import correlated_deviance, residual_data
+    from sleeppain.mixed.residual import residual_spec
+
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame(
+        {
+            "y": rng.normal(size=120),
+            "g": np.repeat(np.arange(12), 10),
+            "h": np.tile(np.arange(6), 20),
+            "t": np.tile(np.arange(10), 12),
+        }
+    )
+    d1 = build_design("y ~ 1 + (1 | g)", df)
+    d2 = build_design("y ~ 1 + (1 | g) + (1 | h)", df)
+    evaluators = [
+        deviance_from_design(d1, method="block"),
+        deviance_from_design(d2, method="general"),
+        SchurDeviance(d2, True),
+        correlated_deviance(d1, residual_data(residual_spec("ar1", "t"), d1, df), reml=True),
+    ]
+    assert isinstance(evaluators[-1], CorrelatedDeviance)
+    for dev in evaluators:
+        assert isinstance(dev, DevianceEvaluator), type(dev).__name__
+        x = np.where(np.isfinite(dev.lower), 0.5, 0.1)
+        assert np.isfinite(dev(x)) and dev.solve(x).beta.shape == (1,)
+    root = pathlib.Path(__file__).resolve().parents[2] / "src" / "sleeppain" / "mixed"
+    deps = {}
+    for name in ("_pls", "blockstats", "deviance", "schur", "residual"):
+        tree = ast.parse((root / f"{name}.py").read_text())
+        deps[name] = {
+            n.module.rsplit(".", 1)[1]
+            for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("sleeppain.mixed.")
+        }
+    assert "deviance" not in deps["schur"] and deps["_pls"] == set()
+    for a, da in deps.items():
+        for b in da:
+            assert a not in deps.get(b, set()), f"import cycle {a} <-> {b}"

@@ -58,32 +58,42 @@ True
 from __future__ import annotations
 
 import dataclasses
-import itertools
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sparse
 import scipy.sparse.linalg as spla
-from scipy.linalg.lapack import dpotrs
 
 from sleeppain.errors import EstimationError
+from sleeppain.mixed._pls import (
+    Centering,
+    DevianceEvaluator,
+    PlsSolution,
+    _A_inv_orig,
+    _cho_solve,
+    _chol_A,
+    _criterion,
+    _inv_logdet,
+    _varpar_dev,
+    diagonal_blocks,
+    pls_solution,
+)
+from sleeppain.mixed.blockstats import BlockStats, block_stats
 from sleeppain.mixed.design import Design, theta_layout
+from sleeppain.mixed.schur import SchurDeviance
 
 __all__ = [
     "BlockDeviance",
     "BlockStats",
+    "Centering",
+    "DevianceEvaluator",
     "GeneralDeviance",
     "PlsSolution",
+    "SchurDeviance",
     "block_stats",
     "deviance_from_design",
 ]
-
-_LOG2PI = np.log(2.0 * np.pi)
-
-#: Rows per chunk of :func:`block_stats` (centred rows and products of a chunk stay in cache).
-_CHUNK_ROWS = 32768
 
 #: Largest number of random effects for which the general path uses dense matrices (and the
 #: analytic gradient); larger multi-factor designs use the Schur-complement evaluator.
@@ -91,292 +101,8 @@ GENERAL_DENSE_MAX = 300
 
 
 # ----------------------------------------------------------------------------------------
-# centring of the fixed part
-# ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Centering:
-    """Reparameterisation ``beta = B beta_c + shift`` used to centre the fixed part.
-
-    ``B`` is the identity except the intercept row (``-mean`` of each other column); the
-    map has determinant 1.
-    """
-
-    B: np.ndarray
-    shift: np.ndarray
-
-    @staticmethod
-    def params(X: np.ndarray, y: np.ndarray) -> tuple[Centering, np.ndarray | None, float]:
-        """The centring of :meth:`make` without applying it: ``(centering, means, ybar)``.
-
-        ``means`` (column means, 0 for the intercept) is None when nothing is centred.
-        """
-        p = X.shape[1]
-        B = np.eye(p)
-        shift = np.zeros(p)
-        if p == 0:
-            return Centering(B, shift), None, 0.0
-        cand = [j for j in np.flatnonzero(X[0] == 1.0) if np.all(X[:, j] == 1.0)]
-        if not cand:
-            return Centering(B, shift), None, 0.0
-        k = int(cand[0])
-        means = X.mean(axis=0)
-        means[k] = 0.0
-        ybar = float(y.mean())
-        B[k, :] -= means
-        B[k, k] = 1.0
-        shift[k] = ybar
-        return Centering(B, shift), means, ybar
-
-    @staticmethod
-    def make(X: np.ndarray, y: np.ndarray) -> tuple[Centering, np.ndarray, np.ndarray]:
-        """Centre ``y`` and the non-intercept columns of ``X`` when ``X`` has an intercept."""
-        cen, means, ybar = Centering.params(X, y)
-        if means is None:
-            return cen, X, y
-        Xc = np.asfortranarray(X - means) if np.any(means != 0) else X
-        return cen, Xc, y - ybar
-
-
-# ----------------------------------------------------------------------------------------
-# results of one evaluation
-# ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class PlsSolution:
-    """Solution of the penalised least-squares problem at one ``theta``.
-
-    Attributes
-    ----------
-    theta : ndarray
-    deviance : float
-        REML criterion or -2 log-likelihood (whichever the evaluator was built for).
-    beta : ndarray, shape (p,)
-        Conditional fixed effects (original parameterisation).
-    r2 : float
-        Penalised residual sum of squares ``r^2(theta)``.
-    ldL2, ldRX2 : float
-        ``log|L|^2`` and ``log|R_X|^2``.
-    A_inv : ndarray, shape (p, p)
-        ``(R_X' R_X)^{-1}`` in the original parameterisation; ``vcov(beta) = sigma^2 A_inv``.
-    b : list of ndarray
-        Conditional modes per term, each of shape (nlevels, p_i), in units of y.
-    b_var : list of ndarray or None
-        Conditional variances per term divided by sigma^2, each (nlevels, p_i, p_i).
-    """
-
-    theta: np.ndarray
-    deviance: float
-    beta: np.ndarray
-    r2: float
-    ldL2: float
-    ldRX2: float
-    A_inv: np.ndarray
-    b: list[np.ndarray] = field(default_factory=list)
-    b_var: list[np.ndarray] | None = None
-
-
-def _criterion(ldL2: float, ldRX2: float, r2: float, n: int, p: int, reml: bool) -> float:
-    if reml:
-        nmp = n - p
-        return ldL2 + ldRX2 + nmp * (1.0 + _LOG2PI + np.log(r2 / nmp))
-    return ldL2 + n * (1.0 + _LOG2PI + np.log(r2 / n))
-
-
-def _cho_solve(RX: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``A^{-1} b`` from the lower Cholesky factor of ``A`` (LAPACK ``dpotrs`` directly:
-    scipy's ``cho_solve`` wrapper costs ten times the solve at the sizes of ``A`` here)."""
-    x, info = dpotrs(RX, b, lower=1)
-    if info != 0:
-        raise ValueError(f"dpotrs failed (info={info})")
-    return x
-
-
-def _chol_A(A: np.ndarray, theta: np.ndarray) -> np.ndarray:
-    try:
-        return np.linalg.cholesky(A)
-    except np.linalg.LinAlgError as exc:
-        raise EstimationError(
-            f"X'V^-1X is not positive definite at theta={np.round(theta, 6).tolist()}; the "
-            "fixed effects are not identifiable with these random effects (a fixed "
-            "effect may be constant within every group of a term). Simplify the model."
-        ) from exc
-
-
-# ----------------------------------------------------------------------------------------
 # block-diagonal path (one grouping factor)
 # ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class BlockStats:
-    """Per-group cross-products for one grouping factor (stacked over groups).
-
-    Attributes
-    ----------
-    ZtZ : ndarray, shape (G, q, q)
-    ZtX : ndarray, shape (G, q, p)
-    Zty : ndarray, shape (G, q)
-    XtX : ndarray, shape (p, p)
-    Xty : ndarray, shape (p,)
-    yty : float
-    n : int
-        Number of rows.
-    centering : Centering
-        How X and y were centred before the products were formed.
-    """
-
-    ZtZ: np.ndarray
-    ZtX: np.ndarray
-    Zty: np.ndarray
-    XtX: np.ndarray
-    Xty: np.ndarray
-    yty: float
-    n: int
-    centering: Centering
-
-
-def block_stats(
-    Zc: np.ndarray,
-    codes: np.ndarray,
-    ngroups: int,
-    X: np.ndarray,
-    y: np.ndarray,
-    *,
-    center: bool = True,
-) -> BlockStats:
-    """Per-group sufficient statistics in one pass over the rows.
-
-    Rows sorted by group are summed by contiguous segments, in chunks of whole groups of
-    about ``_CHUNK_ROWS`` rows (centred on the fly, so no centred copy of ``X`` is made);
-    other row orders by ``np.bincount``.
-
-    Parameters
-    ----------
-    Zc : ndarray, shape (n, q)
-        Random-effects columns of each row (the terms' model matrices side by side).
-    codes : ndarray of int, shape (n,)
-        Group index 0..G-1 of each row (any row order).
-    ngroups : int
-        G.
-    X : ndarray, shape (n, p)
-    y : ndarray, shape (n,)
-    center : bool
-        Centre ``y`` and the non-intercept columns of ``X`` first (see :class:`Centering`);
-        False when the caller has already done so.
-
-    Returns
-    -------
-    BlockStats
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> s = block_stats(np.ones((4, 1)), np.array([0, 0, 1, 1]), 2, np.ones((4, 1)),
-    ...                 np.array([1.0, 2.0, 3.0, 5.0]))
-    >>> s.ZtZ[:, 0, 0].tolist(), s.Zty[:, 0].tolist()
-    ([2.0, 2.0], [-2.5, 2.5])
-    """
-    n, q = Zc.shape
-    p = X.shape[1]
-    G = int(ngroups)
-    codes = np.asarray(codes)
-    if center:
-        cen, means, ybar = Centering.params(X, y)
-    else:
-        cen = Centering(np.eye(p), np.zeros(p))
-        means, ybar = None, 0.0
-    ZtZ = np.empty((G, q, q))
-    ZtX = np.empty((G, q, p))
-    Zty = np.empty((G, q))
-    XtX = np.zeros((p, p))
-    Xty = np.zeros(p)
-    yty = 0.0
-    const = [bool(Zc[0, a] == 1.0) and bool(np.all(Zc[:, a] == 1.0)) for a in range(q)]
-    if n > 1 and bool(np.all(codes[1:] >= codes[:-1])):
-        # rows sorted by group (the usual diary layout): contiguous segment sums, over
-        # chunks of whole groups so that the centred rows and products stay in cache
-        starts = np.concatenate([[0], np.flatnonzero(codes[1:] != codes[:-1]) + 1])
-        if starts.size != G:
-            raise ValueError("every group 0..G-1 must have at least one row")
-        cuts = np.unique(np.searchsorted(starts, np.arange(0, n, _CHUNK_ROWS)))
-        gbounds = np.append(cuts, G)
-        chunks = [(int(a), int(b)) for a, b in itertools.pairwise(gbounds) if b > a]
-    else:
-        starts = None
-        chunks = [(0, G)]
-    for g0, g1 in chunks:
-        if starts is None:
-            r0, r1 = 0, n
-
-            def seg(w: np.ndarray) -> np.ndarray:
-                return np.bincount(codes, weights=w, minlength=G)
-
-            counts = np.bincount(codes, minlength=G).astype(float)
-        else:
-            r0 = int(starts[g0])
-            r1 = int(starts[g1]) if g1 < G else n
-            local = starts[g0:g1] - r0
-
-            def seg(w: np.ndarray, local: np.ndarray = local) -> np.ndarray:
-                return np.add.reduceat(w, local)
-
-            counts = np.diff(np.append(local, r1 - r0)).astype(float)
-        Xk = X[r0:r1]
-        yk = y[r0:r1]
-        if means is not None:
-            Xk = Xk - means
-            yk = yk - ybar
-        XtX += Xk.T @ Xk
-        Xty += Xk.T @ yk
-        yty += float(yk @ yk)
-        Zcols = [np.ascontiguousarray(Zc[r0:r1, a]) for a in range(q)]
-        Xcols = [np.ascontiguousarray(Xk[:, k]) for k in range(p)]
-        for a in range(q):
-            za = Zcols[a]
-            for b in range(a, q):
-                if const[a] and b == a:
-                    sab = counts
-                elif const[a]:
-                    sab = seg(Zcols[b])
-                else:
-                    sab = seg(za * Zcols[b])
-                ZtZ[g0:g1, a, b] = sab
-                ZtZ[g0:g1, b, a] = sab
-            for k in range(p):
-                ZtX[g0:g1, a, k] = seg(Xcols[k] if const[a] else za * Xcols[k])
-            Zty[g0:g1, a] = seg(yk if const[a] else za * yk)
-    return BlockStats(
-        ZtZ=ZtZ,
-        ZtX=ZtX,
-        Zty=Zty,
-        XtX=XtX,
-        Xty=Xty,
-        yty=yty,
-        n=n,
-        centering=cen,
-    )
-
-
-def _inv_logdet(M: np.ndarray) -> tuple[np.ndarray, float]:
-    """Inverses and total log-determinant of stacked SPD matrices (closed forms q<=2)."""
-    q = M.shape[-1]
-    if q == 1:
-        m = M[:, 0, 0]
-        return (1.0 / m)[:, None, None], float(np.log(m).sum())
-    if q == 2:
-        a, b, d = M[:, 0, 0], M[:, 0, 1], M[:, 1, 1]
-        det = a * d - b * b
-        inv = np.empty_like(M)
-        inv[:, 0, 0] = d / det
-        inv[:, 1, 1] = a / det
-        inv[:, 0, 1] = inv[:, 1, 0] = -b / det
-        return inv, float(np.log(det).sum())
-    L = np.linalg.cholesky(M)
-    ld = 2.0 * float(np.log(np.diagonal(L, axis1=1, axis2=2)).sum())
-    return np.linalg.inv(M), ld
 
 
 def _lin(pairs: list[tuple[float, np.ndarray]], const: float = 0.0) -> np.ndarray:
@@ -876,58 +602,6 @@ class BlockDeviance:
         return pls_solution(theta, w, self.stats.centering, b, b_var)
 
 
-def pls_solution(
-    theta: np.ndarray,
-    w: dict[str, Any],
-    cen: Centering,
-    b: list[np.ndarray],
-    b_var: list[np.ndarray] | None,
-) -> PlsSolution:
-    """Assemble a :class:`PlsSolution` from an evaluator's work dict at ``theta``.
-
-    ``w`` holds the pieces every evaluator's ``_solve`` returns (``dev``, ``r2``, ``ldL2``,
-    ``ldRX2``, ``RX``, ``beta_c``, on the centred scale of ``cen``); ``b`` and ``b_var`` are
-    the conditional modes and variances per term.
-    """
-    return PlsSolution(
-        theta=np.asarray(theta, dtype=float).copy(),
-        deviance=w["dev"],
-        beta=cen.B @ w["beta_c"] + cen.shift,
-        r2=w["r2"],
-        ldL2=w["ldL2"],
-        ldRX2=w["ldRX2"],
-        A_inv=_A_inv_orig(w["RX"], cen),
-        b=b,
-        b_var=b_var,
-    )
-
-
-def diagonal_blocks(M: np.ndarray, base: np.ndarray, p: int) -> np.ndarray:
-    """The ``p x p`` blocks on the diagonal of ``M`` starting at rows/columns ``base``.
-
-    Returns an array of shape ``(len(base), p, p)`` with ``out[i, j, k] =
-    M[base[i] + j, base[i] + k]``: one conditional covariance block per grouping level.
-    """
-    rows = base[:, None] + np.arange(p)
-    return M[rows[:, :, None], rows[:, None, :]]
-
-
-def _A_inv_orig(RX: np.ndarray, cen: Centering) -> np.ndarray:
-    p = RX.shape[0]
-    Ainv_c = sla.cho_solve((RX, True), np.eye(p))
-    return cen.B @ Ainv_c @ cen.B.T
-
-
-def _varpar_dev(
-    ldL2: float, ldRX2: float, r2: float, sigma: float, n: int, p: int, reml: bool
-) -> float:
-    s2 = sigma * sigma
-    dev = ldL2 + r2 / s2 + n * (_LOG2PI + np.log(s2))
-    if reml:
-        dev += ldRX2 - p * (_LOG2PI + np.log(s2))
-    return float(dev)
-
-
 # ----------------------------------------------------------------------------------------
 # general sparse path
 # ----------------------------------------------------------------------------------------
@@ -1197,8 +871,6 @@ def deviance_from_design(design: Design, *, reml: bool = True, method: str = "au
     if method == "schur" or (
         method == "auto" and not design.single_factor and design.q > GENERAL_DENSE_MAX
     ):
-        from sleeppain.mixed.schur import SchurDeviance
-
         return SchurDeviance(design, reml)
     if method == "general" or (method == "auto" and not design.single_factor):
         return GeneralDeviance(design, reml, dense_max=GENERAL_DENSE_MAX)

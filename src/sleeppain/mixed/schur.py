@@ -36,8 +36,7 @@ import scipy.sparse as sparse
 import scipy.sparse.linalg as spla
 
 from sleeppain.errors import EstimationError
-from sleeppain.mixed.design import Design
-from sleeppain.mixed.deviance import (
+from sleeppain.mixed._pls import (
     Centering,
     PlsSolution,
     _A_inv_orig,
@@ -45,10 +44,11 @@ from sleeppain.mixed.deviance import (
     _criterion,
     _inv_logdet,
     _varpar_dev,
-    block_stats,
     diagonal_blocks,
     pls_solution,
 )
+from sleeppain.mixed.blockstats import block_stats
+from sleeppain.mixed.design import Design
 
 __all__ = ["SchurDeviance"]
 
