@@ -32,9 +32,10 @@ TOL_BETA_SE = 0.01
 TOL_RIDGE_SE = 0.05
 #: variance parameters at the optimum (delta, cov(a_j, b_j)), rtol
 TOL_VARPAR = 1e-3
-#: SE of cov(a_j, b_j) vs nlme's apVar (nlme's finite-difference Hessian on its own scale;
-#: observed agreement 7 %)
-TOL_SE_COV = 0.10
+#: SE of cov(a_j, b_j) vs the R script's numDeriv Hessian of the stacked log-likelihood
+#: written out in R (derived standard errors, rtol). nlme's own apVar is not used: it is
+#: not positive definite for three of the four cases and differs by 7 % on the fourth.
+TOL_SE_COV = 1e-3
 
 
 def _fit(df, **kw):
@@ -43,7 +44,7 @@ def _fit(df, **kw):
         return sp.mediation(df, seed=1, n_draws=2000, **kw)
 
 
-def _check(res, c, se_cov=False):
+def _check(res, c):
     assert res.n_pairs == c["n_pairs"]
     assert res.loglik >= c["loglik"] - TOL_LOGLIK
     fe = res.fixef
@@ -52,8 +53,7 @@ def _check(res, c, se_cov=False):
     assert abs(fe["Sy_mb"] - c["fixef"]["Sy_mb"]) / c["se"]["Sy_mb"] < TOL_RIDGE_SE
     np.testing.assert_allclose(res.delta, c["delta_y"], rtol=TOL_VARPAR)
     np.testing.assert_allclose(res.estimates[3], c["cov_ab"], rtol=TOL_VARPAR)
-    if se_cov:
-        np.testing.assert_allclose(res.se_cov_ab, c["se_cov_ab_apvar"], rtol=TOL_SE_COV)
+    np.testing.assert_allclose(res.se_cov_ab, c["se_cov_ab_numderiv"], rtol=TOL_SE_COV)
 
 
 @pytest.mark.parametrize("engine", ["profile", "auto"])
@@ -78,7 +78,7 @@ def test_matches_nlme_on_pain_diary():
             sleep_timing="previous_night",
             engine="profile",
         )
-    _check(res, REF["cases"]["paindiary_REML"], se_cov=True)
+    _check(res, REF["cases"]["paindiary_REML"])
     assert res.x_is_sleep
 
 

@@ -318,7 +318,8 @@ def mediation(
     Checked against nlme 3.1-162 ``lme(..., weights = varIdent(~ 1 | eq))`` built
     independently in R (tests/reference/mediation/): log-likelihood within 1e-3, a, b, c'
     within 1 % of their SEs, cov(a_j, b_j) and delta within rtol 1e-3; the SE of
-    cov(a_j, b_j) against nlme's ``apVar`` (delta method) within 10 %.
+    cov(a_j, b_j) within rtol 1e-3 of a numDeriv Hessian of the stacked log-likelihood
+    written out in the R script (nlme's ``apVar`` is often not positive definite here).
 
     Examples
     --------

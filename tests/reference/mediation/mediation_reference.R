@@ -48,11 +48,47 @@ fit_bpg <- function(s, method) {
   })
   se_cov <- if (ok_ap) sqrt(drop(t(g) %*% fit$apVar %*% g)) else NA_real_
   delta <- coef(fit$modelStruct$varStruct, unconstrained = FALSE, allCoef = TRUE)
+  # Second, independent SE of cov(a_j, b_j): the (REML or ML) log-likelihood of the stacked
+  # model written out here per person (dense V_j = Z_j G Z_j' + R_j), its Hessian by
+  # numDeriv (Richardson) on nlme's natural scale at nlme's estimates, and the delta method.
+  X <- as.matrix(s[, c("Sm", "Sm_x", "Sm_xb", "Sy", "Sy_m", "Sy_x", "Sy_mb", "Sy_xb")])
+  Z <- as.matrix(s[, c("Sm", "Sm_x", "Sy", "Sy_m")])
+  isy <- s$eq == "y"
+  groups <- split(seq_len(nrow(s)), s$id)
+  ll <- function(p) {
+    sd <- exp(p[1:4]); R <- diag(4); k <- 5
+    for (i in 1:3) for (j in (i + 1):4) { R[i, j] <- R[j, i] <- tanh(p[k] / 2); k <- k + 1 }
+    G <- outer(sd, sd) * R; dl <- exp(p[11]); sig <- exp(p[12])
+    XVX <- 0; XVy <- 0; ld <- 0; parts <- vector("list", length(groups))
+    for (g in seq_along(groups)) {
+      r <- groups[[g]]
+      V <- Z[r, , drop = FALSE] %*% G %*% t(Z[r, , drop = FALSE]) +
+        diag(sig^2 * ifelse(isy[r], dl^2, 1), length(r))
+      C <- chol(V); ld <- ld + 2 * sum(log(diag(C)))
+      Xt <- backsolve(C, X[r, , drop = FALSE], transpose = TRUE)
+      yt <- backsolve(C, s$z[r], transpose = TRUE)
+      XVX <- XVX + crossprod(Xt); XVy <- XVy + crossprod(Xt, yt); parts[[g]] <- list(Xt, yt)
+    }
+    beta <- solve(XVX, XVy)
+    q <- sum(sapply(parts, function(u) sum((u[[2]] - u[[1]] %*% beta)^2)))
+    out <- -0.5 * (ld + q)
+    if (method == "REML") out <- out - 0.5 * as.numeric(determinant(XVX)$modulus)
+    out
+  }
+  Gm <- as.matrix(G); sdv <- sqrt(diag(Gm)); Rm <- Gm / outer(sdv, sdv)
+  p0 <- c(log(sdv), unlist(lapply(1:3, function(i) sapply((i + 1):4, function(j)
+    log((1 + Rm[i, j]) / (1 - Rm[i, j]))))), log(delta[["y"]]), log(fit$sigma))
+  Hn <- numDeriv::hessian(ll, p0)
+  Vn <- solve(-Hn)
+  cf <- function(p) exp(p[2]) * exp(p[4]) * tanh(p[9] / 2)
+  gn <- numDeriv::grad(cf, p0)
+  se_cov_numderiv <- sqrt(drop(t(gn) %*% Vn %*% gn))
   list(method = method, fixef = as.list(fixef(fit)),
        se = as.list(sqrt(diag(fit$varFix))),
        G = matrix(as.numeric(G), nrow(G)), G_names = colnames(G), sigma = fit$sigma,
        delta_y = unname(delta[["y"]]), loglik = as.numeric(logLik(fit)),
        cov_ab = as.numeric(G["Sm_x", "Sy_m"]), se_cov_ab_apvar = se_cov,
+       se_cov_ab_numderiv = se_cov_numderiv, check_cov_from_p0 = cf(p0),
        check_cov_from_pars = if (ok_ap) f(as.list(pars)) else NA_real_,
        apvar_message = if (ok_ap) "" else as.character(fit$apVar), nobs = nrow(s))
 }
@@ -73,7 +109,9 @@ if (file.exists(pd_path)) {
   # next day is day d itself, so x, m and y are taken from the same report row here.
   # Person means of x are over all sleep reports.
   st <- stack_bpg(p$SleepQual, p$PosAffect, p$Pain, p$Person, seq_len(nrow(p)))
-  cases[["paindiary_REML"]] <- c(fit_bpg(st$stacked, "REML"), list(n_pairs = st$n_pairs))
+  for (meth in c("REML", "ML")) {
+    cases[[paste0("paindiary_", meth)]] <- c(fit_bpg(st$stacked, meth), list(n_pairs = st$n_pairs))
+  }
 }
 
 info <- list(R = R.version.string, nlme = as.character(packageVersion("nlme")), cases = cases)
