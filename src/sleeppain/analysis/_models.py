@@ -15,7 +15,8 @@ import pandas as pd
 from scipy import stats
 
 from sleeppain.analysis._frames import ModelFrame
-from sleeppain.errors import ConvergenceWarning, EstimationError, SpecificationError
+from sleeppain.errors import ConvergenceWarning, EstimationError
+from sleeppain.results import Display, DisplayTable, ResultMixin, check_conf_level, tidy_frame
 
 __all__ = ["GeeFit", "fit_frame", "holm"]
 
@@ -52,7 +53,7 @@ def holm(p: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class GeeFit:
+class GeeFit(ResultMixin):
     """A GEE fit with an exchangeable working correlation (statsmodels), frozen.
 
     The design of Alsaadi et al. (2014, Clin J Pain 30:755): population-averaged
@@ -63,9 +64,9 @@ class GeeFit:
     formula : str
         The mean model.
     fixef : Series
-        Coefficients (``Intercept`` first).
+        Coefficients (``Intercept`` first); a copy.
     vcov : DataFrame
-        Robust covariance of the coefficients.
+        Robust covariance of the coefficients; a copy.
     nobs, ngroups : int
     working_correlation : float
         The estimated exchangeable correlation.
@@ -75,8 +76,8 @@ class GeeFit:
     """
 
     formula: str
-    fixef: pd.Series
-    vcov: pd.DataFrame
+    _fixef: pd.Series = field(repr=False)
+    _vcov: pd.DataFrame = field(repr=False)
     nobs: int
     ngroups: int
     working_correlation: float
@@ -84,29 +85,30 @@ class GeeFit:
     result: Any = field(repr=False)
 
     @property
+    def fixef(self) -> pd.Series:
+        """Coefficients (a copy)."""
+        return self._fixef.copy()
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        """Robust covariance of the coefficients (a copy)."""
+        return self._vcov.copy()
+
+    @property
     def std_errors(self) -> pd.Series:
         """Robust standard errors."""
-        return pd.Series(np.sqrt(np.diag(self.vcov.to_numpy())), index=self.fixef.index)
+        return pd.Series(np.sqrt(np.diag(self._vcov.to_numpy())), index=self._fixef.index)
 
     def tidy(self, conf_level: float = 0.95) -> pd.DataFrame:
-        """Coefficient table (house schema; z statistics, ``df`` = inf).
-
-        Examples
-        --------
-        >>> fit.tidy().columns.tolist()[:3]  # doctest: +SKIP
-        ['effect', 'group', 'term']
-        """
-        if not 0 < conf_level < 1:
-            raise SpecificationError(f"conf_level must be in (0, 1), got {conf_level!r}.")
-        est = self.fixef.to_numpy()
+        """Coefficient table (house schema; z statistics, ``df`` = inf)."""
+        conf_level = check_conf_level(conf_level)
+        est = self._fixef.to_numpy()
         se = self.std_errors.to_numpy()
         z = est / se
         crit = stats.norm.ppf(1 - (1 - conf_level) / 2)
-        return pd.DataFrame(
+        out = pd.DataFrame(
             {
-                "effect": "fixed",
-                "group": None,
-                "term": list(self.fixef.index),
+                "term": list(self._fixef.index),
                 "estimate": est,
                 "std_error": se,
                 "statistic": z,
@@ -114,12 +116,39 @@ class GeeFit:
                 "p_value": 2 * stats.norm.sf(np.abs(z)),
                 "conf_low": est - crit * se,
                 "conf_high": est + crit * se,
+                "effect": "fixed",
+                "group": None,
             }
         )
+        return tidy_frame(out, context=["effect", "group"])
 
-    def summary(self) -> str:
-        """statsmodels' GEE summary text."""
-        return str(self.result.summary().as_text())
+    def glance(self) -> pd.DataFrame:
+        """One row: observations, clusters, working correlation, convergence."""
+        return pd.DataFrame(
+            [
+                {
+                    "formula": self.formula,
+                    "nobs": self.nobs,
+                    "ngroups": self.ngroups,
+                    "working_correlation": self.working_correlation,
+                    "converged": self.converged,
+                }
+            ]
+        )
+
+    def _display(self) -> Display:
+        tab = self.tidy().set_index("term")[list(_TIDY_COLUMNS[1:])]
+        return Display(
+            title="GEE, exchangeable working correlation, robust (sandwich) SEs",
+            header=(
+                ("Mean model", self.formula),
+                ("Observations", f"{self.nobs:,}"),
+                ("Clusters (persons)", f"{self.ngroups:,}"),
+                ("Working correlation", f"{self.working_correlation:.3f}"),
+                ("Converged", "yes" if self.converged else "no"),
+            ),
+            tables=(DisplayTable(tab),),
+        )
 
     def __repr__(self) -> str:
         return (
@@ -164,8 +193,8 @@ def _fit_gee(mf: ModelFrame) -> GeeFit:
     vc = pd.DataFrame(np.asarray(res.cov_params()), index=names, columns=names)
     fit = GeeFit(
         formula=mf.fixed_formula(),
-        fixef=pd.Series(np.asarray(res.params), index=names, name="estimate"),
-        vcov=vc,
+        _fixef=pd.Series(np.asarray(res.params), index=names, name="estimate"),
+        _vcov=vc,
         nobs=len(y),
         ngroups=int(groups.max()) + 1 if len(groups) else 0,
         working_correlation=float(np.asarray(res.cov_struct.dep_params).ravel()[0]),
