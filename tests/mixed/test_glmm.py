@@ -296,3 +296,15 @@ def test_poisson_rate_ratios_and_response() -> None:
     np.testing.assert_allclose(fit.fitted(), np.exp(fit.eta))
     rr = fit.tidy(exponentiate=True)
     assert rr["estimate"].iloc[1] == pytest.approx(np.exp(fit.beta[1]))
+
+
+def test_contrast_is_a_wald_z_test() -> None:
+    fit = _binary_fit()
+    row = fit.contrast({"poor_night": 1.0, "stress": -1.0}).iloc[0]
+    v = fit.vcov
+    se = np.sqrt(v.iloc[1, 1] + v.iloc[2, 2] - 2 * v.iloc[1, 2])
+    assert row["estimate"] == pytest.approx(fit.beta[1] - fit.beta[2])
+    assert row["std_error"] == pytest.approx(se)
+    assert row["df"] == np.inf
+    with pytest.raises(SpecificationError, match="unknown fixed effects"):
+        fit.contrast({"sleep": 1.0})

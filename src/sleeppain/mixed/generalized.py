@@ -1130,6 +1130,65 @@ class GlmmResult(ResultMixin):
             out = pd.concat([out, ran], ignore_index=True)
         return tidy_frame(out, context=["effect", "group"])
 
+    def contrast(
+        self, L: np.ndarray | list[float] | dict[str, float], rhs: float = 0.0
+    ) -> pd.DataFrame:
+        """Wald z test of ``L' beta = rhs`` for one linear combination of fixed effects.
+
+        Parameters
+        ----------
+        L : array-like of length p, or dict {term: weight}
+            Contrast weights (terms missing from a dict get 0).
+        rhs : float
+            Value under the null hypothesis (link scale).
+
+        Returns
+        -------
+        DataFrame
+            One row: ``estimate, std_error, statistic, df`` (inf), ``p_value``.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> import sleeppain as sp
+        >>> rng = np.random.default_rng(1)
+        >>> d = pd.DataFrame({"g": np.repeat(np.arange(20), 10), "x": rng.normal(size=200)})
+        >>> d["y"] = rng.binomial(1, 0.4, size=200)
+        >>> fit = sp.glmm("y ~ x + (1 | g)", d)
+        >>> bool(np.isclose(fit.contrast({"x": 1.0})["statistic"].item(),
+        ...                 fit.tidy()["statistic"].iloc[1]))
+        True
+        """
+        names = list(self.design.fixef_names)
+        if isinstance(L, dict):
+            unknown = sorted(set(L) - set(names))
+            if unknown:
+                raise SpecificationError(
+                    f"contrast names unknown fixed effects {unknown}; the fixed effects are "
+                    f"{names}."
+                )
+            ell = np.array([float(L.get(n, 0.0)) for n in names])
+        else:
+            ell = np.asarray(L, dtype=float).ravel()
+            if ell.size != len(names):
+                raise SpecificationError(
+                    f"contrast has {ell.size} weights for {len(names)} fixed effects {names}."
+                )
+        est = float(ell @ self.beta)
+        se = float(np.sqrt(ell @ self.vcov_beta @ ell))
+        stat = (est - rhs) / se
+        return pd.DataFrame(
+            [
+                {
+                    "estimate": est,
+                    "std_error": se,
+                    "statistic": stat,
+                    "df": np.inf,
+                    "p_value": float(2 * stats.norm.sf(abs(stat))),
+                }
+            ]
+        )
+
     def glance(self) -> pd.DataFrame:
         """One-row model summary.
 
