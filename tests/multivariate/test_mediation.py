@@ -174,3 +174,12 @@ def test_monte_carlo_interval_coverage_full():
         )
     )
     assert abs(hits / 300 - 0.95) < 4 * np.sqrt(0.95 * 0.05 / 300)
+
+
+def test_covariates_and_random_direct_effect():
+    df = SIM.assign(stress=np.random.default_rng(5).normal(size=len(SIM)))
+    res = _fit(df, covariates=["stress"], random=("a", "b", "c_prime"), **KW)
+    assert {"Sm_cov0", "Sy_cov0"} <= set(res.fixef.index)
+    assert list(res.random_cov.index) == ["Sm", "Sm_x", "Sy", "Sy_m", "Sy_x"]
+    no_b = _fit(SIM, random=("a",), **KW)
+    assert no_b.effects().loc["cov_ab", "estimate"] == 0.0

@@ -47,7 +47,12 @@ class NetworkResult(ResultMixin):
         Person-specific temporal networks (fixed effect plus conditional mode; NaN for a
         person absent from an outcome's model).
     fits : tuple
-        One :class:`~sleeppain.LmmResult` per outcome (mlVAR) or a dict of the OLS fit.
+        One :class:`~sleeppain.LmmResult` per outcome (mlVAR) or a dict of the OLS fit. The
+        mixed models are fitted on internal columns: ``_Y{j}`` (outcome ``j``), ``_L{i}``
+        (lagged, person-mean-centred variable ``i``) and ``_B{i}`` (its centred person
+        mean), each predictor divided by :attr:`predictor_scale` (its SD) so that the
+        optimiser sees well-scaled columns; :attr:`temporal` and the networks are on the
+        original scale.
     accounting : DataFrame
         Per outcome: rows, missing outcome, missing lag, used, persons.
     n_contemporaneous_rows : int
@@ -73,12 +78,18 @@ class NetworkResult(ResultMixin):
     n_contemporaneous_rows: int = 0
     n_persons: int = 0
     intercepts: np.ndarray | None = field(default=None, repr=False)
+    scales: dict[str, float] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("coef", "coef_se", "contemporaneous_pcor", "between_pcor", "person_coef"):
             arr = getattr(self, name)
             if isinstance(arr, np.ndarray):
                 arr.flags.writeable = False
+
+    @property
+    def predictor_scale(self) -> pd.Series | None:
+        """SD each internal predictor column was divided by in the fits (mlVAR only)."""
+        return None if self.scales is None else pd.Series(self.scales, name="scale")
 
     # -------------------------------------------------------------- matrices
     def _mat(self, a: np.ndarray) -> pd.DataFrame:

@@ -377,6 +377,7 @@ def _fit_mlvar(
         accounting=pd.DataFrame(acc),
         n_contemporaneous_rows=n_contemp,
         n_persons=diary.n_persons,
+        scales=scale,
     )
 
 
