@@ -352,7 +352,8 @@ class MRResult(ResultMixin):
             ("Variants used", f"{self.nsnp} of {self.n_total} harmonised"),
             (
                 "Instrument strength",
-                f"mean F = {np.mean(f):.1f}, min F = {np.min(f):.1f}{weak}",
+                f"mean F = {_fmt(float(np.mean(f)), digits=1)}, "
+                f"min F = {_fmt(float(np.min(f)), digits=1)}{weak}",
             ),
             ("Intervals", f"{100 * self.conf_level:g}% (normal)"),
         ]
@@ -416,7 +417,7 @@ class MRResult(ResultMixin):
                 more = " ..." if p.outliers.size > 10 else ""
                 note += f"; outliers ({p.outliers.size}): {names}{more}"
                 if np.isfinite(p.distortion):
-                    note += f"; distortion {p.distortion:.1f}%, {_p(p.distortion_pval)}"
+                    note += f"; distortion {_fmt(p.distortion, digits=1)}%, {_p(p.distortion_pval)}"
             else:
                 note += "; no outlier at the 0.05 level (Bonferroni)"
             tables.append(
