@@ -176,7 +176,7 @@ def cli_message(text: str, flags: dict[str, str] | None = None) -> str:
             return m[0]
         return f"{flag} {m['col']}={_plain(m['val'], flag)}"
 
-    return _KEYWORD.sub(swap, _ITEM_ASSIGN.sub(swap_item, text))
+    return _ITEM_ASSIGN.sub(swap_item, _KEYWORD.sub(swap, text))
 
 
 def add_file_options(p: argparse.ArgumentParser) -> None:
