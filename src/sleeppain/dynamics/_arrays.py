@@ -30,7 +30,8 @@ class DsemAccounting:
         Persons in the diary.
     persons_used : int
     persons_too_short : int
-        Persons excluded for having fewer than ``MIN_DAYS`` days with a pain or sleep value.
+        Persons excluded for having fewer than ``MIN_DAYS`` days: both their number of pain
+        values and their number of sleep values are below ``MIN_DAYS``.
     persons_missing_covariate : int
         Persons excluded because a person covariate is missing.
     rows : int
@@ -131,8 +132,12 @@ def prepare(diary: Diary, sleep: str, pain: str, person_covariates: tuple[str, .
                 "name and the diary's missing-value codes."
             )
     p_val, s_val = cols[pain], cols[sleep]
-    any_obs = ~np.isnan(p_val) | ~np.isnan(s_val)
-    days_per = np.bincount(codes[any_obs], minlength=n_all)
+    # days per person: the larger of its numbers of pain values and sleep values (a
+    # morning diary of k days gives k of each, spread over k + 1 canonical rows)
+    days_per = np.maximum(
+        np.bincount(codes[~np.isnan(p_val)], minlength=n_all),
+        np.bincount(codes[~np.isnan(s_val)], minlength=n_all),
+    )
     short = days_per < MIN_DAYS
 
     # person covariates: constant within person; persons missing one are excluded
@@ -228,7 +233,7 @@ def prepare(diary: Diary, sleep: str, pain: str, person_covariates: tuple[str, .
 
     rows_short = int(short[codes].sum())
     rows_cov = int(miss_cov[codes].sum())
-    rows_out = int((row_keep & ~(in_span)).sum())
+    rows_out = int((~in_span).sum())
     dropped = tuple(
         (r, c)
         for r, c in (
@@ -244,7 +249,7 @@ def prepare(diary: Diary, sleep: str, pain: str, person_covariates: tuple[str, .
         persons_too_short=int(short.sum()),
         persons_missing_covariate=int(miss_cov.sum()),
         rows=len(data),
-        rows_used=int((row_keep & in_span).sum()),
+        rows_used=int(in_span.sum()),
         rows_dropped=dropped,
         span_days=int(((end - 2) // 2 + 1).sum()),
         observed_pain=int(okp.sum()),

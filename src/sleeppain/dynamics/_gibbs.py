@@ -182,7 +182,7 @@ class _Layout:
                     "flat": ii * width + kk + 2,
                     "eq0": (kk >= 2).astype(float),
                     "init": (kk < 2).astype(float),
-                    "eq1": (kk + 1 <= arr.end[ii]).astype(float),
+                    "eq1": ((kk + 1 >= 2) & (kk + 1 <= arr.end[ii])).astype(float),
                     "eq2": (kk + 2 <= arr.end[ii]).astype(float),
                     "mu_same": par,
                     "mu_oth": 1 - par,

@@ -1,0 +1,148 @@
+"""The Gibbs blocks against dense Gaussian algebra (closed forms: rtol 1e-10)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sleeppain.dynamics._gibbs import (
+    DsemArrays,
+    _Layout,
+    impute,
+    means_likelihood,
+    mvn_canonical,
+    residual_sums,
+    slopes_likelihood,
+)
+
+#: closed forms computed two ways: only rounding differs
+RTOL = 1e-10
+
+
+class ZeroRng:
+    """A generator whose normal draws are all zero: a draw becomes its conditional mean."""
+
+    def standard_normal(self, size=None):
+        return np.zeros(size)
+
+
+def _person(rng, length=13, missing=(0, 1, 4, 7, 8)):
+    y = rng.standard_normal((1, length))
+    obs = np.ones((1, length), dtype=bool)
+    obs[0, list(missing)] = False
+    y[~obs] = np.nan
+    return DsemArrays(y=y, observed=obs, end=np.array([length - 1]), w=np.ones((1, 1)))
+
+
+def _theta():
+    # mu_p, mu_s, phi_p, b_sp, phi_s, b_ps, logvar_p, logvar_s
+    return np.array([[0.3, -0.2, 0.5, -0.25, 0.3, 0.15, np.log(0.8), np.log(1.3)]])
+
+
+def _dense_precision(theta, length, end, init_var):
+    """Precision of the deviations D under e = B D (equations) and the pre-sample priors."""
+    t = theta[0]
+    b = np.zeros((length, length))
+    prec_e = np.zeros(length)
+    for k in range(length):
+        b[k, k] = 1.0
+        if k < 2:
+            prec_e[k] = 1.0 / init_var
+            continue
+        if k > end:
+            continue
+        pain = k % 2 == 0
+        a_k, c_k = (t[2], t[3]) if pain else (t[4], t[5])
+        b[k, k - 2] = -a_k
+        b[k, k - 1] = -c_k
+        prec_e[k] = 1.0 / np.exp(t[6] if pain else t[7])
+    return b.T @ np.diag(prec_e) @ b
+
+
+def test_impute_draws_each_full_conditional_mean() -> None:
+    rng = np.random.default_rng(0)
+    arr = _person(rng)
+    lay = _Layout(arr)
+    theta = _theta()
+    length = arr.y.shape[1]
+    start = np.where(arr.observed, arr.y, 0.4)
+    yp = np.pad(start, ((0, 0), (2, 2)))
+    impute(yp, theta, lay, 1.0, ZeroRng())
+    got = yp[0, 2:-2]
+    # replay the three colours with the dense precision
+    mu = np.where(np.arange(length) % 2 == 0, theta[0, 0], theta[0, 1])
+    q = _dense_precision(theta, length, length - 1, 1.0)
+    d = start[0] - mu
+    for col in range(3):
+        for k in range(length):
+            if k % 3 == col and not arr.observed[0, k]:
+                others = np.arange(length) != k
+                d[k] = -q[k, others] @ d[others] / q[k, k]
+    np.testing.assert_allclose(got, d + mu, rtol=RTOL)
+    np.testing.assert_array_equal(got[arr.observed[0]], arr.y[0, arr.observed[0]])
+
+
+def test_means_likelihood_is_the_gaussian_in_mu() -> None:
+    rng = np.random.default_rng(1)
+    arr = _person(rng, missing=())
+    arr = DsemArrays(
+        y=np.where(np.isnan(arr.y), 0.0, arr.y), observed=arr.observed, end=arr.end, w=arr.w
+    )
+    lay = _Layout(arr)
+    theta = _theta()
+    length = arr.y.shape[1]
+    lam, h = means_likelihood(arr.y, theta, lay, 1.0)
+    q = _dense_precision(theta, length, length - 1, 1.0)
+    # D = y - M mu with M the indicator of pain/sleep positions: quadratic in mu
+    m = np.zeros((length, 2))
+    m[0::2, 0] = 1.0
+    m[1::2, 1] = 1.0
+    np.testing.assert_allclose(lam[0], m.T @ q @ m, rtol=RTOL)
+    np.testing.assert_allclose(h[0], m.T @ q @ arr.y[0], rtol=RTOL)
+
+
+def test_slopes_likelihood_is_least_squares() -> None:
+    rng = np.random.default_rng(2)
+    y = rng.standard_normal((3, 16))
+    end = np.array([15, 12, 9])
+    obs = np.ones_like(y, dtype=bool)
+    arr = DsemArrays(y=y, observed=obs, end=end, w=np.ones((3, 1)))
+    lay = _Layout(arr)
+    theta = np.repeat(_theta(), 3, axis=0)
+    lam, h = slopes_likelihood(y, theta, lay)
+    for i in range(3):
+        d = y[i] - np.where(np.arange(16) % 2 == 0, theta[i, 0], theta[i, 1])
+        for j, (par, lv) in enumerate(((0, theta[i, 6]), (1, theta[i, 7]))):
+            ks = [k for k in range(2, end[i] + 1) if k % 2 == par]
+            x = np.array([[d[k - 2], d[k - 1]] for k in ks])
+            yy = d[ks]
+            o = 2 * j
+            np.testing.assert_allclose(
+                lam[i, o : o + 2, o : o + 2], x.T @ x / np.exp(lv), rtol=RTOL
+            )
+            np.testing.assert_allclose(h[i, o : o + 2], x.T @ yy / np.exp(lv), rtol=RTOL)
+        np.testing.assert_allclose(lam[i, :2, 2:], 0.0)
+    sp, ss = residual_sums(y, theta, lay)
+    t = theta[0]
+    d = y[0] - np.where(np.arange(16) % 2 == 0, t[0], t[1])
+    e_p = [d[k] - t[2] * d[k - 2] - t[3] * d[k - 1] for k in range(2, 16, 2)]
+    assert sp[0] == pytest.approx(np.sum(np.square(e_p)), rel=RTOL)
+    assert ss[2] > 0
+
+
+def test_mvn_canonical_mean_and_covariance() -> None:
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((5, 4, 4))
+    lam = a @ np.swapaxes(a, 1, 2) + 4 * np.eye(4)
+    h = rng.standard_normal((5, 4))
+    np.testing.assert_allclose(
+        mvn_canonical(lam, h, ZeroRng()), np.linalg.solve(lam, h[..., None])[..., 0], rtol=RTOL
+    )
+    np.testing.assert_allclose(
+        mvn_canonical(lam[0], h[0], ZeroRng()), np.linalg.solve(lam[0], h[0]), rtol=RTOL
+    )
+    draws = np.stack([mvn_canonical(lam[:1], h[:1], rng)[0] for _ in range(4000)])
+    cov = np.linalg.inv(lam[0])
+    # Monte Carlo: 4000 draws, entries within 4 MC SEs (SE of a covariance ~ sd_i sd_j / sqrt(n))
+    se = np.sqrt(np.outer(np.diag(cov), np.diag(cov)) / 4000)
+    assert np.all(np.abs(np.cov(draws.T) - cov) < 4 * se + 1e-12)
