@@ -969,7 +969,7 @@ CASES: list[Case] = [
         "cli-aggregate-unknown",
         describe("f", DUPS, "--aggregate", "avg"),
         CliExit,
-        "--aggregate",
+        "--aggregate pain=avg",
         "not a pandas reducer",
     ),
     case("cli-scale-syntax", describe("f", GOOD, "--scale", "pain=0"), CliExit, "COL=LO,HI"),
