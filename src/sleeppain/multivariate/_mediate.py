@@ -448,7 +448,8 @@ def mediation(
         cov_ab, grad = _cov_ab_gradient(vpar, q, ia, ib)
         from sleeppain.mixed.optimize import richardson_hessian
 
-        H = richardson_hessian(prof.varpar_deviance, vpar)
+        # two Richardson levels: within 1e-4 of R numDeriv on the reference cases
+        H = richardson_hessian(prof.varpar_deviance, vpar, levels=2)
         vcov_vp = 2.0 * np.linalg.pinv(H)
         var_c = float(grad @ vcov_vp @ grad)
         se_cov = float(np.sqrt(var_c)) if var_c > 0 else np.nan
