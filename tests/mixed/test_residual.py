@@ -19,7 +19,7 @@ from sleeppain.errors import (
     DataStructureError,
     SpecificationError,
 )
-from sleeppain.mixed import build_design, residual
+from sleeppain.mixed import build_design
 from sleeppain.mixed.fitting import correlated_deviance, residual_data
 from sleeppain.mixed.residual import residual_spec
 
@@ -108,15 +108,17 @@ def test_deviance_matches_dense_marginal_likelihood(diary, correlation, weights,
     assert dev(x) == pytest.approx(want, rel=DEVIANCE_RTOL)
 
 
-def test_pooled_and_per_row_cells_agree(diary, monkeypatch):
+def test_strata_cells_agree_with_the_unstratified_cells(diary):
+    """With all SD ratios 1, the stratified cells (a cell per person, gap and strata) give
+    the deviance of the unstratified ones."""
     d = build_design("y ~ x + (1 + x | id)", diary)
-    rd = residual_data(residual_spec("car1", "day", "group:weekend"), d, diary)
-    x = np.array([0.7, 0.1, 0.2, 0.3, 0.2])
-    pooled = correlated_deviance(d, rd, reml=True)
-    monkeypatch.setattr(residual, "MAX_GAP_CLASSES", -1)
-    per_row = correlated_deviance(d, rd, reml=True)
-    assert per_row.stats.ncells > pooled.stats.ncells
-    assert per_row(x) == pytest.approx(pooled(x), rel=DEVIANCE_RTOL)
+    strat = correlated_deviance(
+        d, residual_data(residual_spec("car1", "day", "group:weekend"), d, diary), reml=True
+    )
+    plain = correlated_deviance(d, residual_data(residual_spec("car1", "day"), d, diary), reml=True)
+    assert strat.stats.ncells > plain.stats.ncells
+    x = np.array([0.7, 0.1, 0.2, 0.3])
+    assert strat(np.append(x, 0.0)) == pytest.approx(plain(x), rel=DEVIANCE_RTOL)
 
 
 def test_gradient_matches_finite_differences(diary):

@@ -13,11 +13,13 @@ precision ``Q = D^-1 R^-1 D^-1`` is tridiagonal: with ``r_i = phi^(t_i - t_(i-1)
              - sum_pairs s(r_i) (a_i b_(i-1) + a_(i-1) b_i) / (delta_i delta_(i-1)),
 
 and ``log|D R D| = 2 sum_i log delta_s(i) + sum_pairs log(1 - r_i^2)``. A missing day is a
-gap (``r = phi^2`` across one missing day), never a neighbour. The products of the rows
-of ``[Z | X | y]`` are summed once into *cells*, one per (person, stratum, gap before, gap
-after) for diagonal terms and one per (person, gap, strata of the pair) for pair terms,
-when there are at most :data:`MAX_GAP_CLASSES` distinct gaps (integer days, prompts);
-otherwise (continuous times) each row and each pair is its own cell. An evaluation at
+gap (``r = phi^2`` across one missing day), never a neighbour. Writing
+``1 + c_before + c_after`` as three terms, the products of the rows of ``[Z | X | y]``
+are summed once into *cells*: one per (person, stratum) for the base terms, and one per
+(person, gap, strata) for the adjacency terms ``c(r) a_i b_i`` and the pair terms
+(:class:`ResidualStats`). With whole-day times there are a few distinct gaps, so a few
+cells per person; with continuous times (every gap different) there is about one cell per
+pair. An evaluation at
 ``(theta, phi, delta)`` weights the cells (``O(cells)``, vectorised, no per-row Python),
 sums them per person with one sparse product, and hands the per-person cross-products
 ``Z_j'Q_jZ_j, Z_j'Q_jX_j, Z_j'Q_jy_j`` and ``X'QX, X'Qy, y'Qy`` to the block-diagonal
@@ -76,10 +78,6 @@ __all__ = [
 
 #: Supported residual correlation structures (nlme's corAR1 and corCAR1).
 CORRELATIONS = ("ar1", "car1")
-
-#: Up to this many distinct time gaps, rows and pairs are pooled into cells per person;
-#: beyond it (continuous times) each row and pair is its own cell.
-MAX_GAP_CLASSES = 64
 
 #: phi closer than this to a bound of its range (-1 or 0, and 1) is reported as a boundary fit.
 PHI_BOUNDARY_TOL = 1e-4
@@ -263,9 +261,13 @@ def check_residual_columns(spec: ResidualSpec, data: pd.DataFrame) -> None:
 class ResidualStats:
     """Cell statistics of the residual structure (formed once per fit).
 
-    A *class* is a kind of term of ``a'Qb`` with its own coefficient: diagonal classes
-    (stratum, gap before, gap after) and pair classes (gap, strata of the two rows). A
-    *cell* is a (person, class) with at least one row or pair; cells are sorted by person.
+    The quadratic forms of the module notes are split into three kinds of terms, each with
+    its own coefficient at ``(phi, delta)``: *base* terms ``a_i b_i`` of every row
+    (coefficient ``1 / delta_s^2``), *adjacency* terms ``a_i b_i`` of a row next to a
+    neighbour at gap ``g`` (``c(phi^g) / delta_s^2``; a row between two neighbours has
+    two) and *pair* terms ``a_i b_(i-1) + a_(i-1) b_i`` (``-s(phi^g) / (delta_s delta_s')``).
+    A *class* is a kind with its gap and strata; a *cell* is a (person, class) with at
+    least one term. Cells are sorted by person.
 
     Attributes
     ----------
@@ -276,12 +278,11 @@ class ResidualStats:
     strata : ndarray, shape (S,)
         Level labels of the variance stratification (reference first).
     cls_kind : ndarray of int8, shape (M,)
-        0 diagonal class, 1 pair class.
-    cls_before, cls_after : ndarray of intp, shape (M,)
-        Diagonal classes: gap index before / after the row (-1: none); pair classes: the
-        gap index (``cls_before``) and -1.
+        0 base, 1 adjacency, 2 pair.
+    cls_gap : ndarray of intp, shape (M,)
+        Gap index (-1 for base classes).
     cls_s1, cls_s2 : ndarray of intp, shape (M,)
-        Stratum of the row (twice) or of the earlier and later row of the pair.
+        Strata (of the row twice, or of the earlier and later row of a pair).
     cell_group, cell_class : ndarray of intp, shape (C,)
         Person and class of each cell.
     prod_z : ndarray, shape (C, nz)
@@ -303,8 +304,7 @@ class ResidualStats:
     gaps: np.ndarray
     strata: np.ndarray
     cls_kind: np.ndarray
-    cls_before: np.ndarray
-    cls_after: np.ndarray
+    cls_gap: np.ndarray
     cls_s1: np.ndarray
     cls_s2: np.ndarray
     cell_group: np.ndarray
@@ -375,6 +375,26 @@ def _sorted_by(codes: np.ndarray, t: np.ndarray | None) -> bool:
     return not bool(np.any((dc == 0) & (np.diff(t) < 0)))
 
 
+class _Cells:
+    """Accumulates cells: (person, class) indices and their product sums."""
+
+    def __init__(self, nz: int, nx: int) -> None:
+        self.group: list[np.ndarray] = []
+        self.cls: list[np.ndarray] = []
+        self.pz: list[np.ndarray] = []
+        self.px: list[np.ndarray] = []
+        self.nz, self.nx = nz, nx
+
+    def add(self, group: np.ndarray, cls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pz = np.zeros((group.size, self.nz))
+        px = np.zeros((group.size, self.nx))
+        self.group.append(group)
+        self.cls.append(cls)
+        self.pz.append(pz)
+        self.px.append(px)
+        return pz, px
+
+
 def residual_stats(
     Zc: np.ndarray,
     codes: np.ndarray,
@@ -394,7 +414,7 @@ def residual_stats(
     Zc : ndarray, shape (n, q)
         Random-effects columns of each row (one grouping factor).
     codes : ndarray of int, shape (n,)
-        Person index 0..G-1 of each row.
+        Person index 0..G-1 of each row; every person has a row.
     ngroups : int
     X : ndarray, shape (n, p)
     y : ndarray, shape (n,)
@@ -429,22 +449,26 @@ def residual_stats(
     k = q + p + 1
     G = int(ngroups)
     codes = np.asarray(codes, dtype=np.intp)
-    if strata is None:
-        strata = np.zeros(n, dtype=np.intp)
-        strata_labels = np.array(["(all)"], dtype=object)
-    S = len(strata_labels) if strata_labels is not None else int(np.max(strata)) + 1
+    if strata is None or strata_labels is None or len(strata_labels) < 2:
+        strata = None
+        labels = np.array(["(all)"] if strata_labels is None else strata_labels, dtype=object)
+        S = 1
+    else:
+        labels = np.asarray(strata_labels, dtype=object)
+        S = len(labels)
     t = None
     if correlation is not None:
         if time is None:
             raise ValueError("a correlation structure needs times")
         t = np.asarray(time, dtype=float)
-    ident = _sorted_by(codes, t)
     order = None
-    if not ident:
+    if not _sorted_by(codes, t):
         order = np.lexsort((t, codes)) if t is not None else np.argsort(codes, kind="stable")
     cs = codes if order is None else codes[order]
-    ss = np.asarray(strata, dtype=np.intp)
-    ss = ss if order is None else ss[order]
+    ss = None
+    if strata is not None:
+        ss = np.asarray(strata, dtype=np.intp)
+        ss = ss if order is None else ss[order]
     cen, means, ybar = Centering.params(X, y)
     # [Z | X | y] sorted and centred, one contiguous column each
     A = np.empty((n, k), order="F")
@@ -454,24 +478,42 @@ def residual_stats(
         A[:, q : q + p] -= means
     A[:, k - 1] = y if order is None else y[order]
     A[:, k - 1] -= ybar
-    const = [bool(np.all(A[:, a] == 1.0)) for a in range(k)]
+    const = [bool(A[0, a] == 1.0) and bool(np.all(A[:, a] == 1.0)) for a in range(k)]
+    zp, xp = _zpairs(q, k), _xpairs(q, k)
+    entries = [(0, j, ab) for j, ab in enumerate(zp)] + [(1, j, ab) for j, ab in enumerate(xp)]
 
-    def prod(a: int, b: int, rows: slice = slice(None)) -> np.ndarray | None:
-        """Column a times column b (None for 1 * 1: a count)."""
+    def row_prod(a: int, b: int) -> np.ndarray:
         if const[a] and const[b]:
-            return None
-        if const[a]:
-            return A[rows, b]
-        if const[b]:
-            return A[rows, a]
-        return A[rows, a] * A[rows, b]
+            return np.ones(n)
+        if const[a] or const[b]:
+            return A[:, b if const[a] else a]
+        return A[:, a] * A[:, b]
 
+    cells = _Cells(len(zp), len(xp))
+    # ---- base terms: one cell per (person, stratum)
+    starts = np.flatnonzero(np.concatenate([[True], cs[1:] != cs[:-1]]))
+    if starts.size != G:
+        raise ValueError("every person 0..G-1 must have at least one row")
+    if S == 1:
+        pz, px = cells.add(np.arange(G), np.zeros(G, dtype=np.intp))
+        for kind, j, (a, b) in entries:
+            (pz if kind == 0 else px)[:, j] = np.add.reduceat(row_prod(a, b), starts)
+    else:
+        assert ss is not None
+        bidx, bkeys = _cell_index(cs * S + ss, G * S)
+        pz, px = cells.add(bkeys // S, bkeys % S)
+        for kind, j, (a, b) in entries:
+            (pz if kind == 0 else px)[:, j] = np.bincount(
+                bidx, weights=row_prod(a, b), minlength=bkeys.size
+            )
+    n_stratum = np.bincount(ss, minlength=S) if ss is not None else np.array([n])
     # ---- neighbouring pairs of a person and their gaps
-    if t is not None:
+    gaps = np.zeros(0)
+    n_pairs_gap = np.zeros(0, dtype=np.int64)
+    if t is not None and n > 1:
         ts = t if order is None else t[order]
         same = cs[1:] == cs[:-1]
-        dg_all = np.diff(ts)
-        dg = dg_all[same]
+        dg = np.diff(ts)[same]
         if np.any(dg <= 0):
             i = int(np.flatnonzero(same)[np.argmax(dg <= 0)]) + 1
             raise DataStructureError(
@@ -479,101 +521,26 @@ def residual_stats(
                 "each observation of a person needs a distinct time for a residual "
                 "correlation. Aggregate or drop the duplicates."
             )
-        gaps, gap_idx = _unique_gaps(dg)
-        pair_end = np.flatnonzero(same) + 1
-    else:
-        same = np.zeros(max(n - 1, 0), dtype=bool)
-        gaps = np.zeros(0)
-        gap_idx = np.zeros(0, dtype=np.intp)
-        pair_end = np.zeros(0, dtype=np.intp)
+        gaps, gidx = _unique_gaps(dg)
+        K = gaps.size
+        n_pairs_gap = np.bincount(gidx, minlength=K)
+        npairs = gidx.size
+        if npairs:
+            _pair_cells(cells, A, const, entries, cs, ss, S, K, same, gidx, G)
+    # ---- assemble, cells sorted by person
+    group = np.concatenate(cells.group).astype(np.intp)
+    cls_local = cells.cls
+    perm = np.argsort(group, kind="stable")
     K = gaps.size
-    before = np.full(n, -1, dtype=np.intp)
-    after = np.full(n, -1, dtype=np.intp)
-    before[pair_end] = gap_idx
-    after[pair_end - 1] = gap_idx
-    pooled = K <= MAX_GAP_CLASSES
-    zp, xp = _zpairs(q, k), _xpairs(q, k)
-
-    def sums(cell: np.ndarray | None, ncell: int, rows: slice, pair: bool) -> tuple:
-        """Cell sums of every product (``cell`` None: one cell per row/pair)."""
-        pz = np.empty((ncell, len(zp)))
-        px = np.empty((ncell, len(xp)))
-        for out, entries in ((pz, zp), (px, xp)):
-            for j, (a, b) in enumerate(entries):
-                if pair:
-                    # the pair (i - 1, i): a_i b_(i-1) + a_(i-1) b_i
-                    w = A[1:, a] * A[:-1, b]
-                    w += A[:-1, a] * A[1:, b]
-                else:
-                    w = prod(a, b)
-                if cell is None:
-                    out[:, j] = 1.0 if w is None else (w if not pair else w[rows])
-                else:
-                    out[:, j] = np.bincount(cell, weights=w, minlength=ncell)[:ncell]
-        return pz, px
-
-    # ---- diagonal cells
-    if pooled:
-        ncd = S * (K + 1) * (K + 1)
-        dclass = (ss * (K + 1) + (before + 1)) * (K + 1) + (after + 1)
-        row_cell, dkeys = _cell_index(cs * ncd + dclass, G * ncd)
-        d_group = dkeys // ncd
-        d_class = dkeys % ncd
-        cls_idx = np.arange(ncd)
-        d_cls = (
-            np.zeros(ncd, np.int8),
-            cls_idx // (K + 1) % (K + 1) - 1,
-            cls_idx % (K + 1) - 1,
-            cls_idx // ((K + 1) * (K + 1)),
-            cls_idx // ((K + 1) * (K + 1)),
-        )
-        pz_d, px_d = sums(row_cell, dkeys.size, slice(None), pair=False)
-    else:
-        ncd = n
-        d_group, d_class = cs, np.arange(n)
-        d_cls = (np.zeros(n, np.int8), before, after, ss, ss)
-        pz_d, px_d = sums(None, n, slice(None), pair=False)
-    # ---- pair cells
-    npairs = pair_end.size
-    if npairs:
-        s0, s1 = ss[:-1], ss[1:]
-        if pooled:
-            ncp = K * S * S
-            g_all = np.zeros(n - 1, dtype=np.intp)
-            g_all[same] = gap_idx
-            key = cs[1:] * ncp + (g_all * S + s0) * S + s1
-            key[~same] = G * ncp  # a dummy cell, dropped
-            pair_cell, pkeys = _cell_index(key, G * ncp + 1)
-            npc = pkeys.size - (1 if (~same).any() else 0)
-            pkeys = pkeys[:npc]
-            p_group = pkeys // ncp
-            p_class = pkeys % ncp
-            cls_idx = np.arange(ncp)
-            p_cls = (
-                np.ones(ncp, np.int8),
-                cls_idx // (S * S),
-                np.full(ncp, -1),
-                cls_idx // S % S,
-                cls_idx % S,
-            )
-            pz_p, px_p = sums(pair_cell, npc, slice(None), pair=True)
-        else:
-            ncp = npairs
-            p_group, p_class = cs[pair_end], np.arange(npairs)
-            p_cls = (np.ones(npairs, np.int8), gap_idx, np.full(npairs, -1), s0[same], s1[same])
-            pz_p, px_p = sums(None, npairs, same, pair=True)
-        n_pairs_gap = np.bincount(gap_idx, minlength=K)
-    else:
-        ncp = 0
-        p_group = p_class = np.zeros(0, dtype=np.intp)
-        p_cls = tuple(np.zeros(0, dtype=np.intp) for _ in range(5))
-        pz_p = np.zeros((0, len(zp)))
-        px_p = np.zeros((0, len(xp)))
-        n_pairs_gap = np.zeros(K, dtype=np.int64)
-    cat = np.concatenate
-    cell_group = cat([d_group, p_group]).astype(np.intp)
-    perm = np.argsort(cell_group, kind="stable")
-    cls = [cat([a, b]) for a, b in zip(d_cls, p_cls, strict=True)]
+    nb, na = S, K * S
+    kinds = [np.zeros(nb, np.int8), np.ones(na, np.int8), np.full(K * S * S, 2, np.int8)]
+    gap_cls = [np.full(nb, -1), np.repeat(np.arange(K), S), np.repeat(np.arange(K), S * S)]
+    s1_cls = [np.arange(nb), np.tile(np.arange(S), K), np.tile(np.repeat(np.arange(S), S), K)]
+    s2_cls = [np.arange(nb), np.tile(np.arange(S), K), np.tile(np.arange(S), K * S)]
+    offsets = [0, nb, nb + na]
+    cell_class = np.concatenate([c + offsets[min(i, 2)] for i, c in enumerate(cls_local)]).astype(
+        np.intp
+    )
     return ResidualStats(
         correlation=correlation,
         n=n,
@@ -581,20 +548,97 @@ def residual_stats(
         q=q,
         ngroups=G,
         gaps=gaps,
-        strata=np.asarray(strata_labels, dtype=object),
-        cls_kind=cls[0].astype(np.int8),
-        cls_before=cls[1].astype(np.intp),
-        cls_after=cls[2].astype(np.intp),
-        cls_s1=cls[3].astype(np.intp),
-        cls_s2=cls[4].astype(np.intp),
-        cell_group=cell_group[perm],
-        cell_class=cat([d_class, p_class + ncd]).astype(np.intp)[perm],
-        prod_z=np.ascontiguousarray(cat([pz_d, pz_p])[perm]),
-        prod_x=np.ascontiguousarray(cat([px_d, px_p])[perm]),
+        strata=labels,
+        cls_kind=np.concatenate(kinds),
+        cls_gap=np.concatenate(gap_cls).astype(np.intp),
+        cls_s1=np.concatenate(s1_cls).astype(np.intp),
+        cls_s2=np.concatenate(s2_cls).astype(np.intp),
+        cell_group=group[perm],
+        cell_class=cell_class[perm],
+        prod_z=np.ascontiguousarray(np.concatenate(cells.pz)[perm]),
+        prod_x=np.ascontiguousarray(np.concatenate(cells.px)[perm]),
         n_pairs_gap=n_pairs_gap,
-        n_stratum=np.bincount(ss, minlength=S),
+        n_stratum=n_stratum,
         centering=cen,
     )
+
+
+def _pair_cells(
+    cells: _Cells,
+    A: np.ndarray,
+    const: list[bool],
+    entries: list[tuple[int, int, tuple[int, int]]],
+    cs: np.ndarray,
+    ss: np.ndarray | None,
+    S: int,
+    K: int,
+    same: np.ndarray,
+    gidx: np.ndarray,
+    G: int,
+) -> None:
+    """Adjacency and pair cells: ``(person, gap, strata)``, over all neighbouring rows.
+
+    Products are formed on the shifted columns (row i and i - 1) for every i; rows that are
+    not neighbours (a change of person) go to a dummy cell that is dropped.
+    """
+    n1 = same.size
+    g_all = np.zeros(n1, dtype=np.intp)
+    g_all[same] = gidx
+    person = cs[1:]
+
+    def index(local: np.ndarray, nlocal: int) -> tuple[np.ndarray, np.ndarray]:
+        key = person * nlocal + local
+        key[~same] = G * nlocal  # dummy, the largest key
+        idx, keys = _cell_index(key, G * nlocal + 1)
+        if keys.size and keys[-1] == G * nlocal:
+            keys = keys[:-1]
+        return idx, keys
+
+    def shifted(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """(a_i b_i + a_(i-1) b_(i-1), a_i b_(i-1) + a_(i-1) b_i) for i = 1..n-1."""
+        if const[a] and const[b]:
+            return np.full(n1, 2.0), np.full(n1, 2.0)
+        ca, cb = A[:, a], A[:, b]
+        diag = ca[1:] * cb[1:]
+        diag += ca[:-1] * cb[:-1]
+        off = ca[1:] * cb[:-1]
+        off += ca[:-1] * cb[1:]
+        return diag, off
+
+    if S == 1:
+        idx, keys = index(g_all, K)
+        nc = keys.size
+        # adjacency and pair terms share the cells (person, gap)
+        pz_a, px_a = cells.add(keys // K, keys % K)
+        pz_p, px_p = cells.add(keys // K, keys % K)
+        for kind, j, (a, b) in entries:
+            diag, off = shifted(a, b)
+            (pz_a if kind == 0 else px_a)[:, j] = np.bincount(idx, diag, nc + 1)[:nc]
+            (pz_p if kind == 0 else px_p)[:, j] = np.bincount(idx, off, nc + 1)[:nc]
+        return
+    assert ss is not None
+    s0, s1 = ss[:-1], ss[1:]
+    # adjacency: the later row's term in (gap, s1), the earlier row's in (gap, s0)
+    idx1, keys1 = index(g_all * S + s1, K * S)
+    idx0, keys0 = index(g_all * S + s0, K * S)
+    allkeys = np.union1d(keys1, keys0)
+    pos1 = np.searchsorted(allkeys, keys1)
+    pos0 = np.searchsorted(allkeys, keys0)
+    pz_a, px_a = cells.add(allkeys // (K * S), allkeys % (K * S))
+    idxp, keysp = index((g_all * S + s0) * S + s1, K * S * S)
+    pz_p, px_p = cells.add(keysp // (K * S * S), keysp % (K * S * S))
+    na, nk1, nk0, npc = allkeys.size, keys1.size, keys0.size, keysp.size
+    for kind, j, (a, b) in entries:
+        ca, cb = A[:, a], A[:, b]
+        later = ca[1:] * cb[1:]
+        earlier = ca[:-1] * cb[:-1]
+        col = np.zeros(na)
+        np.add.at(col, pos1, np.bincount(idx1, later, nk1 + 1)[:nk1])
+        np.add.at(col, pos0, np.bincount(idx0, earlier, nk0 + 1)[:nk0])
+        (pz_a if kind == 0 else px_a)[:, j] = col
+        off = ca[1:] * cb[:-1]
+        off += ca[:-1] * cb[1:]
+        (pz_p if kind == 0 else px_p)[:, j] = np.bincount(idxp, off, npc + 1)[:npc]
 
 
 # ----------------------------------------------------------------------------------------
@@ -659,9 +703,6 @@ class CorrelatedDeviance:
         self._zp, self._xp = _zpairs(self.q, k), _xpairs(self.q, k)
         self._zpos = {ab: j for j, ab in enumerate(self._zp)}
         self._xpos = {ab: j for j, ab in enumerate(self._xp)}
-        diag = stats.cls_kind == 0
-        self._cls_diag = np.flatnonzero(diag)
-        self._cls_pair = np.flatnonzero(~diag)
         self.core = BlockDeviance(self._base_stats(), self.ncols, reml)
         self.ntheta_re = self.core.ntheta
         self.ntheta = self.ntheta_re + self.n_resid
@@ -699,12 +740,13 @@ class CorrelatedDeviance:
             c = np.zeros(K + 1)
             s = np.zeros(K)
             logdet_r = 0.0
-        ccoef = np.empty(st.cls_kind.size)
-        d, pr = self._cls_diag, self._cls_pair
-        w1 = inv[st.cls_s1]
-        ccoef[d] = (1.0 + c[st.cls_before[d]] + c[st.cls_after[d]]) * w1[d] ** 2
-        if pr.size:
-            ccoef[pr] = -s[st.cls_before[pr]] * w1[pr] * inv[st.cls_s2[pr]] if K else 0.0
+        kind, gap = st.cls_kind, st.cls_gap
+        w1, w2 = inv[st.cls_s1], inv[st.cls_s2]
+        ccoef = w1 * w2
+        if K:
+            cg = np.where(kind == 1, c[gap], 0.0)
+            sg = np.where(kind == 2, s[gap], 0.0)
+            ccoef *= np.where(kind == 0, 1.0, cg - sg)
         logdet = logdet_r - 2.0 * float(st.n_stratum @ np.log(inv))
         return ccoef[st.cell_class], logdet
 
