@@ -74,16 +74,25 @@ def main() -> None:
     args = ap.parse_args()
     df = simulate(args.persons, args.waves)
     print(f"uptime: {os.popen('uptime').read().strip()}")
-    print(f"{args.persons} persons x {args.waves} waves, FIML, "
-          f"{int(df.isna().sum().sum())} missing values")
+    print(
+        f"{args.persons} persons x {args.waves} waves, FIML, "
+        f"{int(df.isna().sum().sum())} missing values"
+    )
     out = {}
     for kind in ("riclpm", "clpm"):
         secs, res = time_python(df, args.waves, kind)
         g = res.glance().iloc[0]
-        out[kind] = {"python_s": secs, "chisq": float(g["chisq"]), "df": int(g["df"]),
-                     "iterations": int(g["iterations"]), "params": res.tidy()}
-        print(f"sleeppain {kind}: {secs:.2f} s (median of 3), chisq {g['chisq']:.3f} on "
-              f"{g['df']} df, {int(g['npar'])} parameters, {res.accounting().patterns} patterns")
+        out[kind] = {
+            "python_s": secs,
+            "chisq": float(g["chisq"]),
+            "df": int(g["df"]),
+            "iterations": int(g["iterations"]),
+            "params": res.tidy(),
+        }
+        print(
+            f"sleeppain {kind}: {secs:.2f} s (median of 3), chisq {g['chisq']:.3f} on "
+            f"{g['df']} df, {int(g['npar'])} parameters, {res.accounting().patterns} patterns"
+        )
     rscript = shutil.which("Rscript")
     if args.no_r or rscript is None:
         print("lavaan: not run (--no-r or Rscript absent)")
@@ -92,20 +101,25 @@ def main() -> None:
         csv = Path(tmp) / "panel.csv"
         df.to_csv(csv, index=False, na_rep="NA")
         res_json = Path(tmp) / "lavaan.json"
-        subprocess.run([rscript, str(HERE / "bench_panel.R"), str(csv), str(args.waves),
-                        str(res_json)], check=True)
+        subprocess.run(
+            [rscript, str(HERE / "bench_panel.R"), str(csv), str(args.waves), str(res_json)],
+            check=True,
+        )
         lav = json.loads(res_json.read_text())
     for kind in ("riclpm", "clpm"):
         r = lav[kind]
         ref = pd.DataFrame(r["params"])
-        ref["term"] = np.where(ref["op"] == "~1", ref["lhs"] + " ~1",
-                               ref["lhs"] + " " + ref["op"] + " " + ref["rhs"])
+        ref["term"] = np.where(
+            ref["op"] == "~1", ref["lhs"] + " ~1", ref["lhs"] + " " + ref["op"] + " " + ref["rhs"]
+        )
         m = out[kind]["params"].merge(ref, on="term")
         diff = float(np.max(np.abs(m["estimate"] - m["est"])))
         ratio = r["seconds"] / out[kind]["python_s"]
-        print(f"lavaan {kind}: {r['seconds']:.2f} s; sleeppain is {ratio:.1f}x faster; "
-              f"chisq {r['chisq']:.3f} (diff {out[kind]['chisq'] - r['chisq']:.2e}); "
-              f"max |estimate diff| {diff:.1e} over {len(m)} parameters")
+        print(
+            f"lavaan {kind}: {r['seconds']:.2f} s; sleeppain is {ratio:.1f}x faster; "
+            f"chisq {r['chisq']:.3f} (diff {out[kind]['chisq'] - r['chisq']:.2e}); "
+            f"max |estimate diff| {diff:.1e} over {len(m)} parameters"
+        )
 
 
 if __name__ == "__main__":

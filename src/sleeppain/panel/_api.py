@@ -106,7 +106,7 @@ def riclpm(
     >>> res.effects().index.tolist()
     ['sleep->sleep', 'pain->sleep', 'sleep->pain', 'pain->pain']
     >>> int(res.glance()["df"].iloc[0])
-    13
+    17
     """
     return _fit_panel(
         "riclpm", data, x, y, names, variables, constrained, missing, id, wave, covariates
@@ -124,6 +124,7 @@ def clpm(
     missing: str = "fiml",
     id: str | None = None,
     wave: str | None = None,
+    covariates: Sequence[str] | None = None,
 ) -> PanelResult:
     """Traditional cross-lagged panel model (CLPM).
 
@@ -131,8 +132,9 @@ def clpm(
     wave; first-wave (co)variances and per-wave residual (co)variances are free, and so
     are the observed means. It is the RI-CLPM with the random-intercept (co)variances
     fixed at zero, so ``sp.panel.anova_panel(clpm_fit, riclpm_fit)`` tests the random
-    intercepts as the RI-CLPM tutorial does. Arguments as :func:`riclpm` (no covariates:
-    there are no random intercepts for them to predict). Needs at least two waves.
+    intercepts as the RI-CLPM tutorial does. Arguments as :func:`riclpm`; ``covariates``
+    raises :class:`~sleeppain.SpecificationError` (there are no random intercepts for them
+    to predict). Needs at least two waves.
 
     Examples
     --------
@@ -144,7 +146,9 @@ def clpm(
     >>> res.effects()["wave"].tolist()
     [2, 3, 2, 3, 2, 3, 2, 3]
     """
-    return _fit_panel("clpm", data, x, y, names, variables, constrained, missing, id, wave, None)
+    return _fit_panel(
+        "clpm", data, x, y, names, variables, constrained, missing, id, wave, covariates
+    )
 
 
 def _fit_panel(
