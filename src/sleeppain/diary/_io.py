@@ -102,9 +102,9 @@ def _check_compressed(path: str) -> None:
 
 
 def _read_sample(path: str, encoding: str, enc_flag: str) -> str:
-    _check_compressed(path)
     opener = _opener(path)
     try:
+        _check_compressed(path)
         with opener(path, "rt", encoding=encoding, newline="") as fh:
             return fh.read(_SAMPLE_CHARS)
     except UnicodeDecodeError as exc:
@@ -115,9 +115,11 @@ def _read_sample(path: str, encoding: str, enc_flag: str) -> str:
             f"position {exc.start})",
             f"Pass its encoding, e.g. {enc_flag}latin-1 (or cp1252, utf-16).",
         ) from None
+    except PermissionError:
+        raise _fail(path, "no permission to read it", "Check the file's permissions.") from None
     except (EOFError, zlib.error, gzip.BadGzipFile, OSError, lzma.LZMAError) as exc:
-        if isinstance(exc, FileNotFoundError | IsADirectoryError | PermissionError):
-            raise
+        if opener is open:
+            raise _fail(path, f"it cannot be read ({exc})", "Check the file.") from None
         raise _fail(
             path,
             f"the compressed file is truncated or damaged ({exc})",
