@@ -482,34 +482,15 @@ def residual_stats(
     zp, xp = _zpairs(q, k), _xpairs(q, k)
     entries = [(0, j, ab) for j, ab in enumerate(zp)] + [(1, j, ab) for j, ab in enumerate(xp)]
 
-    def row_prod(a: int, b: int) -> np.ndarray:
-        if const[a] and const[b]:
-            return np.ones(n)
-        if const[a] or const[b]:
-            return A[:, b if const[a] else a]
-        return A[:, a] * A[:, b]
-
     cells = _Cells(len(zp), len(xp))
-    # ---- base terms: one cell per (person, stratum)
     starts = np.flatnonzero(np.concatenate([[True], cs[1:] != cs[:-1]]))
     if starts.size != G:
         raise ValueError("every person 0..G-1 must have at least one row")
-    if S == 1:
-        pz, px = cells.add(np.arange(G), np.zeros(G, dtype=np.intp))
-        for kind, j, (a, b) in entries:
-            (pz if kind == 0 else px)[:, j] = np.add.reduceat(row_prod(a, b), starts)
-    else:
-        assert ss is not None
-        bidx, bkeys = _cell_index(cs * S + ss, G * S)
-        pz, px = cells.add(bkeys // S, bkeys % S)
-        for kind, j, (a, b) in entries:
-            (pz if kind == 0 else px)[:, j] = np.bincount(
-                bidx, weights=row_prod(a, b), minlength=bkeys.size
-            )
     n_stratum = np.bincount(ss, minlength=S) if ss is not None else np.array([n])
     # ---- neighbouring pairs of a person and their gaps
     gaps = np.zeros(0)
     n_pairs_gap = np.zeros(0, dtype=np.int64)
+    pairs: _PairStage | None = None
     if t is not None and n > 1:
         ts = t if order is None else t[order]
         same = cs[1:] == cs[:-1]
@@ -522,11 +503,39 @@ def residual_stats(
                 "correlation. Aggregate or drop the duplicates."
             )
         gaps, gidx = _unique_gaps(dg)
-        K = gaps.size
-        n_pairs_gap = np.bincount(gidx, minlength=K)
-        npairs = gidx.size
-        if npairs:
-            _pair_cells(cells, A, const, entries, cs, ss, S, K, same, gidx, G)
+        n_pairs_gap = np.bincount(gidx, minlength=gaps.size)
+        if gidx.size:
+            pairs = _PairStage(cells, cs, ss, S, gaps.size, same, gidx, G)
+    # ---- base terms: one cell per (person, stratum); then the pair stage's cells
+    if S == 1:
+        base = cells.add(np.arange(G), np.zeros(G, dtype=np.intp))
+        counts = np.diff(np.append(starts, n)).astype(float)
+
+        def base_sum(P: np.ndarray | None) -> np.ndarray:
+            return counts if P is None else np.add.reduceat(P, starts)
+    else:
+        assert ss is not None
+        bidx, bkeys = _cell_index(cs * S + ss, G * S)
+        base = cells.add(bkeys // S, bkeys % S)
+
+        def base_sum(P: np.ndarray | None) -> np.ndarray:
+            return np.bincount(bidx, weights=P, minlength=bkeys.size).astype(float)
+
+    # cells were added pair stage first: move the base cells to the front (class offsets)
+    for lst in (cells.group, cells.cls, cells.pz, cells.px):
+        lst.insert(0, lst.pop())
+    for kind, j, (a, b) in entries:
+        ca = None if const[a] else A[:, a]
+        cb = None if const[b] else A[:, b]
+        if ca is None and cb is None:
+            P = None
+        elif ca is None or cb is None:
+            P = cb if ca is None else ca
+        else:
+            P = ca * cb
+        base[kind][:, j] = base_sum(P)
+        if pairs is not None:
+            pairs.fill(kind, j, ca, cb, P)
     # ---- assemble, cells sorted by person
     group = np.concatenate(cells.group).astype(np.intp)
     cls_local = cells.cls
@@ -563,82 +572,92 @@ def residual_stats(
     )
 
 
-def _pair_cells(
-    cells: _Cells,
-    A: np.ndarray,
-    const: list[bool],
-    entries: list[tuple[int, int, tuple[int, int]]],
-    cs: np.ndarray,
-    ss: np.ndarray | None,
-    S: int,
-    K: int,
-    same: np.ndarray,
-    gidx: np.ndarray,
-    G: int,
-) -> None:
-    """Adjacency and pair cells: ``(person, gap, strata)``, over all neighbouring rows.
+class _PairStage:
+    """Adjacency and pair cells ``(person, gap, strata)`` over all neighbouring rows.
 
-    Products are formed on the shifted columns (row i and i - 1) for every i; rows that are
-    not neighbours (a change of person) go to a dummy cell that is dropped.
+    Products are formed on shifted columns (rows i and i - 1, for every i); rows that are
+    not neighbours (a change of person) go to a dummy cell that is dropped. ``fill`` takes
+    the row products already formed for the base cells, so each entry costs one addition
+    (adjacency) and two multiplications (pairs) per row.
     """
-    n1 = same.size
-    g_all = np.zeros(n1, dtype=np.intp)
-    g_all[same] = gidx
-    person = cs[1:]
 
-    def index(local: np.ndarray, nlocal: int) -> tuple[np.ndarray, np.ndarray]:
-        key = person * nlocal + local
-        key[~same] = G * nlocal  # dummy, the largest key
-        idx, keys = _cell_index(key, G * nlocal + 1)
-        if keys.size and keys[-1] == G * nlocal:
+    def __init__(
+        self,
+        cells: _Cells,
+        cs: np.ndarray,
+        ss: np.ndarray | None,
+        S: int,
+        K: int,
+        same: np.ndarray,
+        gidx: np.ndarray,
+        G: int,
+    ) -> None:
+        self.S, self.same, self.G = S, same, G
+        g_all = np.zeros(same.size, dtype=np.intp)
+        g_all[same] = gidx
+        self.person = cs[1:]
+        if S == 1:
+            self.idx, keys = self._index(g_all, K)
+            self.nc = keys.size
+            # adjacency and pair terms share the cells (person, gap)
+            self.adj = cells.add(keys // K, keys % K)
+            self.pair = cells.add(keys // K, keys % K)
+            self.count2 = 2.0 * np.bincount(self.idx, minlength=self.nc + 1)[: self.nc]
+            return
+        assert ss is not None
+        s0, s1 = ss[:-1], ss[1:]
+        # adjacency: the later row's term in (gap, s1), the earlier row's in (gap, s0)
+        self.idx1, keys1 = self._index(g_all * S + s1, K * S)
+        self.idx0, keys0 = self._index(g_all * S + s0, K * S)
+        allkeys = np.union1d(keys1, keys0)
+        self.pos1 = np.searchsorted(allkeys, keys1)
+        self.pos0 = np.searchsorted(allkeys, keys0)
+        self.na, self.nk1, self.nk0 = allkeys.size, keys1.size, keys0.size
+        self.adj = cells.add(allkeys // (K * S), allkeys % (K * S))
+        self.idxp, keysp = self._index((g_all * S + s0) * S + s1, K * S * S)
+        self.npc = keysp.size
+        self.pair = cells.add(keysp // (K * S * S), keysp % (K * S * S))
+
+    def _index(self, local: np.ndarray, nlocal: int) -> tuple[np.ndarray, np.ndarray]:
+        key = self.person * nlocal + local
+        key[~self.same] = self.G * nlocal  # dummy, the largest key
+        idx, keys = _cell_index(key, self.G * nlocal + 1)
+        if keys.size and keys[-1] == self.G * nlocal:
             keys = keys[:-1]
         return idx, keys
 
-    def shifted(a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
-        """(a_i b_i + a_(i-1) b_(i-1), a_i b_(i-1) + a_(i-1) b_i) for i = 1..n-1."""
-        if const[a] and const[b]:
-            return np.full(n1, 2.0), np.full(n1, 2.0)
-        ca, cb = A[:, a], A[:, b]
-        diag = ca[1:] * cb[1:]
-        diag += ca[:-1] * cb[:-1]
-        off = ca[1:] * cb[:-1]
-        off += ca[:-1] * cb[1:]
-        return diag, off
-
-    if S == 1:
-        idx, keys = index(g_all, K)
-        nc = keys.size
-        # adjacency and pair terms share the cells (person, gap)
-        pz_a, px_a = cells.add(keys // K, keys % K)
-        pz_p, px_p = cells.add(keys // K, keys % K)
-        for kind, j, (a, b) in entries:
-            diag, off = shifted(a, b)
-            (pz_a if kind == 0 else px_a)[:, j] = np.bincount(idx, diag, nc + 1)[:nc]
-            (pz_p if kind == 0 else px_p)[:, j] = np.bincount(idx, off, nc + 1)[:nc]
-        return
-    assert ss is not None
-    s0, s1 = ss[:-1], ss[1:]
-    # adjacency: the later row's term in (gap, s1), the earlier row's in (gap, s0)
-    idx1, keys1 = index(g_all * S + s1, K * S)
-    idx0, keys0 = index(g_all * S + s0, K * S)
-    allkeys = np.union1d(keys1, keys0)
-    pos1 = np.searchsorted(allkeys, keys1)
-    pos0 = np.searchsorted(allkeys, keys0)
-    pz_a, px_a = cells.add(allkeys // (K * S), allkeys % (K * S))
-    idxp, keysp = index((g_all * S + s0) * S + s1, K * S * S)
-    pz_p, px_p = cells.add(keysp // (K * S * S), keysp % (K * S * S))
-    na, nk1, nk0, npc = allkeys.size, keys1.size, keys0.size, keysp.size
-    for kind, j, (a, b) in entries:
-        ca, cb = A[:, a], A[:, b]
-        later = ca[1:] * cb[1:]
-        earlier = ca[:-1] * cb[:-1]
-        col = np.zeros(na)
-        np.add.at(col, pos1, np.bincount(idx1, later, nk1 + 1)[:nk1])
-        np.add.at(col, pos0, np.bincount(idx0, earlier, nk0 + 1)[:nk0])
-        (pz_a if kind == 0 else px_a)[:, j] = col
-        off = ca[1:] * cb[:-1]
-        off += ca[:-1] * cb[1:]
-        (pz_p if kind == 0 else px_p)[:, j] = np.bincount(idxp, off, npc + 1)[:npc]
+    def fill(
+        self, kind: int, j: int, ca: np.ndarray | None, cb: np.ndarray | None, P: np.ndarray | None
+    ) -> None:
+        """Entry ``j`` of ``prod_z`` (kind 0) or ``prod_x`` (kind 1) from the columns
+        ``ca``, ``cb`` (None: a column of ones) and their row product ``P`` (None: ones)."""
+        adj = self.adj[kind]
+        pair = self.pair[kind]
+        if self.S == 1:
+            nc = self.nc
+            if P is None:
+                adj[:, j] = pair[:, j] = self.count2
+                return
+            diag = P[1:] + P[:-1]
+            adj[:, j] = np.bincount(self.idx, diag, nc + 1)[:nc]
+            if ca is None or cb is None:  # a_i b_(i-1) + a_(i-1) b_i = b_i + b_(i-1)
+                pair[:, j] = adj[:, j]
+                return
+            off = ca[1:] * cb[:-1]
+            off += ca[:-1] * cb[1:]
+            pair[:, j] = np.bincount(self.idx, off, nc + 1)[:nc]
+            return
+        n1 = self.same.size
+        Pf = np.ones(n1 + 1) if P is None else P
+        col = np.zeros(self.na)
+        np.add.at(col, self.pos1, np.bincount(self.idx1, Pf[1:], self.nk1 + 1)[: self.nk1])
+        np.add.at(col, self.pos0, np.bincount(self.idx0, Pf[:-1], self.nk0 + 1)[: self.nk0])
+        adj[:, j] = col
+        oa = np.ones(n1 + 1) if ca is None else ca
+        ob = np.ones(n1 + 1) if cb is None else cb
+        off = oa[1:] * ob[:-1]
+        off += oa[:-1] * ob[1:]
+        pair[:, j] = np.bincount(self.idxp, off, self.npc + 1)[: self.npc]
 
 
 # ----------------------------------------------------------------------------------------
