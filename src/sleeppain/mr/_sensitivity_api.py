@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+import sleeppain.mr._sensitivity as S
 from sleeppain.errors import SpecificationError
-from sleeppain.mr import _sensitivity as S
 from sleeppain.mr._api import _arrays, _rsq_side, _trait_name
 from sleeppain.mr._harmonise import HarmonisedData, as_table
 from sleeppain.mr._results import check_schema, estimates_frame
