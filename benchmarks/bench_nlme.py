@@ -14,7 +14,7 @@ Parts:
     against ``nlme::lme(y ~ x, random = ~ x | id, correlation = corCAR1(form = ~ t | id))``
     on the same data in the same run (``Rscript benchmarks/bench_nlme.R``, which times only
     the lme call); REML.
-(b) 10M rows: 333,334 persons x 30 days (10% missing), the same model with CAR(1) on
+(b) 10M rows: 370,371 persons x 30 days (10% missing), the same model with CAR(1) on
     whole days (a missing day is a gap of 2), in a subprocess: fit time, peak RSS and the
     fit's peak allocation (tracemalloc, second run).
 
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         rows = part_a(200, 14, 2, args.skip_r) + part_b(3000, 30)
     else:
-        rows = part_a(2000, 30, 3, args.skip_r) + part_b(333_334, 30)
+        rows = part_a(2000, 30, 3, args.skip_r) + part_b(370_371, 30)
     print(markdown(rows))
     print(f"load after: {os.getloadavg()}")
     return 0
