@@ -7,6 +7,12 @@ Hessian of the deviance as a function of ``varpar`` (``devfun_vp``: not profiled
 sigma; REML-adjusted for REML fits), ``vcov(varpar) = 2 h^+`` (pseudo-inverse over
 eigenvalues > 1e-8), and for a contrast ``L`` with ``v = L' C L`` (``C = vcov(beta)``)
 and ``g_k = L' (dC/dvarpar_k) L``, ``df = 2 v^2 / (g' vcov(varpar) g)``.
+With a residual structure (``correlation=`` / ``weights=``) ``varpar`` also holds the
+transformed phi and the log SD ratios (the optimiser's ``x``, then sigma): lmerTest's
+approach extended to every variance parameter, as the df of a contrast do not depend on
+how the parameters are written at the optimum. Checked against the same formula computed
+independently in R (numDeriv's Hessian of the dense marginal REML deviance and Jacobian of
+``vcov(beta)`` at nlme 3.1-162's optimum; tests/reference/nlme/make_refs.R) to rtol 1e-3.
 Derivatives: the Hessian is the Richardson-extrapolated Jacobian of the analytic gradient of
 ``devfun_vp`` (block path) or a Richardson Hessian of its values (general path); ``dC/dtheta``
 by Richardson differences of ``sigma^2 (X'V^{-1}X)^{-1}`` (numDeriv's scheme). Agreement with

@@ -97,6 +97,9 @@ class LmmResult(ResultMixin):
         Rows used and rows dropped with reasons.
     is_singular : bool
         lme4's ``isSingular(fit, tol = 1e-4)``.
+    residual : ResidualFit or None
+        The residual structure (``correlation=``, ``weights=``) and its estimates; see
+        ``phi``, ``correlation`` and ``varident``.
     df_method : {"satterthwaite", "z"}
         Inference for fixed effects: Satterthwaite's t (lmerTest) or large-sample z.
     design, solution, evaluator
