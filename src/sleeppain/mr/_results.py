@@ -607,6 +607,8 @@ class BidirectionalMRResult(ResultMixin):
                         {"value": [v for _, v in sub.header]}, index=[k for k, _ in sub.header]
                     ),
                     title=f"{d}",
+                    header=False,
+                    left=True,
                 )
             )
             tables += [
