@@ -309,14 +309,29 @@ def read_sumstats(
     """
     if decimal not in (".", ","):
         raise SpecificationError(f"read_sumstats: decimal={decimal!r}; use '.' or ','.")
+    raw, where = _load(path)
+    fmt = _resolve_format(raw, format, columns)
+    out = _map_columns(raw, fmt, columns, where, decimal)
+    _clean(out, where, decimal)
+    _fill(out, samplesize=samplesize, ncase=ncase, ncontrol=ncontrol)
+    if trait is not None:
+        out["trait"] = trait
+    return out.reset_index(drop=True)
+
+
+def _load(path: str | os.PathLike[str] | pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Stage 1: the raw table (a copy of a DataFrame, or read from the file) and its name."""
     if isinstance(path, pd.DataFrame):
-        raw = path.copy()
-        where = "the DataFrame"
+        raw, where = path.copy(), "the DataFrame"
     else:
         p = Path(path)
-        raw = _read_file(p)
-        where = str(p)
+        raw, where = _read_file(p), str(p)
     raw.columns = [str(c) for c in raw.columns]
+    return raw, where
+
+
+def _resolve_format(raw: pd.DataFrame, format: str, columns: Mapping[str, str] | None) -> str:
+    """Stage 2: the layout, given or recognised from the header."""
     if columns is not None:
         fmt = "columns" if format == "auto" else format
     else:
@@ -326,12 +341,24 @@ def read_sumstats(
             f"read_sumstats: unknown format {format!r}; choose one of "
             f"{', '.join(['auto', *_FORMATS, 'columns'])}."
         )
+    return fmt
+
+
+def _map_columns(
+    raw: pd.DataFrame,
+    fmt: str,
+    columns: Mapping[str, str] | None,
+    where: str,
+    decimal: str,
+) -> pd.DataFrame:
+    """Stage 3: the standard columns from the layout's names (beta from an odds ratio)."""
     if fmt == "twosamplemr":
-        ren = {}
-        for c in raw.columns:
-            for suf in (".exposure", ".outcome"):
-                if c.endswith(suf):
-                    ren[c] = c[: -len(suf)]
+        ren = {
+            c: c[: -len(suf)]
+            for c in raw.columns
+            for suf in (".exposure", ".outcome")
+            if c.endswith(suf)
+        }
         raw = raw.rename(columns=ren)
     mapping: dict[str, str] = dict(_FORMATS.get(fmt, {}))
     if columns:
@@ -351,39 +378,47 @@ def read_sumstats(
             _to_numeric(ratio, where, decimal)
             with np.errstate(divide="ignore", invalid="ignore"):
                 out["beta"] = np.log(ratio["beta"].where(ratio["beta"] > 0))
+    finngen_ids = fmt == "finngen" and {"#chrom", "pos", "ref", "alt"} <= set(raw.columns)
     missing = [c for c in ("SNP", "beta", "se", "effect_allele") if out[c].isna().all()]
-    if (
-        fmt == "finngen"
-        and "SNP" in missing
-        and {"#chrom", "pos", "ref", "alt"} <= set(raw.columns)
-    ):
+    if finngen_ids and "SNP" in missing:
         missing.remove("SNP")
     if missing:
         raise DataStructureError(
             f"read_sumstats: {where} (format {fmt!r}) has no usable column for {missing}. "
             f"Its columns are {list(raw.columns)[:15]}; map them with columns={{...}}."
         )
+    if finngen_ids:
+        out["SNP"] = _finngen_ids(raw)
     if fmt == "finngen":
-        ids = (
-            raw["#chrom"].astype(str)
-            + ":"
-            + raw["pos"].astype(str)
-            + ":"
-            + raw["ref"].astype(str)
-            + ":"
-            + raw["alt"].astype(str)
-        )
-        rs = (
-            raw["rsids"].astype(object)
-            if "rsids" in raw.columns
-            else pd.Series(np.nan, index=raw.index, dtype=object)
-        )
-        first = rs.where(rs.notna(), None).map(
-            lambda v: None if v is None else str(v).split(",")[0].strip()
-        )
-        out["SNP"] = first.where(first.notna() & (first != ""), ids)
         if "nearest_genes" in raw.columns:
             out["nearest_genes"] = raw["nearest_genes"]
+    return out
+
+
+def _finngen_ids(raw: pd.DataFrame) -> pd.Series:
+    """FinnGen variant ids: the first of ``rsids``, else ``chr:pos:ref:alt``."""
+    ids = (
+        raw["#chrom"].astype(str)
+        + ":"
+        + raw["pos"].astype(str)
+        + ":"
+        + raw["ref"].astype(str)
+        + ":"
+        + raw["alt"].astype(str)
+    )
+    rs = (
+        raw["rsids"].astype(object)
+        if "rsids" in raw.columns
+        else pd.Series(np.nan, index=raw.index, dtype=object)
+    )
+    first = rs.where(rs.notna(), None).map(
+        lambda v: None if v is None else str(v).split(",")[0].strip()
+    )
+    return first.where(first.notna() & (first != ""), ids)
+
+
+def _clean(out: pd.DataFrame, where: str, decimal: str) -> None:
+    """Stage 4: numbers, upper-case alleles, text ids, one label per chromosome, checks."""
     _to_numeric(out, where, decimal)
     for c in ("effect_allele", "other_allele"):
         col = out[c].astype(object)
@@ -391,6 +426,16 @@ def read_sumstats(
     out["SNP"] = out["SNP"].astype(object).where(out["SNP"].isna(), out["SNP"].astype(str))
     out["chr"] = normalise_chromosome(out["chr"])
     _check_frequencies(out, where)
+
+
+def _fill(
+    out: pd.DataFrame,
+    *,
+    samplesize: float | None,
+    ncase: float | None,
+    ncontrol: float | None,
+) -> None:
+    """Stage 5: constant sample sizes, and p-values from beta/se where the file has none."""
     if samplesize is not None:
         out["samplesize"] = float(samplesize)
     if ncase is not None:
@@ -403,6 +448,3 @@ def read_sumstats(
     if need_p.any():
         z = (out.loc[need_p, "beta"] / out.loc[need_p, "se"]).abs().to_numpy(dtype=float)
         out.loc[need_p, "pval"] = 2.0 * stats.norm.sf(z)
-    if trait is not None:
-        out["trait"] = trait
-    return out.reset_index(drop=True)
