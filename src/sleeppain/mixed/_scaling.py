@@ -22,7 +22,10 @@ intercept column, and in a random-effect term only when that term has its own in
 term). Every non-constant column is scaled to unit standard deviation.
 
 The stage runs when a model is badly scaled (:func:`needs_scaling`); a well-scaled model
-takes the original path unchanged.
+takes the original path unchanged. Satterthwaite's df are invariant to the
+parametrisation, but their numerical derivatives are not: on a badly scaled design they
+should come from :func:`satterthwaite_parts_standardized` (the parts of the standardised
+fit mapped to the original coefficients).
 
 Examples
 --------
@@ -57,6 +60,7 @@ __all__ = [
     "PredictorScaling",
     "needs_scaling",
     "optimize_checked",
+    "satterthwaite_parts_standardized",
     "standardize",
 ]
 
@@ -251,3 +255,64 @@ def optimize_checked(
         "that scale), mapped back",
     )
     return theta, record
+
+
+def satterthwaite_parts_standardized(
+    design: Design, theta: np.ndarray, sigma: float, *, reml: bool, stacklevel: int = 2
+) -> Any:
+    """Satterthwaite ingredients computed on the standardised design, for ``design``'s beta.
+
+    lmerTest's method differentiates the deviance in the variance parameters (theta,
+    sigma); with a predictor around 1e4 the original theta spans ten orders of magnitude
+    (a slope factor of 1e-4 beside an intercept factor of 4e3) and the finite differences
+    are meaningless. Satterthwaite's df of a contrast ``l' beta`` are invariant to the
+    parametrisation, so they are computed as the df of ``(A' l)' beta_s`` on the
+    standardised fit: ``vcov_beta = A V_s A'`` and each Jacobian ``A J_s A'``, with
+    ``vcov_varpar``, ``hessian`` and ``varpar`` in the standardised variance parameters.
+
+    Parameters
+    ----------
+    design : Design
+        The original design.
+    theta : ndarray
+        Its theta at the optimum (original parametrisation).
+    sigma : float
+    reml : bool
+
+    Returns
+    -------
+    SatterthwaiteParts
+        For the original coefficients; pass to
+        :func:`~sleeppain.mixed.inference.satterthwaite_df`.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> import sleeppain as sp
+    >>> from sleeppain.mixed.inference import satterthwaite_df
+    >>> rng = np.random.default_rng(2)
+    >>> g = np.repeat(np.arange(20), 8)
+    >>> df = pd.DataFrame({"x": 1e4 + 5 * rng.normal(size=160), "g": g})
+    >>> b0, b1 = 2 * rng.normal(size=20), 0.2 * rng.normal(size=20)
+    >>> df["y"] = b0[g] + (0.3 + b1[g]) * (df.x - 1e4) + rng.normal(size=160)
+    >>> fit = sp.lmm("y ~ x + (1 + x | g)", df)
+    >>> parts = satterthwaite_parts_standardized(fit.design, fit.theta, fit.sigma, reml=True)
+    >>> bool(15 < satterthwaite_df(parts)[1] < 25)
+    True
+    """
+    from sleeppain.mixed.deviance import deviance_from_design
+    from sleeppain.mixed.inference import SatterthwaiteParts, satterthwaite_parts
+
+    sc = standardize(design)
+    dev_s = deviance_from_design(sc.design, reml=reml)
+    theta_s = sc.theta_to_standard(np.asarray(theta, dtype=float))
+    parts = satterthwaite_parts(dev_s, theta_s, sigma, stacklevel=stacklevel + 1)
+    A = sc.fixed
+    return SatterthwaiteParts(
+        varpar=parts.varpar,
+        hessian=parts.hessian,
+        vcov_varpar=parts.vcov_varpar,
+        vcov_beta=A @ parts.vcov_beta @ A.T,
+        jac=np.einsum("ij,kjl,ml->kim", A, parts.jac, A),
+        messages=parts.messages,
+    )

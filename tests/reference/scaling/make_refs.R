@@ -7,6 +7,7 @@
 # Usage: Rscript tests/reference/scaling/make_refs.R   (writes scaling_refs.json here)
 suppressPackageStartupMessages({
   library(lme4)
+  library(lmerTest)
   library(jsonlite)
 })
 here <- dirname(normalizePath(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)[1])))
@@ -14,7 +15,7 @@ here <- dirname(normalizePath(sub("^--file=", "", grep("^--file=", commandArgs(F
 fit_one <- function(formula, d, reml) {
   warn <- character(0)
   fit <- withCallingHandlers(
-    tryCatch(lmer(formula, d, REML = reml), error = function(e) e),
+    tryCatch(lmerTest::lmer(formula, d, REML = reml), error = function(e) e),
     warning = function(w) {
       warn <<- c(warn, conditionMessage(w))
       invokeRestart("muffleWarning")
@@ -29,6 +30,8 @@ fit_one <- function(formula, d, reml) {
     theta = unname(getME(fit, "theta")),
     sigma = sigma(fit),
     slope_var = unname(VarCorr(fit)$g[2, 2]),
+    se = unname(sqrt(diag(as.matrix(vcov(fit))))),
+    df = unname(summary(fit)$coefficients[, "df"]),
     warnings = warn
   )
 }
@@ -36,6 +39,7 @@ fit_one <- function(formula, d, reml) {
 out <- list(
   R = R.version.string,
   lme4 = as.character(packageVersion("lme4")),
+  lmerTest = as.character(packageVersion("lmerTest")),
   optimizer = "lme4 default (nloptwrap / BOBYQA)",
   cases = list()
 )
@@ -52,6 +56,10 @@ for (name in c("narrow", "wide")) {
       # standardised: the ML deviance is the same function of the model; the REML
       # criterion of the x (or xc) model is this one + 2 log(sd_x) (log|X'V^-1X| term)
       standardised = fit_one(y ~ xs + (1 + xs | g), d, reml),
+      # df of the uncentred intercept = contrast (1, -mean/sd) of the standardised fit
+      intercept_df = contest1D(
+        lmerTest::lmer(y ~ xs + (1 + xs | g), d, REML = reml), c(1, -mean(d$x) / sd_x)
+      )$df,
       mean_x = mean(d$x),
       sd_x = sd_x
     )
