@@ -115,7 +115,7 @@ DF_RTOL = 1e-3
 def test_satterthwaite_df_from_the_standardised_design_match_lmertest(key):
     """lmerTest on the standardised model gives 28.9 df for the slope of the narrow data;
     differentiated on the uncentred parametrisation the df are meaningless (lmerTest
-    itself: 5.8 under ML, 274 under REML; sleeppain's default path: 110 and 157)."""
+    itself: 5.8 under ML, 274 under REML)."""
     ref = REFS["cases"][key]
     reml = key.endswith("reml")
     df = pd.read_csv(REF_DIR / f"{key.rsplit('_', 1)[0]}.csv")
