@@ -14,11 +14,13 @@ the user's column names appear only in :attr:`ModelFrame.labels`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
 
+from sleeppain.accounting import Accounting
+from sleeppain.diary._lagged import LaggedFrame, lagged_frame
 from sleeppain.errors import DataStructureError, SpecificationError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,8 +35,11 @@ MAX_PROMPT_SLOTS = 12
 
 
 @dataclass(frozen=True)
-class ModelAccounting:
+class ModelAccounting(Accounting):
     """Which canonical diary rows a model uses, and why the others are left out.
+
+    The lagged frame's accounting (:class:`~sleeppain.diary.LaggedFrame`) in the user's
+    column names, for one direction; the per-term counts overlap (a row can miss several).
 
     Attributes
     ----------
@@ -61,10 +66,43 @@ class ModelAccounting:
     persons: int
     persons_used: int
 
+    stage: ClassVar[str] = "model rows"
+    title: ClassVar[str] = "Model accounting"
+    reasons_exclusive: ClassVar[bool] = False
+
+    def _counts(self) -> tuple[int, int, tuple[tuple[str, int], ...]]:
+        return (
+            self.rows_available,
+            self.rows_used,
+            tuple((f"missing {label}", n) for label, n in self.missing_by_term),
+        )
+
     @property
     def rows_dropped(self) -> int:
         """Rows left out because some term is missing."""
         return self.rows_available - self.rows_used
+
+    @classmethod
+    def from_lagged(
+        cls,
+        lagged: LaggedFrame,
+        *,
+        direction: str,
+        sleep: str,
+        pain: str,
+        labels: dict[str, str],
+    ) -> ModelAccounting:
+        """A lagged frame's accounting, with each term described in the user's names."""
+        return cls(
+            direction=direction,
+            sleep=sleep,
+            pain=pain,
+            rows_available=lagged.rows_available,
+            rows_used=lagged.rows_used,
+            missing_by_term=tuple((labels.get(n, n), k) for n, k in lagged.missing_by_term),
+            persons=lagged.persons,
+            persons_used=lagged.persons_used,
+        )
 
     def to_dict(self) -> dict[str, object]:
         """The accounting as a plain dict."""
@@ -139,19 +177,32 @@ class ModelFrame:
 
 
 # --------------------------------------------------------------------------- helpers
+#: a term of a model: a diary column or a Series aligned with diary.data, and a lag in days
+Spec = tuple[str | pd.Series, int]
+
+
 def _values(series: pd.Series) -> np.ndarray:
     return series.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _centre(diary: Diary, values: np.ndarray) -> np.ndarray:
+def _series(diary: Diary, values: np.ndarray, name: str) -> pd.Series:
+    return pd.Series(values, index=diary.data.index, name=name)
+
+
+def _evaluate(diary: Diary, spec: Spec) -> np.ndarray:
+    """A term's values on every canonical row (the Diary's calendar lag)."""
+    col, k = spec
+    return _values(diary.lag(col, k))
+
+
+def _centre(diary: Diary, values: np.ndarray, name: str) -> pd.Series:
     """Deviation of a derived night variable from its person mean (over all nights).
 
     Derived terms (the square or the below/above parts of ``sleep_w``) have person means
     that differ between persons; left uncentred, that between-person part would be
-    confounded with the outcome's person mean in the model.
+    confounded with the outcome's person level in the model.
     """
-    series = pd.Series(values, index=diary.data.index, name="derived")
-    return _values(diary.within(series))
+    return diary.within(_series(diary, values, name))
 
 
 def person_constant(diary: Diary, column: str, arg: str) -> np.ndarray:
@@ -207,39 +258,29 @@ def _accounting(
 
 
 def _make(
+    diary: Diary,
     *,
     direction: str,
     sleep: str,
     pain: str,
     extension: str | None,
-    base: pd.DataFrame,
     outcome: str,
-    cols: dict[str, np.ndarray],
+    cols: dict[str, Spec],
     fixed: tuple[str, ...],
     random: tuple[str, ...],
     focal: tuple[str, ...],
     labels: dict[str, str],
-    outcome_within: np.ndarray,
-    extra: dict[str, np.ndarray] | None = None,
+    outcome_within: Spec,
+    extra: dict[str, Spec] | None = None,
 ) -> ModelFrame:
-    """Keep the rows where every model column is observed."""
-    needed = {outcome, *fixed, *random}
-    complete = np.ones(len(base), dtype=bool)
-    for name in needed:
-        complete &= ~np.isnan(cols[name])
-    ids = base["id"].to_numpy()
-    acct = _accounting(
-        direction, sleep, pain, {n: cols[n] for n in cols if n in needed}, labels, ids, complete
-    )
-    all_cols = {**cols, **(extra or {})}
-    frame = pd.concat(
-        [
-            base.reset_index(drop=True),
-            pd.DataFrame({n: all_cols[n] for n in all_cols}, index=range(len(base))),
-        ],
-        axis=1,
-    )
-    frame = frame.loc[complete].reset_index(drop=True)
+    """The model's rows from the Diary's lagged-frame stage (every model term observed)."""
+    needed = [n for n in cols if n in {outcome, *fixed, *random}]
+    carried = {n: cols[n] for n in cols if n not in needed}
+    carried.update(extra or {})
+    carried["_outcome_within"] = outcome_within
+    lagged = lagged_frame(diary, {n: cols[n] for n in needed}, extra=carried)
+    frame = lagged.frame.reset_index(drop=True)
+    ow = frame.pop("_outcome_within").to_numpy(dtype=np.float64)
     return ModelFrame(
         direction=direction,
         sleep=sleep,
@@ -251,8 +292,10 @@ def _make(
         random=random,
         focal=focal,
         labels=labels,
-        outcome_within=outcome_within[complete],
-        accounting=acct,
+        outcome_within=ow,
+        accounting=ModelAccounting.from_lagged(
+            lagged, direction=direction, sleep=sleep, pain=pain, labels=labels
+        ),
     )
 
 
@@ -276,27 +319,30 @@ class FrameOptions:
 
 
 def _parts(diary: Diary, sleep: str, pain: str, opts: FrameOptions) -> dict[str, object]:
+    """Every term the two directions need, as (column or Series, calendar lag)."""
     s_w = diary.within(sleep)
     p_w = diary.within(pain)
     return {
-        "s": _values(diary.data[sleep]),
-        "p": _values(diary.data[pain]),
-        "s_w": _values(s_w),
-        "p_w": _values(p_w),
-        "s_m": _values(diary.between(sleep)),
-        "p_m": _values(diary.between(pain)),
-        "p_next": _values(diary.lead(pain, 1)),
-        "p_w_next": _values(diary.lead(p_w, 1)),
-        "s_w_prev": _values(diary.lag(s_w, 1)),
-        "cov": {c: _values(diary.data[c]) for c in opts.covariates},
-        "pcov": {c: person_constant(diary, c, "person_covariates") for c in opts.person_covariates},
+        "s": (sleep, 0),
+        "s_w": (s_w, 0),
+        "p_w": (p_w, 0),
+        "s_m": (diary.between(sleep), 0),
+        "p_m": (diary.between(pain), 0),
+        "p_next": (pain, -1),
+        "p_w_next": (p_w, -1),
+        "s_w_prev": (s_w, 1),
+        "cov": {c: (c, 0) for c in opts.covariates},
+        "pcov": {
+            c: (_series(diary, person_constant(diary, c, "person_covariates"), c), 0)
+            for c in opts.person_covariates
+        },
     }
 
 
 def _covariate_terms(
     parts: dict[str, object], opts: FrameOptions
-) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    cols: dict[str, np.ndarray] = {}
+) -> tuple[dict[str, Spec], dict[str, str]]:
+    cols: dict[str, Spec] = {}
     labels: dict[str, str] = {}
     for i, c in enumerate(opts.covariates, 1):
         cols[f"cov_{i}"] = parts["cov"][c]  # type: ignore[index]
@@ -308,7 +354,7 @@ def _covariate_terms(
 
 
 def _finish_terms(
-    cols: dict[str, object],
+    cols: dict[str, Spec],
     labels: dict[str, str],
     parts: dict[str, object],
     opts: FrameOptions,
@@ -324,18 +370,17 @@ def _finish_terms(
     """
     if not opts.lagged_outcome:
         del cols[lagged_outcome], labels[lagged_outcome]
+    if not opts.outcome_mean:
+        del cols[own_mean], labels[own_mean]
     cc, cl = _covariate_terms(parts, opts)
     cols.update(cc)
     labels.update(cl)
-    fixed = tuple(n for n in cols if n != outcome)
-    if not opts.outcome_mean:
-        fixed = tuple(n for n in fixed if n != own_mean)
-    return fixed
+    return tuple(n for n in cols if n != outcome)
 
 
 def _sleep_to_pain(
-    diary: Diary, sleep: str, pain: str, opts: FrameOptions, parts: dict[str, object]
-) -> tuple[dict[str, np.ndarray], dict[str, str], tuple[str, ...], np.ndarray]:
+    sleep: str, pain: str, opts: FrameOptions, parts: dict[str, object]
+) -> tuple[dict[str, Spec], dict[str, str], tuple[str, ...], Spec]:
     cols = {
         "pain_next": parts["p_next"],
         "sleep_w": parts["s_w"],
@@ -350,13 +395,13 @@ def _sleep_to_pain(
         "sleep_m": f"{sleep}, person mean (grand-mean centred)",
         "pain_m": f"{pain}, person mean (grand-mean centred)",
     }
-    fixed = _finish_terms(cols, labels, parts, opts, "pain_next", "pain_w", "pain_m")
+    fixed = _finish_terms(cols, labels, parts, opts, "pain_next", "pain_w", "pain_m")  # type: ignore[arg-type]
     return cols, labels, fixed, parts["p_w_next"]  # type: ignore[return-value]
 
 
 def _pain_to_sleep(
-    diary: Diary, sleep: str, pain: str, opts: FrameOptions, parts: dict[str, object]
-) -> tuple[dict[str, np.ndarray], dict[str, str], tuple[str, ...], np.ndarray]:
+    sleep: str, pain: str, opts: FrameOptions, parts: dict[str, object]
+) -> tuple[dict[str, Spec], dict[str, str], tuple[str, ...], Spec]:
     cols = {
         "sleep": parts["s"],
         "pain_w": parts["p_w"],
@@ -371,14 +416,14 @@ def _pain_to_sleep(
         "pain_m": f"{pain}, person mean (grand-mean centred)",
         "sleep_m": f"{sleep}, person mean (grand-mean centred)",
     }
-    fixed = _finish_terms(cols, labels, parts, opts, "sleep", "sleep_w_prev", "sleep_m")
+    fixed = _finish_terms(cols, labels, parts, opts, "sleep", "sleep_w_prev", "sleep_m")  # type: ignore[arg-type]
     return cols, labels, fixed, parts["s_w"]  # type: ignore[return-value]
 
 
 def build_frames(
     diary: Diary, sleep: str, pain: str, opts: FrameOptions
 ) -> tuple[dict[str, ModelFrame], dict[tuple[str, str], ModelFrame]]:
-    """Model frames for one sleep measure.
+    """Model frames for one sleep measure, from the Diary's lagged-frame stage.
 
     Returns
     -------
@@ -399,22 +444,19 @@ def build_frames(
     ...     "sleep->pain"].formula()
     'pain_next ~ sleep_w + pain_w + sleep_m + pain_m + (1 + sleep_w | id)'
     """
-    base = diary.data[["id", "day", "day_label"]]
     parts = _parts(diary, sleep, pain, opts)
     main: dict[str, ModelFrame] = {}
     ext: dict[tuple[str, str], ModelFrame] = {}
     builders = {"sleep->pain": _sleep_to_pain, "pain->sleep": _pain_to_sleep}
     for direction in DIRECTIONS:
-        cols, labels, fixed, ow = builders[direction](diary, sleep, pain, opts, parts)
+        cols, labels, fixed, ow = builders[direction](sleep, pain, opts, parts)
         outcome = "pain_next" if direction == "sleep->pain" else "sleep"
         focal_term = "sleep_w" if direction == "sleep->pain" else "pain_w"
+        common = {"direction": direction, "sleep": sleep, "pain": pain, "outcome": outcome}
         main[direction] = _make(
-            direction=direction,
-            sleep=sleep,
-            pain=pain,
+            diary,
+            **common,
             extension=None,
-            base=base,
-            outcome=outcome,
             cols=cols,
             fixed=fixed,
             random=(focal_term,),
@@ -422,24 +464,24 @@ def build_frames(
             labels=labels,
             outcome_within=ow,
         )
-        common = {"direction": direction, "sleep": sleep, "pain": pain, "base": base}
+        focal_values = _evaluate(diary, cols[focal_term])
         if opts.moderator is not None:
             mod = person_constant(diary, opts.moderator, "moderator")
             c2 = dict(cols)
             l2 = dict(labels)
             f2 = list(fixed)
             if opts.moderator not in opts.person_covariates:
-                c2["moderator"] = mod
+                c2["moderator"] = (_series(diary, mod, "moderator"), 0)
                 l2["moderator"] = f"{opts.moderator} (moderator, person-level, centred)"
                 f2.append("moderator")
             inter = f"{focal_term}_x_moderator"
-            c2[inter] = cols[focal_term] * mod
+            c2[inter] = (_series(diary, focal_values * mod, inter), 0)
             l2[inter] = f"{labels[focal_term]} x {opts.moderator}"
             f2.append(inter)
             ext[("moderation", direction)] = _make(
+                diary,
                 **common,
                 extension="moderation",
-                outcome=outcome,
                 cols=c2,
                 fixed=tuple(f2),
                 random=(focal_term,),
@@ -450,28 +492,33 @@ def build_frames(
         if direction != "sleep->pain":
             continue
         if opts.quadratic:
-            c2 = {**cols, "sleep_w_sq": _centre(diary, cols["sleep_w"] ** 2)}
+            c2 = {**cols, "sleep_w_sq": (_centre(diary, focal_values**2, "sleep_w_sq"), 0)}
             l2 = {
                 **labels,
                 "sleep_w_sq": f"{sleep}, night n (within-person), squared (person-centred)",
             }
             ext[("quadratic", direction)] = _make(
+                diary,
                 **common,
                 extension="quadratic",
-                outcome=outcome,
                 cols=c2,
                 fixed=(*fixed, "sleep_w_sq"),
                 random=("sleep_w",),
                 focal=("sleep_w", "sleep_w_sq"),
                 labels=l2,
                 outcome_within=ow,
-                extra={"sleep_pm": _values(diary.person_mean(sleep))},
+                extra={"sleep_pm": (diary.person_mean(sleep), 0)},
             )
         if opts.asymmetric:
-            s_w = cols["sleep_w"]
             c2 = dict(cols)
-            c2["sleep_w_below"] = _centre(diary, np.minimum(s_w, 0.0))
-            c2["sleep_w_above"] = _centre(diary, np.maximum(s_w, 0.0))
+            c2["sleep_w_below"] = (
+                _centre(diary, np.minimum(focal_values, 0.0), "sleep_w_below"),
+                0,
+            )
+            c2["sleep_w_above"] = (
+                _centre(diary, np.maximum(focal_values, 0.0), "sleep_w_above"),
+                0,
+            )
             l2 = {
                 **labels,
                 "sleep_w_below": f"{sleep}, night n, below the person's mean (within-person)",
@@ -479,9 +526,9 @@ def build_frames(
             }
             f2 = tuple(t for t in ("sleep_w_below", "sleep_w_above", *fixed) if t != "sleep_w")
             ext[("asymmetry", direction)] = _make(
+                diary,
                 **common,
                 extension="asymmetry",
-                outcome=outcome,
                 cols=c2,
                 fixed=f2,
                 random=("sleep_w",),
@@ -490,8 +537,9 @@ def build_frames(
                 outcome_within=ow,
             )
         if opts.time_of_day:
+            evaluated = {n: _evaluate(diary, cols[n]) for n in cols}
             ext[("time_of_day", direction)] = _time_of_day_frame(
-                diary, sleep, pain, cols, labels, fixed
+                diary, sleep, pain, evaluated, labels, fixed
             )
     return main, ext
 
@@ -584,18 +632,35 @@ def _time_of_day_frame(
         new_labels[t] = labels[t]
     new_cols["sleep_w"] = row_values(cols["sleep_w"])
     base = prompts[["id", "day"]].assign(prompt=prompts["prompt"].to_numpy())
-    mf = _make(
+    needed = {"pain_prompt", *dummies, *slope_terms, *other, "sleep_w"}
+    complete = np.ones(len(base), dtype=bool)
+    for name in needed:
+        complete &= ~np.isnan(new_cols[name])
+    ids = base["id"].to_numpy()
+    acct = _accounting(
+        "sleep->pain",
+        sleep,
+        pain,
+        {n: new_cols[n] for n in new_cols if n in needed},
+        new_labels,
+        ids,
+        complete,
+    )
+    frame = pd.concat(
+        [base.reset_index(drop=True), pd.DataFrame(new_cols, index=range(len(base)))], axis=1
+    )
+    mf = ModelFrame(
         direction="sleep->pain",
         sleep=sleep,
         pain=pain,
         extension="time_of_day",
-        base=base,
+        frame=frame.loc[complete].reset_index(drop=True),
         outcome="pain_prompt",
-        cols=new_cols,
         fixed=(*dummies, *slope_terms, *other),
         random=("sleep_w",),
         focal=tuple(slope_terms),
         labels=new_labels,
-        outcome_within=np.full(len(base), np.nan),
+        outcome_within=np.full(int(complete.sum()), np.nan),
+        accounting=acct,
     )
     return mf
