@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -187,77 +188,15 @@ def select_instruments(
             f"select_instruments: no variant has pval < {p_threshold:g}. Use a laxer threshold "
             "(e.g. 5e-6, as is common for weakly powered exposures) and report it."
         )
-    keep: list[int] = []
-    if clump is None:
-        keep = list(sig.index)
-    elif isinstance(clump, str):
-        if clump != "distance":
-            raise SpecificationError(
-                f"select_instruments: clump must be 'distance', an LD matrix, a list of SNP ids or None, not {clump!r}."
-            )
-        for c in ("chr", "pos"):
-            if c not in sig.columns or sig[c].isna().any():
-                raise DataStructureError(
-                    f"select_instruments: distance clumping needs {c!r} for every significant "
-                    "variant. Supply an LD matrix or a pre-clumped list instead (clump=...)."
-                )
-        window = clump_kb * 1000.0
-        kept_pos: dict[str, list[float]] = {}
-        # one label per chromosome, so "chr1" and "1" are clumped together
-        chroms = normalise_chromosome(sig["chr"])
-        for idx, row in sig.iterrows():
-            chrom = str(chroms[idx])
-            pos = float(row["pos"])
-            near = [p for p in kept_pos.get(chrom, []) if abs(p - pos) < window]
-            if near:
-                log_rows.append(
-                    {
-                        "SNP": row["SNP"],
-                        "reason": f"within {clump_kb:g} kb of a stronger instrument on chr {chrom}",
-                    }
-                )
-            else:
-                keep.append(idx)
-                kept_pos.setdefault(chrom, []).append(pos)
-    elif isinstance(clump, pd.DataFrame):
-        ld = clump
-        ids = [str(i) for i in ld.index]
-        if [str(c) for c in ld.columns] != ids:
-            raise DataStructureError(
-                "select_instruments: the LD matrix must be square with the same SNP ids as index "
-                "and columns, in the same order."
-            )
-        r = ld.to_numpy(dtype=float)
-        pos_of = {s: i for i, s in enumerate(ids)}
-        kept_ids: list[int] = []
-        for idx, row in sig.iterrows():
-            snp = str(row["SNP"])
-            if snp not in pos_of:
-                keep.append(idx)
-                log_rows.append(
-                    {"SNP": snp, "reason": "kept but not in the LD matrix (independence unchecked)"}
-                )
-                continue
-            j = pos_of[snp]
-            hit = [k for k in kept_ids if r[j, k] ** 2 >= clump_r2]
-            if hit:
-                log_rows.append(
-                    {
-                        "SNP": snp,
-                        "reason": f"r^2 >= {clump_r2:g} with stronger instrument {ids[hit[0]]}",
-                    }
-                )
-            else:
-                keep.append(idx)
-                kept_ids.append(j)
-    else:
-        wanted = {str(s) for s in clump}
-        for idx, row in sig.iterrows():
-            if str(row["SNP"]) in wanted:
-                keep.append(idx)
-            else:
-                log_rows.append({"SNP": row["SNP"], "reason": "not in the pre-clumped list"})
-    out = sig.loc[keep].copy()
+    keep = _clump(sig, clump, clump_kb=clump_kb, clump_r2=clump_r2, log_rows=log_rows)
+    out = _strength(sig.loc[keep].copy(), samplesize)
+    out.attrs["selection_log"] = pd.DataFrame(log_rows, columns=["SNP", "reason"])
+    out.attrs["p_threshold"] = p_threshold
+    return out
+
+
+def _strength(out: pd.DataFrame, samplesize: float | None) -> pd.DataFrame:
+    """Per-instrument ``F`` and ``rsq`` (from N when known, else from the allele frequency)."""
     out["F"] = (out["beta"] / out["se"]) ** 2
     n = out["samplesize"] if "samplesize" in out.columns else pd.Series(np.nan, index=out.index)
     if samplesize is not None:
@@ -274,7 +213,106 @@ def select_instruments(
         f = out.loc[use_eaf, "eaf"].astype(float)
         rsq[use_eaf] = 2 * out.loc[use_eaf, "beta"].astype(float) ** 2 * f * (1 - f)
     out["rsq"] = rsq
-    out = out.reset_index(drop=True)
-    out.attrs["selection_log"] = pd.DataFrame(log_rows, columns=["SNP", "reason"])
-    out.attrs["p_threshold"] = p_threshold
-    return out
+    return out.reset_index(drop=True)
+
+
+def _clump(
+    sig: pd.DataFrame,
+    clump: str | pd.DataFrame | Iterable[str] | None,
+    *,
+    clump_kb: float,
+    clump_r2: float,
+    log_rows: list[dict[str, object]],
+) -> list[Any]:
+    """Index labels of the instruments kept by the clumping rule (strongest first)."""
+    if clump is None:
+        return list(sig.index)
+    if isinstance(clump, str):
+        if clump != "distance":
+            raise SpecificationError(
+                "select_instruments: clump must be 'distance', an LD matrix, a list of SNP ids "
+                f"or None, not {clump!r}."
+            )
+        return _clump_distance(sig, clump_kb, log_rows)
+    if isinstance(clump, pd.DataFrame):
+        return _clump_ld(sig, clump, clump_r2, log_rows)
+    wanted = {str(s) for s in clump}
+    keep = []
+    for idx, snp in zip(sig.index, sig["SNP"], strict=True):
+        if str(snp) in wanted:
+            keep.append(idx)
+        else:
+            log_rows.append({"SNP": snp, "reason": "not in the pre-clumped list"})
+    return keep
+
+
+def _clump_distance(
+    sig: pd.DataFrame, clump_kb: float, log_rows: list[dict[str, object]]
+) -> list[Any]:
+    """Greedy distance clumping within a chromosome (``chr1`` and ``1`` are one)."""
+    for c in ("chr", "pos"):
+        if c not in sig.columns or sig[c].isna().any():
+            raise DataStructureError(
+                f"select_instruments: distance clumping needs {c!r} for every significant "
+                "variant. Supply an LD matrix or a pre-clumped list instead (clump=...)."
+            )
+    pos_all = pd.to_numeric(sig["pos"], errors="coerce")
+    if pos_all.isna().any():
+        bad = sig.loc[pos_all.isna(), "SNP"].head(3).tolist()
+        raise DataStructureError(
+            f"select_instruments: 'pos' is not a number for {int(pos_all.isna().sum())} "
+            f"significant variant(s) (e.g. {bad}). Fix the positions or clump with an LD matrix."
+        )
+    window = clump_kb * 1000.0
+    kept_pos: dict[str, list[float]] = {}
+    keep = []
+    chroms = normalise_chromosome(sig["chr"])
+    for idx, snp, chrom, pos in zip(sig.index, sig["SNP"], chroms, pos_all, strict=True):
+        if any(abs(p - pos) < window for p in kept_pos.get(chrom, [])):
+            log_rows.append(
+                {
+                    "SNP": snp,
+                    "reason": f"within {clump_kb:g} kb of a stronger instrument on chr {chrom}",
+                }
+            )
+        else:
+            keep.append(idx)
+            kept_pos.setdefault(chrom, []).append(float(pos))
+    return keep
+
+
+def _clump_ld(
+    sig: pd.DataFrame, ld: pd.DataFrame, clump_r2: float, log_rows: list[dict[str, object]]
+) -> list[Any]:
+    """Greedy clumping on a square LD (correlation) matrix; variants absent are kept."""
+    ids = [str(i) for i in ld.index]
+    if [str(c) for c in ld.columns] != ids:
+        raise DataStructureError(
+            "select_instruments: the LD matrix must be square with the same SNP ids as index "
+            "and columns, in the same order."
+        )
+    r = ld.to_numpy(dtype=float)
+    pos_of = {s: i for i, s in enumerate(ids)}
+    kept_ids: list[int] = []
+    keep = []
+    for idx, snp_value in zip(sig.index, sig["SNP"], strict=True):
+        snp = str(snp_value)
+        if snp not in pos_of:
+            keep.append(idx)
+            log_rows.append(
+                {"SNP": snp, "reason": "kept but not in the LD matrix (independence unchecked)"}
+            )
+            continue
+        j = pos_of[snp]
+        hit = [k for k in kept_ids if r[j, k] ** 2 >= clump_r2]
+        if hit:
+            log_rows.append(
+                {
+                    "SNP": snp,
+                    "reason": f"r^2 >= {clump_r2:g} with stronger instrument {ids[hit[0]]}",
+                }
+            )
+        else:
+            keep.append(idx)
+            kept_ids.append(j)
+    return keep
