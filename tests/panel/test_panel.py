@@ -10,12 +10,20 @@ import pytest
 
 import sleeppain as sp
 from sleeppain.panel import check_solution
-from sleeppain.panel._engine import fit_h1, loglik_and_grad, make_patterns
+from sleeppain.panel._engine import (
+    analytic_hessian,
+    fit_h1,
+    loglik_and_grad,
+    make_patterns,
+    numerical_hessian,
+)
 from sleeppain.panel._fit import start_values
 from sleeppain.panel._model import build_model
 
 #: analytic vs central-difference gradient (relative to the gradient's size)
 GRAD_RTOL = 1e-5
+#: analytic Hessian vs forward differences of the gradient (their truncation error)
+HESS_RTOL = 1e-4
 #: two routes to the same fit (wide vs long, row order): optimiser precision
 SAME_FIT_ATOL = 1e-7
 
@@ -173,6 +181,8 @@ def test_bad_input_errors():
         sp.riclpm(pd.concat([long, long.iloc[:1]]), x="dep", y="pain", id="pid", wave="wave")
     with pytest.raises(sp.SpecificationError, match="names="):
         sp.riclpm(df, x=X5, y=Y5, names=("a",))
+    with pytest.raises(sp.DataStructureError, match="complete persons"):
+        sp.riclpm(df.iloc[:8], x=X5, y=Y5, missing="listwise")
     empty = df.copy()
     empty[X5 + Y5] = np.nan
     with pytest.warns(sp.DataDropWarning), pytest.raises(sp.DataStructureError, match="no person"):
@@ -251,6 +261,17 @@ def test_gradient_matches_finite_differences(missing):
             - loglik_and_grad(m.spec, data, theta - e)[0]
         ) / 2e-6
     np.testing.assert_allclose(g, num, rtol=GRAD_RTOL, atol=GRAD_RTOL * np.max(np.abs(num)))
+
+
+@pytest.mark.parametrize("missing", [0.0, 0.15])
+def test_analytic_hessian_matches_differences_of_the_gradient(missing):
+    m, data = _model_and_data(missing)
+    h1 = fit_h1(data)
+    theta = start_values(m.spec, m.table, h1.mu, h1.sigma, True)
+    theta = theta + 0.05 * np.random.default_rng(2).normal(size=theta.size)
+    ha = analytic_hessian(m.spec, data, theta)
+    hn = numerical_hessian(m.spec, data, theta)
+    np.testing.assert_allclose(ha, hn, rtol=0, atol=HESS_RTOL * np.max(np.abs(hn)))
 
 
 def test_em_h1_is_the_maximum():

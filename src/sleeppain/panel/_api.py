@@ -12,6 +12,7 @@ import pandas as pd
 from sleeppain.errors import (
     BoundaryFitWarning,
     ConvergenceWarning,
+    DataStructureError,
     EstimationError,
     SpecificationError,
 )
@@ -206,12 +207,28 @@ def _fit_panel(
     from dataclasses import replace
 
     acc = replace(pdata.accounting, patterns=patterns.n_patterns)
-    if model.spec.n_par > pdata.Y.shape[1] * (pdata.Y.shape[1] + 3) // 2:
-        raise SpecificationError("the model has more parameters than data moments.")
+    p_obs = pdata.Y.shape[1]
+    if model.spec.n_par > p_obs * (p_obs + 3) // 2:
+        raise SpecificationError(
+            f"the model has {model.spec.n_par} free parameters but {p_obs} observed "
+            f"variables give only {p_obs * (p_obs + 3) // 2} means and (co)variances; use "
+            "constrained=True or fewer variables."
+        )
+    if patterns.complete and patterns.n_persons <= p_obs:
+        raise DataStructureError(
+            f"only {patterns.n_persons} complete persons for {p_obs} observed variables: the "
+            "sample covariance matrix is singular. Use missing='fiml' or fewer waves."
+        )
     with single_threaded_blas():
         h1 = fit_h1(patterns)
         start = start_values(model.spec, model.table, h1.mu, h1.sigma, kind == "riclpm")
         fit = fit_ram(model.spec, patterns, start, listwise=miss == "listwise" or patterns.complete)
+    if not np.isfinite(h1.loglik):
+        raise EstimationError(
+            f"the unrestricted model (means and covariances of the {p_obs} observed "
+            f"variables) cannot be estimated from {patterns.n_persons} persons: its "
+            "covariance matrix is singular. Use fewer waves or variables, or more persons."
+        )
     if not np.isfinite(fit.loglik):
         raise EstimationError(
             "the likelihood could not be evaluated at the solution (implied covariance "
@@ -219,6 +236,15 @@ def _fit_panel(
         )
     measures = fit_measures(model.spec, patterns, fit, h1, c)
     messages = check_solution(model, fit.theta, fit.vcov)
+    if not h1.converged:
+        messages.insert(
+            0,
+            (
+                "convergence",
+                f"EM for the unrestricted model stopped after {h1.iterations} iterations "
+                "without converging; the chi-square and the fit indices may be inexact.",
+            ),
+        )
     if not fit.converged:
         messages.insert(
             0,

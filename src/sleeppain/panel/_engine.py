@@ -470,3 +470,112 @@ def fit_h1(data: PatternData, *, tol: float = 1e-10, max_iter: int = 5000) -> H1
             break
     f, _, _ = _sigma_loglik_grad(data, sigma, mu, want_grad=False)
     return H1Fit(mu, sigma, -f, it, converged)
+
+
+def analytic_hessian(spec: RamSpec, data: PatternData, theta: np.ndarray) -> np.ndarray:
+    """Hessian of minus the FIML log-likelihood (lavaan's observed information), analytic.
+
+    Two parts. The data part ``J' H_m J`` uses the second derivatives of each person's
+    ``f_i = (log|Sigma_oo| + e' P e) / 2`` with respect to ``(Sigma, mu)``
+    (``P`` the embedded inverse of the observed block, ``u = P e``)::
+
+        d2 f_i = -tr(P dS2 P dS1) / 2 + u' dS1 P dS2 u + u' dS1 P dm2 + u' dS2 P dm1
+                 + dm2' P dm1,
+
+    summed over persons through per-pattern sums (``sum n P (x) P``, ``sum P (x) u u'``,
+    ``sum u (x) P``). The model part contracts ``dF/dSigma`` and ``dF/dmu`` with the second
+    derivatives of ``Sigma = F B S B' F'`` and ``mu = F B m`` (``dB = B dA B``).
+    Returns a NaN matrix if ``Sigma`` is not positive definite.
+    """
+    from scipy import sparse
+
+    q = spec.n_par
+    A, S, m = spec.matrices(theta)
+    B = np.linalg.inv(np.eye(spec.n_all) - A)
+    p = spec.n_obs
+    FB = B[:p]
+    Sigma = FB @ S @ FB.T
+    mu = FB @ m
+    pre = _precision(Sigma)
+    if pre is None or data.values is None or data.mask is None:
+        return np.full((q, q), np.nan)
+    K, _ = pre
+    N = data.n_persons
+    E = data.values - mu * data.mask
+    U0 = E @ K
+    U0_flat = U0.ravel()
+    C = np.zeros_like(U0)
+    C_flat = C.ravel()
+    corr = np.zeros((p, p))
+    pid = np.zeros(N, dtype=np.intp)
+    P_list = [K[None]]
+    n_list = [np.array([float(N - sum(len(b[0]) for b in data.by_missing))])]
+    offset = 1
+    for rows, _mis, upat, pidx, counts, flat in data.by_missing:
+        Cu, _ = _small_inverse(K[upat[:, :, None], upat[:, None, :]])
+        if Cu is None:
+            return np.full((q, q), np.nan)
+        C_flat[flat] = (Cu[pidx] @ U0_flat[flat][:, :, None])[:, :, 0]
+        Vu = K[upat]
+        Wu = Cu @ Vu
+        n_u, mm = upat.shape
+        corr += Vu.reshape(n_u * mm, p).T @ (Wu * counts[:, None, None]).reshape(n_u * mm, p)
+        P_list.append(K[None] - np.transpose(Vu, (0, 2, 1)) @ Wu)
+        n_list.append(counts)
+        pid[rows] = offset + pidx
+        offset += n_u
+    U = U0 - C @ K
+    P_all = np.concatenate(P_list)
+    n_all = np.concatenate(n_list)
+    n_pat = len(n_all)
+    ind = sparse.csr_matrix((np.ones(N), (pid, np.arange(N))), shape=(n_pat, N))
+    r = np.asarray(ind @ U)  # n_pat x p
+    R = np.asarray(ind @ (U[:, :, None] * U[:, None, :]).reshape(N, p * p))  # n_pat x p^2
+    Pf = P_all.reshape(n_pat, p * p)
+    dS, dmu = _moment_jacobian(spec, theta)
+    # A: -1/2 sum_g n_g tr(P dS_k P dS_l)
+    kron = ((Pf * n_all[:, None]).T @ Pf).reshape(p, p, p, p)  # [a, b, c, d] = sum n P_ab P_cd
+    T = np.einsum("abcd,kbc->kad", kron, dS)
+    H = -0.5 * np.einsum("kad,lda->kl", T, dS)
+    # B: sum_i u' dS_k P dS_l u = sum dS_k[a, b] dS_l[c, d] sum_g P_g[a, c] R_g[b, d]
+    Z = (Pf.T @ R).reshape(p, p, p, p)  # [a, c, b, d]
+    T2 = np.einsum("kab,acbd->kcd", dS, Z)
+    H += np.einsum("kcd,lcd->kl", T2, dS)
+    # C: u' dS_k P dmu_l (both orders)
+    Y = (r.T @ Pf).reshape(p, p, p)  # [a, b, d] = sum_g r_g[a] P_g[b, d]
+    C1 = np.einsum("kab,abd->kd", dS, Y) @ dmu.T
+    H += C1 + C1.T
+    # D: dmu_k' (sum n P) dmu_l
+    H += dmu @ (n_all[:, None, None] * P_all).sum(axis=0) @ dmu.T
+    # model curvature: G : d2 Sigma + gmu . d2 mu
+    G = 0.5 * (N * K - corr - U.T @ U)
+    G = 0.5 * (G + G.T)
+    gmu = -U.sum(axis=0)
+    Hm = FB.T @ G @ FB
+    Phi = B @ S @ B.T
+    BSH = B @ S @ Hm
+    nu = FB.T @ gmu
+    beta = B @ m
+    ak, ai, aj = spec.a_par, spec.a_row, spec.a_col
+    if len(ak):
+        i1, j1 = ai[:, None], aj[:, None]
+        r2, s2 = ai[None, :], aj[None, :]
+        caa = (
+            2.0 * (BSH[j1, r2] * B[s2, i1] + BSH[s2, i1] * B[j1, r2])
+            + 2.0 * Hm[r2, i1] * Phi[j1, s2]
+            + nu[r2] * B[s2, i1] * beta[j1]
+            + nu[i1] * B[j1, r2] * beta[s2]
+        )
+        np.add.at(H, (ak[:, None], ak[None, :]), caa)
+        sk, sr, ss = spec.s_par, spec.s_row, spec.s_col
+        if len(sk):
+            r2, s2 = sr[None, :], ss[None, :]
+            cas = 2.0 * (Hm[s2, i1] * B[j1, r2] + np.where(r2 != s2, Hm[r2, i1] * B[j1, s2], 0.0))
+            np.add.at(H, (ak[:, None], sk[None, :]), cas)
+            np.add.at(H, (sk[None, :], ak[:, None]), cas)
+        mk, mr = spec.m_par, spec.m_row
+        if len(mk):
+            cam = nu[i1] * B[j1, mr[None, :]]
+            np.add.at(H, (ak[:, None], mk[None, :]), cam)
+            np.add.at(H, (mk[None, :], ak[:, None]), cam)
+    return 0.5 * (H + H.T)

@@ -20,10 +20,10 @@ from sleeppain.panel._engine import (
     H1Fit,
     PatternData,
     RamSpec,
+    analytic_hessian,
     expected_information,
     implied,
     loglik_and_grad,
-    numerical_hessian,
 )
 
 __all__ = ["FitMeasures", "ModelFit", "fit_measures", "fit_ram", "start_values"]
@@ -91,9 +91,8 @@ def fit_ram(
 
     Fisher scoring with the complete-data expected information (exact for complete
     data; a positive-definite approximation under missing data, where it converges
-    linearly), then Newton steps with the observed information (Hessian of the FIML
-    log-likelihood, by central differences of the analytic gradient) until the step is
-    below 1e-9. The covariance of the estimates is the inverse of the expected
+    linearly), then Newton steps with the observed information (the analytic Hessian of
+    the FIML log-likelihood) until the step is below 1e-9. The covariance of the estimates is the inverse of the expected
     (complete data) or observed (FIML) information.
     """
     N = float(data.n_persons)
@@ -129,7 +128,7 @@ def fit_ram(
     hess = None
     if not listwise and np.isfinite(f) and g is not None:
         for _ in range(20):
-            hess = numerical_hessian(spec, data, theta)
+            hess = analytic_hessian(spec, data, theta)
             try:
                 step = np.linalg.solve(hess, g)
             except np.linalg.LinAlgError:
