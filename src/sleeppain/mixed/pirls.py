@@ -502,6 +502,13 @@ def _batched_chol_solve(H: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.nd
     """Solve ``H_i x_i = g_i`` for stacked SPD blocks; also return ``log det H_i``."""
     if H.shape[1] == 1:
         return g / H[:, :, 0], np.log(H[:, 0, 0])
+    if H.shape[1] == 2:  # closed form (H = I + PSD, so det >= 1 > 0)
+        a, b, d = H[:, 0, 0], H[:, 1, 0], H[:, 1, 1]
+        det = a * d - b * b
+        x = np.empty_like(g)
+        x[:, 0] = (d * g[:, 0] - b * g[:, 1]) / det
+        x[:, 1] = (a * g[:, 1] - b * g[:, 0]) / det
+        return x, np.log(det)
     L = np.linalg.cholesky(H)
     logdet = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
     x = np.linalg.solve(H, g[..., None])[..., 0]
