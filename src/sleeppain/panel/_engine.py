@@ -110,7 +110,11 @@ class PatternGroup:
 
 @dataclass(frozen=True)
 class PatternData:
-    """Data grouped by missing-data pattern (persons with no observed value excluded)."""
+    """Data prepared for the likelihood (persons with no observed value excluded).
+
+    Complete data keep their sample moments (one pattern in ``groups``); incomplete data
+    keep the values with a mask and, per number of missing values, the distinct patterns.
+    """
 
     groups: tuple[PatternGroup, ...]
     n_persons: int
@@ -144,29 +148,19 @@ def make_patterns(Y: np.ndarray) -> PatternData:
     if N and not mask.any(axis=1).all():
         raise ValueError("rows without observed values must be removed before make_patterns")
     packed = np.packbits(mask, axis=1)
-    _, inv = np.unique(packed, axis=0, return_inverse=True)
-    inv = inv.ravel()
-    order = np.argsort(inv, kind="stable")
-    bounds = np.flatnonzero(np.diff(inv[order])) + 1
-    by_k: dict[int, list[tuple[np.ndarray, int, np.ndarray, np.ndarray]]] = {}
-    for rows in np.split(order, bounds):
-        obs = np.flatnonzero(mask[rows[0]])
-        Z = Y[np.ix_(rows, obs)]
-        mu = Z.mean(axis=0)
-        Zc = Z - mu
-        cov = Zc.T @ Zc / len(rows)
-        by_k.setdefault(len(obs), []).append((obs, len(rows), mu, cov))
-    groups = []
-    for _k, items in sorted(by_k.items()):
+    n_pat = len(np.unique(packed, axis=0)) if N else 0
+    groups: list[PatternGroup] = []
+    if N and mask.all():
+        mu = Y.mean(axis=0)
+        Yc = Y - mu
         groups.append(
             PatternGroup(
-                obs=np.stack([it[0] for it in items]),
-                n=np.array([it[1] for it in items], dtype=float),
-                mean=np.stack([it[2] for it in items]),
-                cov=np.stack([it[3] for it in items]),
+                obs=np.arange(p)[None, :],
+                n=np.array([float(N)]),
+                mean=mu[None, :],
+                cov=(Yc.T @ Yc / N)[None],
             )
         )
-    n_pat = sum(len(g.n) for g in groups)
     n_mis = p - mask.sum(axis=1)
     by_missing = []
     for m in np.unique(n_mis[n_mis > 0]):
@@ -402,6 +396,15 @@ def numerical_hessian(
     return 0.5 * (Hm + Hm.T)
 
 
+def available_case_moments(data: PatternData) -> tuple[np.ndarray, np.ndarray]:
+    """Each variable's mean and (divisor n) variance over the persons observed on it."""
+    assert data.values is not None and data.mask is not None
+    cnt = data.mask.sum(axis=0)
+    mu = data.values.sum(axis=0) / cnt
+    var = (data.values**2).sum(axis=0) / cnt - mu**2
+    return mu, var
+
+
 @dataclass(frozen=True)
 class H1Fit:
     """The unrestricted (saturated) model: ``mu``, ``Sigma``, log-likelihood, EM record."""
@@ -428,16 +431,8 @@ def fit_h1(data: PatternData, *, tol: float = 1e-10, max_iter: int = 5000) -> H1
         f, _, _ = _sigma_loglik_grad(data, sigma, mu, want_grad=False)
         return H1Fit(mu, sigma, -f, 0, True)
     # start: available-case means and variances, diagonal covariance
-    s1 = np.zeros(p)
-    s2 = np.zeros(p)
-    cnt = np.zeros(p)
-    for grp in data.groups:
-        for o, n, mean, cov in zip(grp.obs, grp.n, grp.mean, grp.cov, strict=True):
-            s1[o] += n * mean
-            s2[o] += n * (np.diag(cov) + mean**2)
-            cnt[o] += n
-    mu = s1 / cnt
-    sigma = np.diag(s2 / cnt - mu**2)
+    mu, var = available_case_moments(data)
+    sigma = np.diag(var)
     converged = False
     it = 0
     assert data.values is not None and data.mask is not None

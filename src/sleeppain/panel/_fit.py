@@ -21,6 +21,7 @@ from sleeppain.panel._engine import (
     PatternData,
     RamSpec,
     analytic_hessian,
+    available_case_moments,
     expected_information,
     implied,
     loglik_and_grad,
@@ -207,41 +208,26 @@ def _baseline_loglik(data: PatternData, n_cov: int) -> float:
     Under FIML the independence log-likelihood factorises over variables, so its maximum
     uses each variable's available-case mean and (divisor n) variance.
     """
-    p = data.n_obs
-    py = p - n_cov
-    s1 = np.zeros(p)
-    s2 = np.zeros(p)
-    cnt = np.zeros(p)
-    for grp in data.groups:
-        for o, n, mean, cov in zip(grp.obs, grp.n, grp.mean, grp.cov, strict=True):
-            s1[o] += n * mean
-            s2[o] += n * (np.diag(cov) + mean**2)
-            cnt[o] += n
-    mu = s1 / cnt
-    var = s2 / cnt - mu**2
+    assert data.mask is not None
+    py = data.n_obs - n_cov
+    _, var = available_case_moments(data)
+    cnt = data.mask.sum(axis=0)
     ll = -0.5 * float(np.sum(cnt[:py] * (np.log(2 * np.pi) + np.log(var[:py]) + 1.0)))
-    ll += _covariate_loglik(data, n_cov)
-    return ll
+    return ll + _covariate_loglik(data, n_cov)
 
 
 def _covariate_loglik(data: PatternData, n_cov: int) -> float:
-    """Saturated log-likelihood of the covariates alone (0 without covariates)."""
+    """Saturated log-likelihood of the covariates alone (0 without covariates).
+
+    Covariates are observed for every person kept.
+    """
     if not n_cov:
         return 0.0
-    p = data.n_obs
-    cidx = np.arange(p - n_cov, p)
-    tot1 = np.zeros(n_cov)
-    tot2 = np.zeros((n_cov, n_cov))
-    for grp in data.groups:
-        for o, n, mean, cov in zip(grp.obs, grp.n, grp.mean, grp.cov, strict=True):
-            pos = np.searchsorted(o, cidx)
-            mm = mean[pos]
-            tot1 += n * mm
-            tot2 += n * (cov[np.ix_(pos, pos)] + np.outer(mm, mm))
+    assert data.values is not None
+    Z = data.values[:, data.n_obs - n_cov :]
     N = data.n_persons
-    mc = tot1 / N
-    sc = tot2 / N - np.outer(mc, mc)
-    _, logdet = np.linalg.slogdet(sc)
+    Zc = Z - Z.mean(axis=0)
+    _, logdet = np.linalg.slogdet(Zc.T @ Zc / N)
     return float(-0.5 * N * (n_cov * np.log(2 * np.pi) + logdet + n_cov))
 
 
