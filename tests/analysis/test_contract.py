@@ -81,3 +81,18 @@ def test_crosslag_tidy_has_direction_context(results: dict[str, object]) -> None
     tidy = results["crosslag_lmm"].tidy()
     assert {"direction", "sleep", "label"} <= set(tidy.columns)
     assert set(tidy["direction"]) == {"sleep->pain", "pain->sleep"}
+
+
+def test_model_frames_are_read_only(results: dict[str, object]) -> None:
+    res = results["crosslag_lmm"]
+    key = next(iter(res.frames))
+    mf = res.frames[key]
+    before = res.effects()
+    frame = mf.frame
+    frame.iloc[:, 3] = 99.0
+    with pytest.raises(ValueError):
+        mf.outcome_within[0] = 1.0
+    with pytest.raises(TypeError):
+        mf.labels["x"] = "y"  # type: ignore[index]
+    res._cache.clear()
+    pd.testing.assert_frame_equal(res.effects(), before)

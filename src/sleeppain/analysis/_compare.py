@@ -46,11 +46,11 @@ def _resample(mf: ModelFrame, rows_of: dict[object, np.ndarray], draw: list[obje
         idx_parts.append(rows)
         lab_parts.append(np.full(len(rows), k))
     if not idx_parts:
-        return dataclasses.replace(mf, frame=mf.frame.iloc[:0])
+        return dataclasses.replace(mf, _frame=mf.frame.iloc[:0], outcome_within=np.empty(0))
     idx = np.concatenate(idx_parts)
     frame = mf.frame.iloc[idx].reset_index(drop=True)
     frame["id"] = np.concatenate(lab_parts)
-    return dataclasses.replace(mf, frame=frame, outcome_within=mf.outcome_within[idx])
+    return dataclasses.replace(mf, _frame=frame, outcome_within=mf.outcome_within[idx])
 
 
 def bootstrap_std_effects(

@@ -13,7 +13,9 @@ the user's column names appear only in :attr:`ModelFrame.labels`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -131,7 +133,7 @@ class ModelFrame:
     extension : str or None
         None for a main cross-lagged model, else the extension's name.
     frame : DataFrame
-        ``id``, ``day``, the outcome and every term column (complete rows only).
+        ``id``, ``day``, the outcome and every term column (complete rows only); a copy.
     outcome : str
         Outcome column.
     fixed : tuple of str
@@ -140,10 +142,12 @@ class ModelFrame:
         Random-slope columns (empty: random intercept only).
     focal : tuple of str
         The coefficients this model is about (cross-lagged and extension terms).
-    labels : dict
-        Column -> description with the user's names and the day or night it refers to.
+    labels : mapping
+        Column -> description with the user's names and the day or night it refers to
+        (read-only).
     outcome_within : ndarray
-        The outcome's within-person deviation on the rows used (for standardised effects).
+        The outcome's within-person deviation on the rows used (for standardised effects;
+        read-only).
     accounting : ModelAccounting
     """
 
@@ -151,14 +155,30 @@ class ModelFrame:
     sleep: str
     pain: str
     extension: str | None
-    frame: pd.DataFrame
+    _frame: pd.DataFrame = field(repr=False)
     outcome: str
     fixed: tuple[str, ...]
     random: tuple[str, ...]
     focal: tuple[str, ...]
-    labels: dict[str, str] = field(repr=False)
+    labels: Mapping[str, str] = field(repr=False)
     outcome_within: np.ndarray = field(repr=False)
     accounting: ModelAccounting = field(repr=False)
+
+    def __post_init__(self) -> None:
+        ow = np.array(self.outcome_within, dtype=np.float64)
+        ow.flags.writeable = False
+        object.__setattr__(self, "outcome_within", ow)
+        object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The model's complete rows (a copy: changing it never changes the result)."""
+        return self._frame.copy()
+
+    @property
+    def nrows(self) -> int:
+        """Number of rows (the model's observations)."""
+        return len(self._frame)
 
     def formula(self, random_slopes: bool = True) -> str:
         """lme4-style formula of the model (its fixed part is the GEE mean model).
@@ -286,7 +306,7 @@ def _make(
         sleep=sleep,
         pain=pain,
         extension=extension,
-        frame=frame,
+        _frame=frame,
         outcome=outcome,
         fixed=fixed,
         random=random,
@@ -654,7 +674,7 @@ def _time_of_day_frame(
         sleep=sleep,
         pain=pain,
         extension="time_of_day",
-        frame=frame.loc[complete].reset_index(drop=True),
+        _frame=frame.loc[complete].reset_index(drop=True),
         outcome="pain_prompt",
         fixed=(*dummies, *slope_terms, *other),
         random=("sleep_w",),
