@@ -449,6 +449,8 @@ def _walk(res: Any, case: Case, depth: int = 0) -> list[str]:
             leaked += [f"{name}.{n}" for n in _walk(value, Case("nested", lambda: None), 1)]
         if depth == 0 and isinstance(value, tuple):
             for i, item in enumerate(value[:3]):
+                if _mutable(item) and _mutate(item):
+                    leaked.append(f"{name}[{i}]")
                 if dataclasses.is_dataclass(item) and not isinstance(item, type):
                     for f in dataclasses.fields(item):
                         if not f.name.startswith("_") and _mutate(getattr(item, f.name)):

@@ -588,6 +588,6 @@ def bidirectional(
         b_name=b_name,
         forward=res[0][0],
         reverse=res[1][0],
-        selection_logs=(res[0][1], res[1][1]),
+        _selection_logs=(res[0][1], res[1][1]),
         p_thresholds=(res[0][2], res[1][2]),
     )

@@ -530,18 +530,18 @@ class BidirectionalMRResult(ResultMixin):
     b_name: str
     forward: MRResult
     reverse: MRResult
-    selection_logs: tuple[pd.DataFrame | None, pd.DataFrame | None] = field(repr=False)
+    _selection_logs: tuple[pd.DataFrame | None, pd.DataFrame | None] = field(repr=False)
     p_thresholds: tuple[float, float]
 
     @property
     def forward_selection_log(self) -> pd.DataFrame | None:
         """Variants of A dropped by clumping and why (a copy)."""
-        return readonly(self.selection_logs[0])
+        return readonly(self._selection_logs[0])
 
     @property
     def reverse_selection_log(self) -> pd.DataFrame | None:
         """Variants of B dropped by clumping and why (a copy)."""
-        return readonly(self.selection_logs[1])
+        return readonly(self._selection_logs[1])
 
     @property
     def forward_harmonised(self) -> HarmonisedData | None:
