@@ -232,7 +232,7 @@ def glmm_problem(
     family: str = "binomial",
     trials: str | None = None,
     weights: str | None = None,
-    stacklevel: int = 2,
+    stacklevel: int = 1,
 ) -> GlmmProblem:
     """Build the design and the numerical problem of a GLMM (stages 1-2).
 
@@ -1434,7 +1434,7 @@ def glmm(
     if nagq > 1:
         if len(parsed.re_terms) != 1:
             raise SpecificationError(_AGQ_REFUSAL)
-    gp = glmm_problem(formula, data, family=family, trials=trials, weights=weights, stacklevel=3)
+    gp = glmm_problem(formula, data, family=family, trials=trials, weights=weights, stacklevel=2)
     if nagq > 1 and (len(gp.design.terms) != 1 or gp.design.terms[0].ncols != 1):
         raise SpecificationError(_AGQ_REFUSAL)
     messages: list[str] = []

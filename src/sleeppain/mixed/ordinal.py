@@ -174,7 +174,7 @@ def _ordinal_codes(col: pd.Series, name: str) -> tuple[np.ndarray, tuple[Any, ..
     )
 
 
-def clmm_problem(formula: str, data: pd.DataFrame, *, stacklevel: int = 2) -> ClmmProblem:
+def clmm_problem(formula: str, data: pd.DataFrame, *, stacklevel: int = 1) -> ClmmProblem:
     """Design of a cumulative link mixed model (stages 1-2 of :func:`clmm`)."""
     parsed = parse_formula(formula)
     if not isinstance(data, pd.DataFrame):
