@@ -159,7 +159,13 @@ def _estimates(
 def root_seed(seed: int | np.random.SeedSequence | None) -> np.random.SeedSequence:
     """The root ``SeedSequence`` of a run (``seed`` validated; None draws fresh entropy)."""
     seed = check_seed(seed)
-    return seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    if isinstance(seed, np.random.SeedSequence):
+        # a fresh copy: spawning from the caller's object would advance it, and the same
+        # SeedSequence passed twice would then give different results
+        return np.random.SeedSequence(
+            seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size
+        )
+    return np.random.SeedSequence(seed)
 
 
 def estimate(
@@ -194,7 +200,8 @@ def estimate(
     seed : int, SeedSequence or None, keyword-only
         Seeds the bootstrap methods (medians, modes) through ``np.random.default_rng``; each
         method gets an independent child stream, so adding a method does not change another's
-        SE. Validated by :func:`sleeppain.results.check_seed`.
+        SE. Validated by :func:`sleeppain.results.check_seed`. The entropy used is stored in
+        the returned frame's ``attrs["seed_entropy"]`` (repeat a ``seed=None`` run with it).
     n_boot : int
         Bootstrap replicates (TwoSampleMR's default 1000; at least 2).
     conf_level : float
@@ -263,11 +270,15 @@ def estimate(
             )
         opts = {m: {**dict((options or {}).get(m, {})), "correlation": rho} for m in ms}
         options = opts
-    est = _estimates(bx, by, sx, sy, ms, seed, n_boot, conf_level, options)
+    root = root_seed(seed)
+    est = _estimates(bx, by, sx, sy, ms, root, n_boot, conf_level, options)
     names = {}
     if schema == "house":
         names = {k: _trait_name(kept, k, None) for k in ("exposure", "outcome")}
-    return estimates_frame(est, schema=schema, odds_ratios=odds_ratios, **names)
+    out = estimates_frame(est, schema=schema, odds_ratios=odds_ratios, **names)
+    if isinstance(root.entropy, int):
+        out.attrs["seed_entropy"] = int(root.entropy)  # repeats a seed=None run
+    return out
 
 
 def _trait_name(kept: pd.DataFrame, role: str, given: str | None) -> str:
