@@ -66,6 +66,7 @@ __all__ = [
     "check_n_boot",
     "check_seed",
     "readonly",
+    "seed_sequence",
     "tidy_frame",
 ]
 
@@ -254,6 +255,30 @@ def check_seed(seed: Any, *, name: str = "seed") -> int | np.random.SeedSequence
             "a numpy SeedSequence, or None for fresh entropy."
         )
     return int(seed)
+
+
+def seed_sequence(seed: Any, *, name: str = "seed") -> np.random.SeedSequence:
+    """The root :class:`numpy.random.SeedSequence` of a run, from a validated ``seed``.
+
+    An int gives ``SeedSequence(seed)``; None draws fresh entropy (record
+    ``result.entropy`` to repeat the run); a SeedSequence is copied, because spawning
+    children from the caller's object would advance it, and passing the same object twice
+    would then give different results.
+
+    Examples
+    --------
+    >>> seq = np.random.SeedSequence(7)
+    >>> a = seed_sequence(seq).spawn(1)[0].generate_state(1)
+    >>> b = seed_sequence(seq).spawn(1)[0].generate_state(1)
+    >>> bool((a == b).all()), seed_sequence(7).entropy
+    (True, 7)
+    """
+    seed = check_seed(seed, name=name)
+    if isinstance(seed, np.random.SeedSequence):
+        return np.random.SeedSequence(
+            seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size
+        )
+    return np.random.SeedSequence(seed)
 
 
 def check_conf_level(conf_level: Any) -> float:

@@ -28,7 +28,7 @@ from sleeppain.mr._sensitivity import (
     single_snp,
     steiger,
 )
-from sleeppain.results import check_conf_level, check_n_boot, check_seed
+from sleeppain.results import check_conf_level, check_n_boot, check_seed, seed_sequence
 
 __all__ = ["DEFAULT_METHODS", "analyse", "analyze", "bidirectional", "estimate"]
 
@@ -157,15 +157,8 @@ def _estimates(
 
 
 def root_seed(seed: int | np.random.SeedSequence | None) -> np.random.SeedSequence:
-    """The root ``SeedSequence`` of a run (``seed`` validated; None draws fresh entropy)."""
-    seed = check_seed(seed)
-    if isinstance(seed, np.random.SeedSequence):
-        # a fresh copy: spawning from the caller's object would advance it, and the same
-        # SeedSequence passed twice would then give different results
-        return np.random.SeedSequence(
-            seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size
-        )
-    return np.random.SeedSequence(seed)
+    """The root ``SeedSequence`` of a run (the library's policy: :func:`seed_sequence`)."""
+    return seed_sequence(seed)
 
 
 def estimate(
