@@ -22,34 +22,36 @@ def path_diagram(res: Any, ax: Axes | None = None, *, standardized: bool = True)
     k, T = len(spec.names), len(spec.wave_labels)
     ri = spec.kind == "riclpm"
     if ax is None:
-        _, ax = plt.subplots(figsize=(2.2 * T + 2, 1.9 * k + 1.5))
+        _, ax = plt.subplots(figsize=(1.6 * T + 1.5, (2.3 if ri else 1.2) * k + 1.0))
     tab = res.tidy()
     col = "std_all" if standardized else "estimate"
-    # rows: observed row and (RI-CLPM) within row per variable
-    gap = 3.0 if ri else 1.6
+    # rows per variable: random intercept, observed, within-component (RI-CLPM); with two
+    # variables the second is mirrored so the within-components face each other
+    gap = 3.4 if ri else 2.0
     pos: dict[str, tuple[float, float]] = {}
     shapes: dict[str, str] = {}
     for v in range(k):
+        sign = -1.0 if (k == 2 and v == 1) else 1.0
         base = -v * gap
         for t in range(T):
             o = spec.obs_names[v][t]
-            w = f"w_{spec.names[v]}{spec.wave_labels[t]}"
-            pos[o] = (2.0 * t, base + (0.8 if ri else 0.0))
+            pos[o] = (3.0 * t, base + (sign * 1.0 if ri else 0.0))
             shapes[o] = "box"
             if ri:
-                pos[w] = (2.0 * t, base - 0.4)
+                w = f"w_{spec.names[v]}{spec.wave_labels[t]}"
+                pos[w] = (3.0 * t, base)
                 shapes[w] = "circle"
         if ri:
-            pos[f"RI_{spec.names[v]}"] = (-1.8, base + 0.8)
+            pos[f"RI_{spec.names[v]}"] = (1.5 * (T - 1), base + sign * 2.1)
             shapes[f"RI_{spec.names[v]}"] = "circle"
     for name, (x, y) in pos.items():
         if shapes[name] == "box":
-            ax.add_patch(Rectangle((x - 0.45, y - 0.22), 0.9, 0.44, fill=False, lw=1.2))
+            ax.add_patch(Rectangle((x - 0.55, y - 0.25), 1.1, 0.5, fill=False, lw=1.2))
         else:
-            ax.add_patch(Circle((x, y), 0.32, fill=False, lw=1.2))
-        ax.text(x, y, name, ha="center", va="center", fontsize=7)
+            ax.add_patch(Circle((x, y), 0.5, fill=False, lw=1.2))
+        ax.text(x, y, name, ha="center", va="center", fontsize=6)
 
-    def arrow(a: str, b: str, label: str | None, color: str, lw: float, rad: float = 0.0) -> None:
+    def arrow(a: str, b: str, label: str | None, color: str, lw: float, at: float = 0.5) -> None:
         (x0, y0), (x1, y1) = pos[a], pos[b]
         ax.add_patch(
             FancyArrowPatch(
@@ -59,19 +61,19 @@ def path_diagram(res: Any, ax: Axes | None = None, *, standardized: bool = True)
                 mutation_scale=9,
                 color=color,
                 lw=lw,
-                shrinkA=14,
-                shrinkB=14,
-                connectionstyle=f"arc3,rad={rad}",
+                shrinkA=16,
+                shrinkB=16,
             )
         )
         if label is not None:
             ax.text(
-                x0 + 0.55 * (x1 - x0),
-                y0 + 0.55 * (y1 - y0) + 0.12,
+                x0 + at * (x1 - x0),
+                y0 + at * (y1 - y0) + 0.15,
                 label,
                 fontsize=6.5,
                 ha="center",
                 color=color,
+                bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none"},
             )
 
     for _, r in tab.iterrows():
@@ -86,6 +88,7 @@ def path_diagram(res: Any, ax: Axes | None = None, *, standardized: bool = True)
                 f"{r[col]:.2f}{'*' if sig else ''}",
                 "tab:red" if cross else "black",
                 1.4 if sig else 0.7,
+                at=0.25 if cross else 0.5,
             )
     xs = np.array([p[0] for p in pos.values()])
     ys = np.array([p[1] for p in pos.values()])
