@@ -976,7 +976,13 @@ CASES: list[Case] = [
     case(
         "cli-tz", describe("f", GOOD, "--tz", "Mars/Olympus"), CliExit, "--tz Mars/Olympus", "IANA"
     ),
-    case("cli-day-typo", describe("f", GOOD, day="Day"), CliExit, "'Day'", "Did you mean 'day'"),
+    case(
+        "cli-day-typo",
+        describe("f", GOOD, day="Day"),
+        CliExit,
+        "'Day' (from --day)",
+        "Did you mean 'day'",
+    ),
     case(
         "cli-day-fraction",
         describe("f", csv_file("id,day,pain\n1,1,2\n1,1.5,3\n")),

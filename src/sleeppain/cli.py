@@ -83,9 +83,11 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(f"{message} (see '{self.prog} --help')")
 
 
-#: Library keyword -> command-line flag, for :func:`cli_message`. ``id``/``day`` are left
-#: alone: messages use ``id=17`` to name a person, not the argument.
+#: Library keyword -> command-line flag, for :func:`cli_message`. ``id``/``day`` are
+#: translated only without a value (``(from id=)``): ``id=17`` names a person, not the flag.
 FLAGS: dict[str, str] = {
+    "id": "--id",
+    "day": "--day",
     "aggregate": "--aggregate",
     "covariates": "--covariates",
     "decimal": "--decimal",
@@ -104,6 +106,9 @@ FLAGS: dict[str, str] = {
     "sleep_timing": "--sleep-timing",
     "tz": "--tz",
 }
+
+#: Keywords whose ``kw=value`` in a message names data (a person, a day), not an argument.
+_DATA_KEYWORDS = {"id", "day"}
 
 #: Flags whose values are written with hyphens on the command line.
 _HYPHEN_VALUES = {"--out-of-range", "--sleep-timing"}
@@ -151,6 +156,8 @@ def cli_message(text: str, flags: dict[str, str] | None = None) -> str:
     'Pass --aggregate (e.g. --aggregate pain=mean) to combine them'
     >>> cli_message("aggregate['pain'] = 'avg' is not a pandas reducer")
     '--aggregate pain=avg is not a pandas reducer'
+    >>> cli_message("column 'ID' (from id=) is not in the data; e.g. id=17 on day 3")
+    "column 'ID' (from --id) is not in the data; e.g. id=17 on day 3"
     """
     table = FLAGS if flags is None else flags
 
@@ -161,6 +168,8 @@ def cli_message(text: str, flags: dict[str, str] | None = None) -> str:
         val = m["val"]
         if val is None:
             return flag
+        if m["kw"] in _DATA_KEYWORDS:
+            return m[0]
         if val.startswith("{"):
             items = _ITEM.findall(val)
             if not items:
