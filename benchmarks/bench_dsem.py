@@ -40,7 +40,13 @@ TRUTH = {"sleep->pain": -0.2, "pain->sleep": 0.0, "pain->pain": 0.45, "sleep->sl
 PARAMS = dict(
     phi_pain=0.45, phi_sleep=0.3, sleep_to_pain=-0.2, pain_to_sleep=0.0, missing_day_share=0.1
 )
-CELLS = {"small": [(100, 7), (120, 14)], "all": [(100, 7), (120, 14), (300, 28)]}
+CELLS = {
+    "small": [(100, 7), (120, 14)],
+    "all": [(100, 7), (120, 14), (300, 28)],
+    "100x7": [(100, 7)],
+    "120x14": [(120, 14)],
+    "300x28": [(300, 28)],
+}
 
 
 def one(n: int, t: int, seed: int, chains: int, warmup: int, draws: int) -> dict[str, object]:

@@ -293,3 +293,61 @@ def test_bad_data() -> None:
     few = df[df["day"] < 2]
     with pytest.raises(DataStructureError, match="no person has 3"):
         sp.dsem(few, **args)
+
+
+def test_plots(fit: DsemResult) -> None:
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    axes = fit.plot_trace()
+    assert len(axes) == 4 and axes[0].get_ylabel() == "sleep->pain"
+    with pytest.raises(SpecificationError, match="unknown terms"):
+        fit.plot_trace(["nope"])
+    ax = fit.plot_effects()
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["dsem (latent means)", "crosslag (observed means)"]
+    plt.close("all")
+
+
+def test_manifest_effects_has_all_four(fit: DsemResult) -> None:
+    from sleeppain.dynamics import manifest_effects
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        man = manifest_effects(fit.manifest())
+    assert man.index.tolist() == list(TRUTH)
+    # the manifest autoregression is pulled towards zero (Nickell bias), dsem's is not
+    assert man.loc["pain->pain", "estimate"] < fit.effects().loc["pain->pain", "estimate"] - 0.03
+
+
+def test_crosslag_delegate() -> None:
+    from sleeppain.dynamics import crosslag_via_dsem
+
+    sim = _sim(n=20, t=7, seed=2)
+    with pytest.raises(SpecificationError, match="does not support"):
+        crosslag_via_dsem(
+            sim.data, id="id", day="day", sleep="sleep_quality", pain="pain", quadratic=True
+        )
+    with pytest.raises(SpecificationError, match="one sleep column"):
+        crosslag_via_dsem(sim.data, id="id", day="day", sleep=["a", "b"], pain="pain")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = crosslag_via_dsem(
+            sim.data,
+            id="id",
+            day="day",
+            sleep=["sleep_quality"],
+            pain="pain",
+            estimator="dsem",
+            random_slopes=False,
+            reml=True,
+            seed=1,
+            chains=1,
+            warmup=5,
+            draws=10,
+            n_jobs=1,
+        )
+    assert res.spec.random == ("intercept",)

@@ -316,7 +316,7 @@ def dsem(
     >>> import sleeppain as sp
     >>> sim = sp.simulate.diary(60, 14, seed=2, phi_sleep=0.3)
     >>> res = sp.dsem(sim.data, id="id", day="day", sleep="sleep_quality", pain="pain",
-    ...               random=("intercept",), chains=2, warmup=300, draws=500, seed=1, n_jobs=1)
+    ...               random=("intercept",), chains=2, warmup=200, draws=800, seed=1, n_jobs=1)
     >>> res.effects().index.tolist()
     ['sleep->pain', 'pain->sleep', 'pain->pain', 'sleep->sleep']
     >>> bool(res.effects().loc["sleep->pain", "conf_high"] < 0)
