@@ -301,3 +301,36 @@ def test_diary_waves_block_means():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert sp.panel.diary_waves(d, days=5, n_waves=1)["wave"].tolist() == [1]
+
+
+def test_long_data_wave_labels_and_covariates():
+    df = panel(n=200, seed=12)
+    long = to_long(df)
+    long["wave"] = long["wave"].map({1: 0, 2: 6, 3: 12, 4: 18, 5: 24})  # months
+    long["age"] = np.repeat(np.random.default_rng(1).normal(size=200), 1)[
+        long["pid"].to_numpy() - 100
+    ]
+    res = sp.riclpm(long, x="dep", y="pain", id="pid", wave="wave", covariates=["age"])
+    assert res.spec.wave_labels == ("0", "6", "12", "18", "24")
+    assert res.effects()["wave"].unique().tolist() == [2, 3, 4, 5]
+    assert "RI_x ~ age" in res.tidy()["term"].tolist()
+    varying = long.assign(age=np.arange(len(long), dtype=float))
+    with pytest.raises(sp.DataStructureError, match="varies within persons"):
+        sp.riclpm(varying, x="dep", y="pain", id="pid", wave="wave", covariates=["age"])
+
+
+def test_diary_to_panel_pipeline():
+    sim = sp.simulate.diary(120, 28, seed=3)
+    diary = sp.Diary.from_frame(sim.data, id="id", day="day")
+    waves = sp.panel.diary_waves(diary, days=7, variables=["pain", "sleep_quality"])
+    assert waves["wave"].max() == 4
+    res = sp.riclpm(
+        waves, x="sleep_quality", y="pain", id="id", wave="wave", names=("sleep", "pain")
+    )
+    assert res.accounting().persons == 120
+    assert res.effects().index.unique().tolist() == [
+        "sleep->sleep",
+        "pain->sleep",
+        "sleep->pain",
+        "pain->pain",
+    ]
