@@ -296,6 +296,18 @@ CASES: list[tuple[str, Call, type[BaseException], tuple[str, ...]]] = [
         SpecificationError,
         ("seed='x'",),
     ),
+    (
+        "simulate_sumstats seed text",
+        lambda _: sp.mr.simulate_sumstats(seed="abc"),
+        SpecificationError,
+        ("seed='abc'",),
+    ),
+    (
+        "simulate_sumstats too many loci",
+        lambda _: sp.mr.simulate_sumstats(n_variants=300, seed=1),
+        SpecificationError,
+        ("at most 280",),
+    ),
     # ---- sensitivity helpers take harmonised data and check it
     (
         "leave_one_out two variants",

@@ -10,6 +10,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sleeppain.errors import SpecificationError
+from sleeppain.results import seed_sequence
+
 __all__ = ["SimulatedSumstats", "simulate_sumstats"]
 
 _BASES = np.array(["A", "C", "G", "T"])
@@ -52,7 +55,7 @@ def simulate_sumstats(
     ld_neighbours: int = 2,
     allele_swap_fraction: float = 0.3,
     strand_flip_fraction: float = 0.05,
-    seed: int | None = None,
+    seed: int | np.random.SeedSequence | None = None,
     trait_a: str = "insomnia",
     trait_b: str = "low back pain",
 ) -> SimulatedSumstats:
@@ -110,10 +113,10 @@ def simulate_sumstats(
     >>> len(sim.exposure) == len(sim.outcome), sim.truth["effect_ab"]
     (True, 0.223)
     """
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed_sequence(seed))
     n_loci = n_variants + n_variants_b
     if n_loci > 280:
-        raise ValueError(
+        raise SpecificationError(
             "simulate_sumstats: at most 280 instruments fit 10-Mb-spaced loci on 22 chromosomes."
         )
     chrom_len = (
