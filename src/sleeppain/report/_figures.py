@@ -166,9 +166,9 @@ def plot_person_slopes(
     ax.hist(vals, bins=min(30, max(5, len(vals) // 4)), color=_COLORS[direction], alpha=0.7)
     ax.axvline(fixed, color="k", linewidth=2, label=f"average effect {fixed:.3f}")
     ax.axvline(0.0, color="0.5", linestyle="--", linewidth=1, label="no effect")
-    ax.set_xlabel(f"person-specific {direction} slope (outcome points per predictor point)")
+    ax.set_xlabel(f"each person's {direction} slope\n(outcome points per predictor point)")
     ax.set_ylabel("number of persons")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.3), ncol=2, frameon=False, fontsize="small")
     return ax
 
 

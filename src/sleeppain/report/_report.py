@@ -283,8 +283,13 @@ def short_diary_caveat(res: Any) -> str:
     from sleeppain.analysis._api import dsem_available
 
     acc = res.diary_accounting
-    median = float(acc.days_per_person[1]) if acc is not None else float("nan")
-    days = f"{median:g} days per person (median)" if np.isfinite(median) else "few days"
+    per_person = getattr(acc, "days_entered_per_person", None) if acc is not None else None
+    if per_person is not None:
+        days = f"{float(per_person[1]):g} days entered per person (median)"
+    elif acc is not None and acc.persons:
+        days = f"{acc.rows_used / acc.persons:.1f} days entered per person on average"
+    else:
+        days = "few days per person"
     alt = (
         "sp.dsem (sleeppain analyze --model dsem) fits the same loop with latent person "
         "means, which avoids this bias."
