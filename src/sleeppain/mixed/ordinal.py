@@ -45,7 +45,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
-from scipy.special import expit, log_expit
+from scipy.special import expit
 
 from sleeppain.errors import ConvergenceWarning, DataStructureError, SpecificationError
 from sleeppain.mixed.design import Design, RowAccounting, build_design
@@ -57,11 +57,19 @@ from sleeppain.mixed.generalized import (
     _new_matrix,
     _r_name,
     fd_hessian,
+    fd_jacobian,
 )
-from sleeppain.mixed.pirls import BlockProblem, PirlsState, SparseProblem, lambda_block, pirls
+from sleeppain.mixed.pirls import (
+    BlockProblem,
+    PirlsState,
+    SparseProblem,
+    lambda_block,
+    laplace_gradient,
+    pirls,
+)
 from sleeppain.results import Display, DisplayTable, ResultMixin, check_conf_level, tidy_frame
 
-__all__ = ["ClmmResult", "OrdinalCond", "clmm", "clmm_objective"]
+__all__ = ["ClmmResult", "OrdinalCond", "clmm", "clmm_gradient", "clmm_objective"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -102,14 +110,12 @@ class OrdinalCond:
     def loglik(self, eta: np.ndarray) -> np.ndarray:
         """log P(Y = y | eta) per row."""
         a1, a0 = self._bounds(eta)
-        # p = F(a1) - F(a0), computed on the side where it does not cancel
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            upper = a0 + a1 > 0  # both in the upper tail: use survival functions
-            lp = np.where(
-                upper,
-                log_expit(-a0) + np.log1p(-np.exp(log_expit(-a1) - log_expit(-a0))),
-                log_expit(a1) + np.log1p(-np.exp(log_expit(a0) - log_expit(a1))),
-            )
+        # p = F(a1) - F(a0), or F(-a0) - F(-a1) in the upper tail, where it cancels less
+        upper = a0 + a1 > 0
+        hi = np.where(upper, -a0, a1)
+        low = np.where(upper, -a1, a0)
+        with np.errstate(divide="ignore"):
+            lp = np.log(expit(hi) - expit(low))
         return lp if self.w is None else self.w * lp
 
     def evaluate(self, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -125,6 +131,49 @@ class OrdinalCond:
         if self.w is not None:
             return self.w * lp, self.w * score, self.w * info
         return lp, score, info
+
+    #: The working weight is the observed information (exact Laplace gradient applies).
+    canonical = True
+
+    def threshold_derivs(self, eta: np.ndarray) -> dict[str, np.ndarray]:
+        """Derivatives of ``log p``, the score ``s`` and the information ``w`` per row.
+
+        With respect to the upper bound ``a1 = alpha_y - eta`` (suffix 1) and the lower
+        bound ``a0 = alpha_{y-1} - eta`` (suffix 0); ``dw`` is the derivative of ``w`` in
+        ``eta``. Logistic ``F``, ``f = F (1 - F)``, ``f' = f (1 - 2F)``,
+        ``f'' = f (1 - 2F)^2 - 2 f^2``.
+        """
+        a1, a0 = self._bounds(eta)
+        lp = self.loglik(eta) if self.w is None else self.loglik(eta) / self.w
+        p = np.exp(lp)
+        F1, f1, d1 = _cdf_parts(a1)
+        F0, f0, d0 = _cdf_parts(a0)
+        dd1 = f1 * (1.0 - 2.0 * F1) ** 2 - 2.0 * f1 * f1
+        dd0 = f0 * (1.0 - 2.0 * F0) ** 2 - 2.0 * f0 * f0
+        r = (f1 - f0) / p
+        q = (d1 - d0) / p
+        r1 = d1 / p - r * f1 / p
+        r0 = -d0 / p + r * f0 / p
+        q1 = dd1 / p - q * f1 / p
+        q0 = -dd0 / p + q * f0 / p
+        w1 = 2.0 * r * r1 - q1
+        w0 = 2.0 * r * r0 - q0
+        out = {
+            "l1": f1 / p,
+            "l0": -f0 / p,
+            "s1": -r1,
+            "s0": -r0,
+            "w1": w1,
+            "w0": w0,
+            "dw": -(w1 + w0),
+        }
+        if self.w is not None:
+            out = {k: self.w * v for k, v in out.items()}
+        return out
+
+    def dweight(self, eta: np.ndarray) -> np.ndarray:
+        """Derivative of the observed information in ``eta``."""
+        return self.threshold_derivs(eta)["dw"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -253,6 +302,34 @@ def clmm_objective(
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         st = pirls(cp.problem, theta, beta, u0, cond=cond)
     return st.objective, st
+
+
+def clmm_gradient(
+    cp: ClmmProblem, alpha: np.ndarray, beta: np.ndarray, theta: np.ndarray, state: PirlsState
+) -> np.ndarray:
+    """Exact gradient of the Laplace ``-2 log L`` in ``(alpha, beta, theta)``.
+
+    :func:`sleeppain.mixed.pirls.laplace_gradient` gives the ``theta`` and ``beta`` parts
+    (the working weight is the observed information); each threshold adds
+    ``sum_r (-2 dlogp_r + h_r dw_r + e_r ds_r) / dalpha`` over the rows whose category it
+    bounds. One grouping factor only (block problems).
+    """
+    if not isinstance(cp.problem, BlockProblem):
+        raise SpecificationError("the analytic CLMM gradient needs one grouping factor.")
+    cond = OrdinalCond(y=cp.y, alpha=np.asarray(alpha, dtype=float))
+    parts: dict = {}
+    g_tb = laplace_gradient(cp.problem, theta, beta, state, cond=cond, parts=parts)
+    nt = np.asarray(theta).size
+    d = cond.threshold_derivs(state.eta)
+    h, e = parts["h"], parts["e"]
+    c1 = -2.0 * d["l1"] + h * d["w1"] + e * d["s1"]
+    c0 = -2.0 * d["l0"] + h * d["w0"] + e * d["s0"]
+    na = alpha.size
+    up = cp.y < na  # rows whose upper bound is a threshold (alpha_y)
+    lo = cp.y > 0  # rows whose lower bound is a threshold (alpha_{y-1})
+    g_alpha = np.bincount(cp.y[up], weights=c1[up], minlength=na)[:na]
+    g_alpha += np.bincount(cp.y[lo] - 1, weights=c0[lo], minlength=na)[:na]
+    return np.concatenate([g_alpha, g_tb[nt:], g_tb[:nt]])
 
 
 # ---------------------------------------------------------------------------------------
@@ -667,8 +744,36 @@ def clmm(
         alpha, beta, theta = unpack(x)
         return f_nat(np.concatenate([alpha, beta, theta]))
 
+    analytic = isinstance(cp.problem, BlockProblem)
+
+    def fg_nat(v: np.ndarray) -> tuple[float, np.ndarray]:
+        """Objective and exact gradient in the natural parameters (alpha, beta, theta)."""
+        cache["nevals"] += 1
+        alpha, beta, theta = v[:na], v[na : na + p], v[na + p :]
+        try:
+            val, st = clmm_objective(cp, alpha, beta, theta, cache["u"])
+            if not np.isfinite(val):
+                raise np.linalg.LinAlgError
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                g = clmm_gradient(cp, alpha, beta, theta, st)
+        except np.linalg.LinAlgError:
+            return 1e300, np.zeros_like(v)
+        if st.converged:
+            cache["u"] = st.u
+        return val, g
+
     def fg(x: np.ndarray) -> tuple[float, np.ndarray]:
-        return f(x), _fd_grad(f, x, lower)
+        if not analytic:
+            return f(x), _fd_grad(f, x, lower)
+        alpha, beta, theta = unpack(x)
+        val, g = fg_nat(np.concatenate([alpha, beta, theta]))
+        # chain rule: alpha_j = x_0 + sum_{1 <= i <= j} exp(x_i)
+        ga = g[:na]
+        gx = g.copy()
+        tail = np.cumsum(ga[::-1])[::-1]  # sum_{j >= i} g_alpha_j
+        gx[0] = tail[0]
+        gx[1:na] = np.exp(x[1:na]) * tail[1:]
+        return val, gx
 
     start_obj = f(x0)
     res = optimize.minimize(
@@ -685,7 +790,7 @@ def clmm(
     val, st = clmm_objective(cp, alpha, beta, theta)
     cache["u"] = st.u
     nat = np.concatenate([alpha, beta, theta])
-    grad = _fd_grad(f, x, lower)
+    grad = fg(x)[1] if analytic else _fd_grad(f, x, lower)
     free = np.ones(nat.size, dtype=bool)
     free[na + p :] = ~((design.theta_lower == 0) & (theta <= 1e-4))
 
@@ -695,7 +800,16 @@ def clmm(
         return f_nat(w)
 
     messages: list[str] = []
-    H = fd_hessian(f_free, nat[free])
+    if analytic:
+
+        def g_free(v: np.ndarray) -> np.ndarray:
+            w = nat.copy()
+            w[free] = v
+            return fg_nat(w)[1][free]
+
+        H = fd_jacobian(g_free, nat[free])
+    else:
+        H = fd_hessian(f_free, nat[free])
     cache["u"] = st.u
     ncoef = na + p
     try:
@@ -721,7 +835,7 @@ def clmm(
             f"iterations, last step {st.max_step:.3g})"
         )
     record = OptimizerRecord(
-        method="L-BFGS-B (central-difference gradient)",
+        method="L-BFGS-B (" + ("analytic" if analytic else "central-difference") + " gradient)",
         start=tuple(float(v) for v in x0),
         end=tuple(float(v) for v in x),
         start_objective=float(start_obj),

@@ -775,7 +775,13 @@ def agq(
 
 
 def laplace_gradient(
-    problem: BlockProblem, theta: np.ndarray, beta: np.ndarray, state: PirlsState
+    problem: BlockProblem,
+    theta: np.ndarray,
+    beta: np.ndarray,
+    state: PirlsState,
+    *,
+    cond: ConditionalModel | None = None,
+    parts: dict | None = None,
 ) -> np.ndarray:
     """Exact gradient of the Laplace ``-2 log L`` in ``(theta, beta)`` (canonical links).
 
@@ -793,13 +799,21 @@ def laplace_gradient(
     theta, beta : ndarray
     state : PirlsState
         :func:`pirls` at ``(theta, beta)``.
+    cond : ConditionalModel, optional
+        Overrides ``problem.cond``; it needs ``dweight`` (derivative of the working
+        weight in ``eta``) and working weights equal to the observed information.
+    parts : dict, optional
+        Filled with the per-row pieces ``s, w, h, e`` for parameters acting on the rows
+        directly (thresholds of :func:`sleeppain.clmm`): a parameter ``psi`` changing
+        ``log p``, ``s`` and ``w`` of row ``r`` adds
+        ``sum_r (-2 dlogp_r + h_r dw_r + e_r ds_r) / dpsi``.
 
     Returns
     -------
     ndarray
         ``d/d(theta, beta)`` of the objective, theta first.
     """
-    cond = problem.cond
+    cond = problem.cond if cond is None else cond
     if not getattr(cond, "canonical", False):
         raise SpecificationError("the analytic gradient needs a canonical link.")
     lam = lambda_block(np.asarray(theta, dtype=float), problem.term_ncols)
@@ -829,6 +843,8 @@ def laplace_gradient(
         e += problem._zmul(j, lv[:, j][codes])
     X = problem.X
     g_beta = X.T @ (-2.0 * s + t - w * e) if X.shape[1] else np.zeros(0)
+    if parts is not None:
+        parts.update(s=s, w=w, h=h, e=e)
     LtM = lam.T @ M
     HLM = Hinv @ LtM
     MLv = (M @ lv[:, :, None])[:, :, 0]
