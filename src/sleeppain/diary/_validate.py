@@ -171,6 +171,12 @@ def coerce_numeric(
     [1.0, 2.0, nan]
     """
     dtype = values.dtype
+    if pd.api.types.is_complex_dtype(dtype):
+        raise DataStructureError(
+            f"column {column!r} holds complex numbers ({dtype}); a diary variable must be "
+            f"real. Convert it, e.g. df[{column!r}].to_numpy().real, if the imaginary parts "
+            "are zero."
+        )
     if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
         return CoercedColumn(values.to_numpy(dtype=np.float64, na_value=np.nan))
     if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
