@@ -442,6 +442,13 @@ CASES: list[Case] = [
         "levels=",
     ),
     case(
+        "complex-values",
+        diary(frame(pain=np.array([3, 4, 5, 2, 6, 1], dtype=complex))),
+        DSE,
+        "complex numbers",
+        ".real",
+    ),
+    case(
         "text-mostly-numeric",
         diary(frame(pain=["3", "4", "n/a?", "2", "6", "1"])),
         DSE,
