@@ -1192,7 +1192,8 @@ class GlmmResult(ResultMixin):
     def glance(self) -> pd.DataFrame:
         """One-row model summary.
 
-        Columns: ``nobs, ngroups, groups, family, link, nagq, logLik, AIC, BIC, deviance``
+        Columns: ``nobs, ngroups, groups, family, link, nagq, sigma`` (1: these families
+        have no scale parameter, as lme4's ``sigma()``), ``logLik, AIC, BIC, deviance``
         (``-2 logLik``, as glmer's summary prints it), ``df_resid, npar, size`` (negative
         binomial k), ``converged, singular, nevals``.
         """
@@ -1203,6 +1204,7 @@ class GlmmResult(ResultMixin):
             "family": self.family,
             "link": self.link,
             "nagq": self.nagq,
+            "sigma": 1.0,
             "logLik": self.loglik,
             "AIC": self.aic,
             "BIC": self.bic,
