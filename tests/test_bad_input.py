@@ -1191,6 +1191,10 @@ def test_polars_and_pyarrow_tables_are_converted():
     assert scored["tst_min"].tolist() == [445.0]
     fit = sp.lmm("y ~ x + (1 | g)", pl.from_pandas(mixed_data()))
     assert fit.nobs == 72
+    data = mixed_data().assign(c=lambda d: np.where(d.g % 2, "a", "b"))
+    plain = sp.lmm("y ~ x + c + (1 | g)", data)
+    arrow = sp.lmm("y ~ x + c + (1 | g)", data.convert_dtypes(dtype_backend="pyarrow"))
+    assert arrow.objective == pytest.approx(plain.objective, rel=1e-10)
 
 
 def test_implausible_night_of_the_issue_is_flagged():

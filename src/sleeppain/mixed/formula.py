@@ -383,7 +383,8 @@ def dotted_columns(formula: Any, data: Any) -> tuple[Any, Any, DottedNames]:
     ``np.log(x)``) is read under an identifier (dots -> underscores, made unique), in the
     formula and in a renamed shallow copy of ``data``; :meth:`DottedNames.restore_design`
     writes the names back after the design is built. A table with ``to_pandas()``
-    (polars, pyarrow) is converted first.
+    (polars, pyarrow) is converted first, and pyarrow-backed columns become numpy-backed
+    ones (patsy cannot read them).
 
     Parameters
     ----------
@@ -405,8 +406,11 @@ def dotted_columns(formula: Any, data: Any) -> tuple[Any, Any, DottedNames]:
     """
     import pandas as pd
 
-    if not isinstance(data, pd.DataFrame) and callable(getattr(data, "to_pandas", None)):
-        data = data.to_pandas()
+    if isinstance(data, pd.DataFrame) or callable(getattr(data, "to_pandas", None)):
+        # polars / pyarrow tables, pyarrow-backed columns, integer column labels
+        from sleeppain.diary._frames import as_pandas
+
+        data = as_pandas(data, "sp.lmm")
     if not isinstance(formula, str) or not isinstance(data, pd.DataFrame):
         return formula, data, DottedNames()
     columns = {str(c) for c in data.columns}
