@@ -1,7 +1,7 @@
 """Difference tests of the extensions against lmerTest 3.1.3's ``contest`` (R 4.2.2).
 
 Reference: tests/reference/contest/contest_lmertest.R on the frames written by
-tests/reference/contest/make_data.py (asymmetric nights, time of day).
+tests/reference/contest/make_contest_data.py (asymmetric nights, time of day).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 # Reference values for tests/analysis/test_contest.py: the difference of two fixed effects
 # (worse vs better nights; first vs last prompt) tested with lmerTest's contest() (t test,
-# Satterthwaite df of the linear contrast), on the frames written by make_data.py.
+# Satterthwaite df of the linear contrast), on the frames written by make_contest_data.py.
 # Usage (from the repository root): Rscript tests/reference/contest/contest_lmertest.R
 suppressMessages({library(lme4); library(lmerTest); library(jsonlite)})
 here <- dirname(sub("--file=", "", grep("--file=", commandArgs(FALSE), value = TRUE)))

@@ -1,6 +1,6 @@
 """Write the model frames whose difference contrasts tests/analysis/test_contest.py checks.
 
-Run from the repository root: ``python tests/reference/contest/make_data.py``, then
+Run from the repository root: ``python tests/reference/contest/make_contest_data.py``, then
 ``Rscript tests/reference/contest/contest_lmertest.R`` writes ``contest_lmertest.json``.
 Each case is one extension frame of ``sp.crosslag`` (asymmetric nights; time of day) on
 simulated data; the R script refits the same formula with lmerTest and runs ``contest``.
