@@ -223,6 +223,8 @@ def residual_data(spec: ResidualSpec, design: Design, data: pd.DataFrame) -> Res
     if spec.correlation is not None and spec.time is not None:
         col = data[spec.time].iloc[design.rows]
         if pd.api.types.is_datetime64_any_dtype(col.dtype):
+            if getattr(col.dt, "tz", None) is not None:
+                col = col.dt.tz_convert(None)
             vals = (col - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)
             time = vals.to_numpy(dtype=float)
         elif pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
