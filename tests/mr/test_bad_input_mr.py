@@ -282,7 +282,13 @@ CASES: list[tuple[str, Call, type[BaseException], tuple[str, ...]]] = [
         "analyze presso n_dist 0",
         lambda _: sp.mr.analyze(harmonised(), presso_n_dist=0),
         SpecificationError,
-        ("n_dist=0",),
+        ("presso_n_dist=0",),
+    ),
+    (
+        "analyze presso n_dist checked even with 3 variants",
+        lambda _: sp.mr.analyze(harmonised().iloc[:3], presso_n_dist=5),
+        SpecificationError,
+        ("presso_n_dist=5",),
     ),
     (
         "analyze conf_level 0",

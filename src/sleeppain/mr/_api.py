@@ -22,6 +22,7 @@ from sleeppain.mr._instruments import rsq_from_bsen, rsq_from_lor, select_instru
 from sleeppain.mr._results import BidirectionalMRResult, MRResult, check_schema, estimates_frame
 from sleeppain.mr._sensitivity import (
     SteigerResult,
+    check_n_dist,
     heterogeneity,
     leave_one_out,
     mr_presso,
@@ -407,6 +408,8 @@ def analyze(
     root = root_seed(seed)
     n_boot = check_n_boot(n_boot)
     conf_level = check_conf_level(conf_level)
+    if presso:
+        presso_n_dist = check_n_dist(presso_n_dist, "presso_n_dist")
     hd = harmonised if isinstance(harmonised, HarmonisedData) else None
     table = as_table(harmonised)
     bx, by, sx, sy, kept = _arrays(

@@ -399,6 +399,17 @@ def _check_arrays(
     return out
 
 
+def check_n_dist(n_dist: Any, name: str = "n_dist") -> int:
+    """Validate MR-PRESSO's number of simulated data sets (a whole number >= 10)."""
+    if isinstance(n_dist, bool) or not isinstance(n_dist, int | np.integer) or n_dist < 10:
+        raise SpecificationError(
+            f"mr_presso: {name}={n_dist!r} simulated data sets cannot give an empirical "
+            "p-value; pass a whole number >= 10 (MRPRESSO recommends NbDistribution >= k / "
+            "0.05, e.g. 1000)."
+        )
+    return int(n_dist)
+
+
 def mr_presso(
     bx: np.ndarray,
     by: np.ndarray,
@@ -441,12 +452,7 @@ def mr_presso(
     from sleeppain.results import check_seed
 
     seed = check_seed(seed)
-    if isinstance(n_dist, bool) or not isinstance(n_dist, int | np.integer) or n_dist < 10:
-        raise SpecificationError(
-            f"mr_presso: n_dist={n_dist!r} simulated data sets cannot give an empirical p-value; "
-            "pass a whole number >= 10 (MRPRESSO recommends NbDistribution >= k / 0.05, "
-            "e.g. n_dist=1000)."
-        )
+    n_dist = check_n_dist(n_dist)
     if not 0 < signif < 1:
         raise SpecificationError(f"mr_presso: signif={signif!r} must lie strictly between 0 and 1.")
     bx, by, sx, sy = _check_arrays("mr_presso", snps, bx=bx, by=by, sx=sx, sy=sy)
