@@ -224,7 +224,7 @@ def residual_data(spec: ResidualSpec, design: Design, data: pd.DataFrame) -> Res
         col = data[spec.time].iloc[design.rows]
         if pd.api.types.is_datetime64_any_dtype(col.dtype):
             if getattr(col.dt, "tz", None) is not None:
-                col = col.dt.tz_convert(None)
+                col = col.dt.tz_localize(None)  # local wall-clock time: whole days stay whole
             vals = (col - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)
             time = vals.to_numpy(dtype=float)
         elif pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
@@ -238,7 +238,7 @@ def residual_data(spec: ResidualSpec, design: Design, data: pd.DataFrame) -> Res
             bad = time[time != np.round(time)][0]
             raise DataStructureError(
                 f"correlation='ar1' needs integer times (nlme's corAR1), but {spec.time!r} "
-                f"has non-integer values such as {bad!r}. Use correlation='car1' for "
+                f"has non-integer values such as {float(bad)!r}. Use correlation='car1' for "
                 "continuous times."
             )
         codes = design.terms[0].codes
