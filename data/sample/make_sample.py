@@ -1,12 +1,14 @@
-"""Regenerate ``data/sample/diary.csv`` byte for byte.
+"""Regenerate ``data/sample/diary.csv`` byte for byte, and its copy shipped in the package.
 
-Run from anywhere with the package installed::
+Run from the repository root with the package installed (editable)::
 
     python data/sample/make_sample.py
 
 The data are simulated by :func:`sleeppain.simulate.diary` with the call in
 :data:`SAMPLE_CALL` (all other parameters at the :class:`sleeppain.simulate.DiaryParameters`
-defaults). ``tests/test_simulate.py`` checks that the file in the repository matches.
+defaults). ``tests/test_simulate.py`` checks that the file in the repository matches, and
+``tests/test_datasets.py`` that the package copy (``src/sleeppain/data/sample_diary.csv``,
+loaded by ``sp.datasets.sample_diary()``) is the same bytes.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ from pathlib import Path
 import sleeppain as sp
 
 SAMPLE_PATH = Path(__file__).resolve().parent / "diary.csv"
+#: The copy inside the package (package data), found from an installed wheel.
+PACKAGE_COPY = (
+    Path(__file__).resolve().parents[2] / "src" / "sleeppain" / "data" / "sample_diary.csv"
+)
 
 SAMPLE_CALL: dict[str, object] = {
     "n_persons": 120,
@@ -43,10 +49,12 @@ def to_csv_text(sim: sp.simulate.SimulatedDiary) -> str:
 
 
 def main() -> None:
-    """Write ``diary.csv`` next to this script."""
+    """Write ``diary.csv`` next to this script and the package's copy."""
     sim = build()
-    SAMPLE_PATH.write_text(to_csv_text(sim), encoding="utf-8", newline="")
-    print(f"wrote {SAMPLE_PATH} ({len(sim.data)} rows)")
+    text = to_csv_text(sim)
+    for path in (SAMPLE_PATH, PACKAGE_COPY):
+        path.write_text(text, encoding="utf-8", newline="")
+        print(f"wrote {path} ({len(sim.data)} rows)")
 
 
 if __name__ == "__main__":
