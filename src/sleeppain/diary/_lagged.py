@@ -10,7 +10,7 @@ accounting are made in one place.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -38,7 +38,8 @@ class LaggedFrame(Accounting):
     ----------
     frame : DataFrame
         Columns ``id, day, day_label`` and one column per term, only complete rows; the
-        index is the position of the row in :attr:`Diary.data`.
+        index is the position of the row in :attr:`Diary.data`. A copy each time: changing
+        it never changes the lagged frame.
     terms : tuple of (name, column, k)
         Each term is the diary's ``column`` ``k`` calendar days earlier (``k < 0``: later).
     rows_available : int
@@ -59,16 +60,22 @@ class LaggedFrame(Accounting):
     ([3.0, 4.0], 1)
     """
 
-    frame: pd.DataFrame
+    frame: InitVar[pd.DataFrame]
     terms: tuple[tuple[str, str, int], ...]
     rows_available: int
     missing_by_term: tuple[tuple[str, int], ...]
     persons: int
     persons_used: int
+    _frame: pd.DataFrame = field(init=False, repr=False)
 
     stage: ClassVar[str] = "lagged rows"
     title: ClassVar[str] = "Lagged-frame accounting"
     reasons_exclusive: ClassVar[bool] = False
+
+    def __post_init__(self, frame: pd.DataFrame) -> None:
+        object.__setattr__(self, "_frame", frame.copy())
+        object.__setattr__(self, "terms", tuple(self.terms))
+        object.__setattr__(self, "missing_by_term", tuple(self.missing_by_term))
 
     def _counts(self) -> tuple[int, int, tuple[tuple[str, int], ...]]:
         return (
@@ -80,7 +87,7 @@ class LaggedFrame(Accounting):
     @property
     def rows_used(self) -> int:
         """Complete rows (the model's number of observations)."""
-        return len(self.frame)
+        return len(self._frame)
 
     @property
     def rows_dropped(self) -> int:
@@ -111,6 +118,15 @@ class LaggedFrame(Accounting):
             f"LaggedFrame({terms}; {self.rows_used:,} of {self.rows_available:,} rows, "
             f"{self.persons_used:,} of {self.persons:,} persons)"
         )
+
+
+def _frame_copy(self: LaggedFrame) -> pd.DataFrame:
+    """The complete rows (a copy)."""
+    return self._frame.copy()
+
+
+# set after the dataclass is made, so ``frame`` stays the first argument of the constructor
+LaggedFrame.frame = property(_frame_copy)  # type: ignore[assignment,method-assign]
 
 
 def _parse(name: str, spec: Any) -> tuple[str | pd.Series, int]:
