@@ -114,7 +114,7 @@ def _resolve_methods(methods: str | Sequence[str] | None, k: int) -> list[str]:
         if m == "wald_ratio" and k != 1:
             raise SpecificationError(
                 f"method 'wald_ratio' uses a single variant but {k} are kept; use 'ivw' (or "
-                "sp.mr.analyse(...).single_snp for the per-variant ratios)."
+                "sp.mr.single_snp(dat) for the per-variant ratios)."
             )
     return out
 
