@@ -191,3 +191,17 @@ def test_bidirectional_outputs(h: sp.mr.HarmonisedData) -> None:
         assert (bi.forward_selection_log["reason"] != "x").all()
     assert bi.forward_harmonised is bi.forward.harmonised
     assert "A -> B: Estimates" in bi.summary()
+
+
+def test_plot_kinds(res: sp.mr.MRResult) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for kind in ("scatter", "forest", "funnel", "leave_one_out"):
+        ax = res.plot(kind)
+        assert ax.has_data(), kind
+        plt.close(ax.figure)
+    with pytest.raises(sp.SpecificationError, match="kind='violin'"):
+        res.plot("violin")
