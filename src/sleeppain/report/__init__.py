@@ -1,4 +1,5 @@
-"""Reports of sleeppain results: tables (text, HTML, Markdown), figures, the analyze report.
+"""Reports of sleeppain results: tables (text, HTML, Markdown), figures, the analyze report,
+and the library's one progress bar (:class:`ProgressBar`).
 
 Names are imported lazily (PEP 562), so ``sleeppain.report._cli`` (imported by the
 ``sleeppain`` command) stays cheap; matplotlib is imported only when a figure is drawn.
@@ -18,7 +19,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _LAZY = {
+    "GLOSSARY": "sleeppain.report._report",
+    "ProgressBar": "sleeppain.report._progress",
     "ReportPaths": "sleeppain.report._report",
+    "explain_warning": "sleeppain.report._report",
+    "progress_callback": "sleeppain.report._progress",
+    "render_display": "sleeppain.report._display",
+    "write_dsem_report": "sleeppain.report._report",
     "write_report": "sleeppain.report._report",
     "effects_display": "sleeppain.report._tables",
     "format_table": "sleeppain.report._tables",
@@ -31,8 +38,11 @@ _LAZY = {
 }
 
 __all__ = [
+    "GLOSSARY",
+    "ProgressBar",
     "ReportPaths",
     "effects_display",
+    "explain_warning",
     "format_table",
     "format_value",
     "md_escape",
@@ -40,6 +50,9 @@ __all__ = [
     "plot_effects",
     "plot_person_slopes",
     "plot_within",
+    "progress_callback",
+    "render_display",
+    "write_dsem_report",
     "write_report",
 ]
 
@@ -59,11 +72,19 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from sleeppain.report._display import render_display
     from sleeppain.report._figures import (
         plot_diaries,
         plot_effects,
         plot_person_slopes,
         plot_within,
     )
-    from sleeppain.report._report import ReportPaths, write_report
+    from sleeppain.report._progress import ProgressBar, progress_callback
+    from sleeppain.report._report import (
+        GLOSSARY,
+        ReportPaths,
+        explain_warning,
+        write_dsem_report,
+        write_report,
+    )
     from sleeppain.report._tables import effects_display, format_table, format_value, md_escape
