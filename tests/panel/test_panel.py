@@ -334,3 +334,32 @@ def test_diary_to_panel_pipeline():
         "sleep->pain",
         "pain->pain",
     ]
+
+
+HOSTILE = "pain<script>x</script>"
+
+
+def test_result_contract_with_a_hostile_name():
+    """The house contract (tests/test_result_contract.py) on a panel result."""
+    import dataclasses
+
+    from sleeppain.results import TIDY_COLUMNS, ResultMixin
+
+    res = sp.clpm(panel(n=120, seed=13), x=X5, y=Y5, names=(HOSTILE, "sleep"))
+    assert isinstance(res, ResultMixin) and dataclasses.is_dataclass(res)
+    assert tuple(res.tidy().columns[: len(TIDY_COLUMNS)]) == TIDY_COLUMNS
+    assert HOSTILE in res.summary()
+    page, md = res._repr_html_(), res.to_markdown()
+    assert "<script" not in page and "<script" not in md and "&lt;script&gt;" in page
+    # what the result hands out cannot change it
+    before = (res.tidy(), res.glance(), res.summary())
+    for arr in (res.fit.theta, res.fit.vcov, res.estimates, res.model.spec.A0):
+        with pytest.raises(ValueError):
+            arr.flat[0] = 99.0
+    with pytest.raises(TypeError):
+        res.model.table[0]["value"] = 5.0  # type: ignore[index]
+    handed = [res.vcov, res.implied()[0], res.effects(), res.tidy()]
+    for frame in handed:
+        frame.iloc[0, 1] = 99.0
+    assert res.tidy().equals(before[0]) and res.glance().equals(before[1])
+    assert res.summary() == before[2]

@@ -72,6 +72,22 @@ class RamSpec:
     m_row: np.ndarray
     n_par: int
 
+    def __post_init__(self) -> None:
+        for f in (
+            "A0",
+            "S0",
+            "m0",
+            "a_par",
+            "a_row",
+            "a_col",
+            "s_par",
+            "s_row",
+            "s_col",
+            "m_par",
+            "m_row",
+        ):
+            getattr(self, f).flags.writeable = False
+
     def matrices(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``A, S, m`` at the parameter vector ``theta``."""
         A = self.A0.copy()

@@ -11,7 +11,9 @@ included), computed against the EM moments under FIML.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import optimize, stats
@@ -44,9 +46,17 @@ class ModelFit:
     message: str
     information: str
 
+    def __post_init__(self) -> None:
+        for f in ("theta", "start", "vcov", "gradient"):
+            getattr(self, f).flags.writeable = False
+
 
 def start_values(
-    spec: RamSpec, table: tuple[dict, ...], h1_mu: np.ndarray, h1_sigma: np.ndarray, ri: bool
+    spec: RamSpec,
+    table: Sequence[Mapping[str, Any]],
+    h1_mu: np.ndarray,
+    h1_sigma: np.ndarray,
+    ri: bool,
 ) -> np.ndarray:
     """Starting values: observed means, a share of the observed variances, zero paths."""
     theta = np.zeros(spec.n_par)
@@ -62,7 +72,9 @@ def start_values(
     return theta
 
 
-def _node_var(r: dict, table: tuple[dict, ...], var: np.ndarray, p: int) -> float:
+def _node_var(
+    r: Mapping[str, Any], table: Sequence[Mapping[str, Any]], var: np.ndarray, p: int
+) -> float:
     i = r["row"]
     if i < p:
         return float(var[i])

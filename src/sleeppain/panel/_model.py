@@ -7,7 +7,10 @@ free parameter it uses (``-1`` when fixed).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
@@ -23,8 +26,8 @@ class PanelModel:
     Attributes
     ----------
     spec : RamSpec
-    table : tuple of dict
-        One dict per parameter: ``lhs, op, rhs, label, par`` (free index or -1), ``matrix``
+    table : tuple of read-only mappings
+        One per parameter: ``lhs, op, rhs, label, par`` (free index or -1), ``matrix``
         (``"A"``, ``"S"``, ``"m"``), ``row``, ``col``, ``value`` (fixed value), ``effect``
         (``"x->y"`` for lagged paths else ``""``), ``wave`` (outcome wave of a lagged path,
         or the wave of a within-person (co)variance; 0 otherwise).
@@ -37,7 +40,7 @@ class PanelModel:
     """
 
     spec: RamSpec
-    table: tuple[dict, ...]
+    table: tuple[Mapping[str, Any], ...]
     node_names: tuple[str, ...]
     free_names: tuple[str, ...]
     kind: str
@@ -255,4 +258,5 @@ def build_model(
         m_row=m_row,
         n_par=len(free_names),
     )
-    return PanelModel(spec, tuple(rows), tuple(node), tuple(free_names), kind, k, T, c)
+    table = tuple(MappingProxyType(r) for r in rows)
+    return PanelModel(spec, table, tuple(node), tuple(free_names), kind, k, T, c)

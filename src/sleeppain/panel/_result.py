@@ -243,13 +243,16 @@ class PanelResult(ResultMixin):
     def vcov(self) -> pd.DataFrame:
         """Covariance matrix of the free parameters."""
         names = list(self.model.free_names)
-        return pd.DataFrame(self.fit.vcov, index=names, columns=names)
+        return pd.DataFrame(self.fit.vcov.copy(), index=names, columns=names)
 
     def implied(self) -> tuple[pd.DataFrame, pd.Series]:
         """Model-implied covariance matrix and means of the observed variables."""
         sigma, mu, _ = implied(self.model.spec, self.fit.theta)
         names = list(self.model.node_names[: self.model.spec.n_obs])
-        return pd.DataFrame(sigma, index=names, columns=names), pd.Series(mu, index=names)
+        return (
+            pd.DataFrame(sigma.copy(), index=names, columns=names),
+            pd.Series(mu.copy(), index=names),
+        )
 
     def lavaan_syntax(self) -> str:
         """The model in lavaan syntax (fit with ``lavaan(..., meanstructure = TRUE)``).
