@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sleeppain.results import Display, DisplayTable, ResultMixin, readonly, tidy_frame
+from sleeppain.results import Display, DisplayTable, ResultMixin, tidy_frame
 
 __all__ = ["MediationResult"]
 
@@ -68,21 +68,38 @@ class MediationResult(ResultMixin):
     conf_level: float = 0.95
     n_draws: int = 20000
     seed: Any = None
-    fixef: pd.Series = field(default=None, repr=False)  # type: ignore[assignment]
-    random_cov: pd.DataFrame = field(default=None, repr=False)  # type: ignore[assignment]
+    _fixef: pd.Series = field(default=None, repr=False)  # type: ignore[assignment]
+    _random_cov: pd.DataFrame = field(default=None, repr=False)  # type: ignore[assignment]
     sigma: float = np.nan
     delta: float = np.nan
     loglik: float = np.nan
     n_pairs: int = 0
     n_persons: int = 0
-    accounting: pd.DataFrame = field(default=None, repr=False)  # type: ignore[assignment]
+    _accounting: pd.DataFrame = field(default=None, repr=False)  # type: ignore[assignment]
     fit: Any = field(default=None, repr=False)
     vcov_varpar: np.ndarray | None = field(default=None, repr=False)
     profile_evals: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("estimates", "vcov_abc", "draws"):
-            getattr(self, name).flags.writeable = False
+        for name in ("estimates", "vcov_abc", "draws", "vcov_varpar"):
+            arr = getattr(self, name)
+            if isinstance(arr, np.ndarray):
+                arr.flags.writeable = False
+
+    @property
+    def fixef(self) -> pd.Series:
+        """All fixed effects of the stacked model (a copy)."""
+        return self._fixef.copy()
+
+    @property
+    def random_cov(self) -> pd.DataFrame:
+        """Covariance matrix of the random effects (a copy)."""
+        return self._random_cov.copy()
+
+    @property
+    def accounting(self) -> pd.DataFrame:
+        """Rows of the diary, dropped by reason, pairs used (a copy)."""
+        return self._accounting.copy()
 
     def effects(self) -> pd.DataFrame:
         """The six effects, indexed ``a, b, c_prime, cov_ab, indirect, total``.
@@ -155,11 +172,6 @@ class MediationResult(ResultMixin):
     def draws_frame(self) -> pd.DataFrame:
         """The Monte Carlo draws as a DataFrame (a copy)."""
         return pd.DataFrame(np.array(self.draws), columns=list(EFFECTS))
-
-    @property
-    def random_covariance(self) -> pd.DataFrame:
-        """Covariance matrix of the random effects (a copy)."""
-        return readonly(self.random_cov)
 
     def _display(self) -> Display:
         when = "night" if self.x_is_sleep else "day"

@@ -74,17 +74,36 @@ class NetworkResult(ResultMixin):
     person_ids: tuple[Any, ...] = field(repr=False)
     person_coef: np.ndarray | None = field(repr=False)
     fits: tuple[Any, ...] = field(repr=False)
-    accounting: pd.DataFrame = field(repr=False)
+    _accounting: pd.DataFrame = field(repr=False)
     n_contemporaneous_rows: int = 0
     n_persons: int = 0
     intercepts: np.ndarray | None = field(default=None, repr=False)
-    scales: dict[str, float] | None = field(default=None, repr=False)
+    scales: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        for name in ("coef", "coef_se", "contemporaneous_pcor", "between_pcor", "person_coef"):
+        for name in (
+            "coef",
+            "coef_se",
+            "contemporaneous_pcor",
+            "between_pcor",
+            "between_gamma",
+            "intercept_sd",
+            "person_coef",
+            "intercepts",
+        ):
             arr = getattr(self, name)
             if isinstance(arr, np.ndarray):
                 arr.flags.writeable = False
+        object.__setattr__(
+            self, "fits", tuple(readonly(f) if isinstance(f, dict) else f for f in self.fits)
+        )
+        if self.scales is not None:
+            object.__setattr__(self, "scales", readonly(dict(self.scales)))
+
+    @property
+    def accounting(self) -> pd.DataFrame:
+        """Rows per outcome model: rows, missing outcome, missing lag, used, persons (a copy)."""
+        return self._accounting.copy()
 
     @property
     def predictor_scale(self) -> pd.Series | None:
