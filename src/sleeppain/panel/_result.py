@@ -315,13 +315,20 @@ class PanelResult(ResultMixin):
         if not self.fit.converged:
             notes.append("The optimiser did not converge: treat the estimates with caution.")
         notes += list(self.fit_warnings)
+        tables = [
+            DisplayTable(eff, title="Lagged effects", note="std_all: lavaan's std.all."),
+        ]
+        if self.spec.covariates:
+            cov = self.tidy()
+            cov = cov[(cov["op"] == "~") & (cov["effect"] == "")].set_index("term")[
+                ["estimate", "std_error", "p_value", "std_all"]
+            ]
+            tables.append(DisplayTable(cov, title="Covariates -> random intercepts"))
+        tables.append(DisplayTable(var, title="Variances and covariances"))
         return Display(
             title=title,
             header=header,
-            tables=(
-                DisplayTable(eff, title="Lagged effects", note="std_all: lavaan's std.all."),
-                DisplayTable(var, title="Variances and covariances"),
-            ),
+            tables=tuple(tables),
             notes=tuple(notes),
         )
 
