@@ -149,8 +149,10 @@ def test_analyze_reads_the_diary_like_describe(
     argv = ["analyze", str(path), "--id", "id", "--day", "date", "--pain", "pain"]
     argv += ["--sleep", "sleep_quality", "tst", "--scale", "pain=0,10", "--n-boot", "0"]
     assert cli.main([*argv, "--out", str(tmp_path / "a")]) == 0
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    err = captured.err
     assert "ScaleWarning" in err and "11" in err
+    assert "What this means" in captured.out and "rating points" in captured.out
     md = (tmp_path / "a" / "report.md").read_text()
     assert "(tst)" in md and "Some ratings lie outside the declared scale" in md
     # set-missing: the value is dropped, the model has one pair fewer around it

@@ -323,6 +323,12 @@ def _print_lmm(res: Any, comparison: Any) -> None:
     print(format_table(effects_display(res.effects()), "text"))
     if res.multiplicity_note():
         print(res.multiplicity_note())
+    from sleeppain.report._report import plain_summary
+
+    print()
+    print("What this means")
+    for heading, sentences in plain_summary(res):
+        print(f"  {heading}: {' '.join(sentences)}")
     if comparison is not None:
         print()
         print(comparison.summary())
