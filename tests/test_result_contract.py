@@ -284,9 +284,6 @@ def _result(case: Case) -> Any:
 #: Contract gaps of result classes owned elsewhere, found by this test when it was written.
 #: Non-strict so parallel work stays green: a closed gap shows as XPASS; then delete its entry.
 KNOWN_GAPS: dict[tuple[str, str], str] = {
-    ("LaggedFrame", "test_nothing_handed_out_can_change_the_result"): (
-        "the frame field is handed out by reference"
-    ),
     ("GlmmResult", "test_nothing_handed_out_can_change_the_result"): (
         "arrays and frames handed out by reference: beta, theta, vcov_beta, u, eta, y, "
         "trials, weights, fixef, std_errors, vcov, tidy()"
@@ -297,12 +294,6 @@ KNOWN_GAPS: dict[tuple[str, str], str] = {
     ("DsemResult", "test_nothing_handed_out_can_change_the_result"): (
         "dicts and arrays handed out by reference: draws, internal, person_draws, sampler, "
         "term_info (clearing draws breaks tidy() and effects())"
-    ),
-    ("NetworkResult", "test_nothing_handed_out_can_change_the_result"): (
-        "between_gamma, intercept_sd, accounting handed out by reference"
-    ),
-    ("MediationResult", "test_nothing_handed_out_can_change_the_result"): (
-        "fixef, random_cov, accounting, vcov_varpar, random_covariance handed out by reference"
     ),
 }
 
