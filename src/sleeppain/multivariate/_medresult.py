@@ -50,7 +50,11 @@ class MediationResult(ResultMixin):
     accounting : DataFrame
         Rows of the diary, dropped by reason, pairs used.
     fit : object
-        The underlying :class:`~sleeppain.LmmResult` (a view with the stacked names).
+        The stacked model's fit: a view of an :class:`~sleeppain.LmmResult` with the
+        stacked names (``fit.lmm_result`` is the LmmResult itself). With the ``"profile"``
+        engine that LmmResult is the homoscedastic fit of the rescaled data at the
+        estimated ``delta`` (outcome rows divided by ``delta``); its log-likelihood lacks
+        the ``- n_y log(delta)`` of :attr:`loglik`.
     """
 
     x: str

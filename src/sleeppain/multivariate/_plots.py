@@ -36,8 +36,8 @@ def _draw(
             lw = 0.5 + 6.0 * abs(w) / wmax
             color = _POS if w > 0 else _NEG
             if i == j:
-                c = xy[j] * 1.28
-                ax.add_patch(Circle(tuple(c), 0.1, fill=False, lw=lw, color=color))
+                c = xy[j] * (1.0 + r + 0.13)
+                ax.add_patch(Circle(tuple(c), 0.11, fill=False, lw=lw, color=color))
                 continue
             ax.add_patch(
                 FancyArrowPatch(
@@ -59,7 +59,7 @@ def _draw(
     ax.set_ylim(-1.55, 1.55)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.set_title(f"{title}\n(|edge| >= {threshold:g} shown)", fontsize=9)
+    ax.set_title(f"{title}\n(|edge| >= {threshold:g} shown; blue +, red -)", fontsize=9)
 
 
 def plot_networks(res: Any, *, threshold: float = 0.05, ax: Any = None) -> Any:
