@@ -289,7 +289,21 @@ def check_solution(
 
     Returns ``(category, message)`` pairs: negative variances, covariance blocks of the
     latent variables that are not positive definite, and standard errors that could not
-    be computed (a sign of an unidentified model).
+    be computed (a sign of an unidentified model). :func:`riclpm` and :func:`clpm` issue
+    them as warnings; the result keeps them in ``fit_warnings``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, sleeppain as sp
+    >>> rng = np.random.default_rng(5)
+    >>> df = pd.DataFrame(rng.normal(size=(200, 6)) + rng.normal(size=(200, 1)),
+    ...                   columns=["x1", "x2", "x3", "y1", "y2", "y3"])
+    >>> res = sp.clpm(df, x=["x1", "x2", "x3"], y=["y1", "y2", "y3"])
+    >>> theta = res.fit.theta.copy()
+    >>> k = res.model.free_names.index("x1 ~~ x1")
+    >>> theta[k] = -0.5
+    >>> check_solution(res.model, theta)[0][1][:46]
+    'negative variance estimate: x1 ~~ x1 = -0.5. T'
     """
     out: list[tuple[str, str]] = []
     spec = model.spec

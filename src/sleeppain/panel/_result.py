@@ -36,7 +36,15 @@ _MODEL_TITLE = {
 
 @dataclass(frozen=True)
 class PanelSpec:
-    """The normalised arguments of a panel fit."""
+    """The normalised arguments of a panel fit.
+
+    Examples
+    --------
+    >>> spec = PanelSpec("riclpm", ("sleep", "pain"), (("s1", "s2", "s3"), ("p1", "p2", "p3")),
+    ...                  ("1", "2", "3"), (), False, "fiml", False)
+    >>> spec.effect_labels()
+    ['sleep->sleep', 'pain->sleep', 'sleep->pain', 'pain->pain']
+    """
 
     kind: str
     names: tuple[str, ...]
