@@ -128,6 +128,11 @@ def test_recovers_known_networks():
     assert z.max() < 4.0, z  # every lag-1 effect within 4 standard errors of the truth
     true_contemp = partial_correlations(np.linalg.inv(0.7 * np.eye(4) + 0.3))
     np.testing.assert_allclose(res.contemporaneous_pcor, true_contemp, atol=0.04)
+    # between persons: the six partial correlations are 0.2 (means ~ N(0, 0.5 I + 0.25));
+    # with 150 persons each has an SE of about 0.08, their mean about 0.035
+    true_between = partial_correlations(np.linalg.inv(0.5 * np.eye(4) + 0.25))
+    assert np.abs(res.between_pcor - true_between).max() < 0.3
+    assert abs(res.between_pcor[np.triu_indices(4, 1)].mean() - 0.2) < 0.14
     # person-specific networks vary around the fixed network with about the simulated SD
     spread = np.nanstd(res.person_networks, axis=0)
     assert np.all(spread < 0.1)
