@@ -722,7 +722,8 @@ class CorrelatedDeviance:
         self._zp, self._xp = _zpairs(self.q, k), _xpairs(self.q, k)
         self._zpos = {ab: j for j, ab in enumerate(self._zp)}
         self._xpos = {ab: j for j, ab in enumerate(self._xp)}
-        self.core = BlockDeviance(self._base_stats(), self.ncols, reml)
+        self._base = self._base_stats()
+        self.core = BlockDeviance(self._base, self.ncols, reml)
         self.ntheta_re = self.core.ntheta
         self.ntheta = self.ntheta_re + self.n_resid
         self.lower = np.concatenate([self.core.lower, np.full(self.n_resid, -np.inf)])
@@ -868,7 +869,7 @@ class CorrelatedDeviance:
 
     def moment_start(self) -> np.ndarray | None:
         """theta from the moments of the uncorrelated model, then the best phi on a grid."""
-        base = BlockDeviance(self._base_stats(), self.ncols, self.reml)
+        base = BlockDeviance(self._base, self.ncols, self.reml)
         theta0 = base.moment_start()
         if theta0 is None:
             theta0 = np.where(self.core.lower == 0.0, 1.0, 0.0)
