@@ -266,3 +266,21 @@ def test_phi_at_the_boundary_warns():
         warnings.simplefilter("error")
         with pytest.raises(BoundaryFitWarning, match="boundary of its range: phi"):
             sp.lmm("y ~ 1 + (1 | id)", df, correlation="ar1", time="day")
+
+
+def test_anova_refit_false_and_control_checks(diary):
+    f0 = sp.lmm("y ~ x + (1 | id)", diary)
+    f1 = sp.lmm("y ~ 1 + (1 | id)", diary, correlation="ar1", time="day")
+    with pytest.raises(SpecificationError, match="different fixed effects"):
+        sp.anova(f0, f1, refit=False)
+    ml = sp.lmm("y ~ x + (1 | id)", diary, reml=False)
+    with pytest.raises(SpecificationError, match="all REML fits or all ML"):
+        sp.anova(f0, ml, refit=False)
+    with pytest.raises(SpecificationError, match="not available with a residual"):
+        sp.lmm(
+            "y ~ x + (1 | id)", diary, correlation="ar1", time="day", control={"method": "general"}
+        )
+    # without a structure, ran_pars has no residual rows and glance says so
+    assert "phi" not in set(f0.tidy(effects="ran_pars")["term"])
+    g = f0.glance().iloc[0]
+    assert g["correlation"] is None and np.isnan(g["phi"]) and f0.correlation is None

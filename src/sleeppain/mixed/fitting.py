@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sleeppain._distributed import is_dask_frame
 from sleeppain.errors import (
     BoundaryFitWarning,
     ConvergenceWarning,
@@ -106,11 +107,20 @@ def fit_design(
     >>> fit.reml, fit.nobs
     (False, 96)
     """
+    fit_stats = getattr(design, "fit_stats", None)
+    if fit_stats is not None:  # a design held as per-person statistics (a Dask fit)
+        return fit_stats(reml=reml, control=control, stacklevel=stacklevel + 1, residual=residual)
     control = LmmControl.coerce(control)
     with single_threaded_blas():
         if residual is None:
             dev = deviance_from_design(design, reml=reml, method=control.method)
         else:
+            if control.method not in ("auto", "block"):
+                raise SpecificationError(
+                    f"control method={control.method!r} is not available with a residual "
+                    "structure (correlation= or weights=); it always uses the block "
+                    "evaluator of one grouping factor. Use method='auto'."
+                )
             dev = correlated_deviance(design, residual, reml=reml)
         # badly centred/scaled predictors are optimised on a standardised design (_scaling)
         x, record = optimize_checked(design, dev, control, reml=reml, scalable=residual is None)
@@ -395,6 +405,11 @@ def lmm(
     >>> round(float(fit.fixef["sleep"]), 1)
     -0.4
     """
+    if is_dask_frame(data):  # a second source of the same per-person statistics
+        from sleeppain.mixed._dask import lmm_dask
+
+        kw = {"correlation": correlation, "time": time, "weights": weights}
+        return lmm_dask(formula, data, reml=reml, control=control, **kw)
     spec = residual_spec(correlation, time, weights)
     if spec.is_iid:
         safe, frame, dotted = dotted_columns(formula, data)  # R-style names: Informed.liking
