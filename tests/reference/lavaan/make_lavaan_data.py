@@ -6,7 +6,7 @@ covariate z raising both random intercepts, 12 % of values missing at random, mo
 attrition for 10 % of persons after wave 3, and 3 persons with no observed wave.
 sim3.csv: 300 persons, 4 waves of three variables (a, b, c), complete.
 
-Usage: python tests/reference/lavaan/make_data.py
+Usage: python tests/reference/lavaan/make_lavaan_data.py
 """
 
 from __future__ import annotations
