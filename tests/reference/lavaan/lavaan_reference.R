@@ -11,6 +11,8 @@
 # Open Play affective valence (0-100) is divided by 10 (a 0-10 scale, as pain ratings):
 # its variances (~1.3 instead of ~130) then sit within the tests' 1e-4.
 #
+# The simulated panels (sim5.csv, sim3.csv) are written by make_lavaan_data.py.
+#
 # Usage (from the repository root):  Rscript tests/reference/lavaan/lavaan_reference.R
 # Writes tests/reference/lavaan/lavaan_reference.json. The openplay case reads
 # ../shared/data/openplay/survey_daily.csv.gz and is skipped when it is absent.
