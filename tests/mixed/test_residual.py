@@ -274,7 +274,7 @@ def test_anova_refit_false_and_control_checks(diary):
     with pytest.raises(SpecificationError, match="different fixed effects"):
         sp.anova(f0, f1, refit=False)
     ml = sp.lmm("y ~ x + (1 | id)", diary, reml=False)
-    with pytest.raises(SpecificationError, match="all REML fits or all ML"):
+    with pytest.raises(SpecificationError, match="must be REML fits or all ML fits"):
         sp.anova(f0, ml, refit=False)
     with pytest.raises(SpecificationError, match="not available with a residual"):
         sp.lmm(
