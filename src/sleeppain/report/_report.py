@@ -93,8 +93,9 @@ _EXPLAIN = {
         "A variance of the model was estimated at zero (a 'singular' or boundary fit), "
         "usually because persons hardly differ in the effect. The average effects and their "
         "intervals remain valid; person-specific slopes are then all equal to the average. "
-        "Nothing needs to be done; if you chose outcome_mean=True, the default model avoids "
-        "this."
+        "Nothing needs to be done. If the slope SD is 0, --no-random-slopes "
+        "(random_slopes=False) fits the simpler model with the same average effect; if you "
+        "chose --outcome-mean (outcome_mean=True), the default model avoids this."
     ),
     "ConvergenceWarning": (
         "The fitting algorithm reported numerical trouble. Check that the effect is similar "
