@@ -35,8 +35,8 @@ DERIVED_RTOL = 1e-3
 
 def _data(case: dict) -> pd.DataFrame:
     src = case["source"]
-    if src == "case:data/diary_missing.csv":
-        return pd.read_csv(REFERENCE_DIR / "nlme" / "data" / "diary_missing.csv")
+    if src.startswith("case:data/"):
+        return pd.read_csv(REFERENCE_DIR / "nlme" / src.removeprefix("case:"))
     if src == "shared:sleepstudy/sleepstudy.csv":
         return pd.read_csv(shared_path("sleepstudy/sleepstudy.csv"))
     if src == "shared:aces_daily/aces_daily.csv":

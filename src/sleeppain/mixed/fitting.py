@@ -268,10 +268,13 @@ def residual_data(spec: ResidualSpec, design: Design, data: pd.DataFrame) -> Res
                 "(or use a finer time) or drop the duplicates."
             )
     if spec.weights is not None:
-        col = data[spec.weights.column].iloc[design.rows]
-        codes_s, uniq = pd.factorize(col, sort=False)
-        strata = codes_s.astype(np.intp)
-        labels = np.asarray(uniq, dtype=object)
+        # nlme's reference stratum: the first in the data sorted by group (stable)
+        col = data[spec.weights.column].iloc[design.rows].to_numpy()
+        by_group = np.argsort(design.terms[0].codes, kind="stable")
+        _, first = np.unique(pd.factorize(col)[0][by_group], return_index=True)
+        ordered = col[by_group][np.sort(first)]
+        labels = np.asarray(ordered, dtype=object)
+        strata = pd.Index(ordered).get_indexer(col).astype(np.intp)
     return ResidualData(spec=spec, time=time, strata=strata, strata_labels=labels)
 
 
@@ -358,7 +361,8 @@ def lmm(
         person.
     weights : "group:COLUMN" or VarIdent, optional
         A residual SD per level of COLUMN, as nlme's ``varIdent(form = ~ 1 | COLUMN)``
-        (the first level in the data is the reference, SD ratio 1).
+        (the reference, SD ratio 1, is the first level in the data sorted by the grouping
+        factor, as nlme).
 
     Returns
     -------

@@ -177,6 +177,27 @@ cases[[length(cases) + 1]] <- ref(
   list(satterthwaite = satt_df(f, sim, sim$pain, cbind("(Intercept)" = 1, sleep = sim$sleep),
                                matrix(1, nrow(sim), 1), sim$id, sim$day, sim$weekend)))
 
+# 8 negative AR(1) and a three-level varIdent, ML (simulated, written to data/)
+set.seed(20261202)
+np2 <- 40; nd2 <- 15
+neg <- expand.grid(day = 1:nd2, id = 1:np2)[, c("id", "day")]
+e2 <- unlist(lapply(1:np2, function(i) as.numeric(arima.sim(list(ar = -0.4), nd2, sd = sqrt(1 - 0.16)))))
+neg$phase <- c("a", "b", "c")[(neg$day %% 3) + 1]
+sd3 <- c(a = 1, b = 0.6, c = 1.8)[neg$phase]
+neg$x <- round(rnorm(nrow(neg)), 6)
+neg$y <- round(1 + rnorm(np2, 0, 0.8)[neg$id] + 0.3 * neg$x + sd3 * e2, 6)
+neg <- neg[sort(sample(nrow(neg), round(0.85 * nrow(neg)))), ]
+write.csv(neg, file.path(out_dir, "data/negative_ar1.csv"), row.names = FALSE)
+neg <- read.csv(file.path(out_dir, "data/negative_ar1.csv"))
+f <- lme(y ~ x, random = ~ 1 | id, data = neg, method = "ML",
+         correlation = corAR1(form = ~ day | id), weights = varIdent(form = ~ 1 | phase),
+         control = ctrl)
+cases[[length(cases) + 1]] <- ref(
+  "negative_ar1_varident3_ml", f, "case:data/negative_ar1.csv",
+  list(formula = "y ~ x + (1 | id)", correlation = "ar1", time = "day",
+       weights = "group:phase", reml = FALSE),
+  "lme(y ~ x, random = ~ 1 | id, method = 'ML', correlation = corAR1(form = ~ day | id), weights = varIdent(form = ~ 1 | phase))")
+
 # 7 the same model without correlation (the likelihood-ratio comparison of sp.anova)
 f0 <- lme(pain ~ sleep, random = ~ sleep | id, data = sim, method = "REML", control = ctrl)
 f1 <- update(f0, correlation = corAR1(form = ~ day | id))
