@@ -183,3 +183,15 @@ def test_covariates_and_random_direct_effect():
     assert list(res.random_cov.index) == ["Sm", "Sm_x", "Sy", "Sy_m", "Sy_x"]
     no_b = _fit(SIM, random=("a",), **KW)
     assert no_b.effects().loc["cov_ab", "estimate"] == 0.0
+
+
+def test_engine_choice(monkeypatch):
+    from sleeppain.multivariate import _mediate
+
+    assert _fit(SIM, engine="auto", **KW).engine == "lmm"  # sp.lmm has weights= here
+    monkeypatch.setattr(_mediate, "_lmm_has_weights", lambda: False)
+    assert _fit(SIM, engine="auto", **KW).engine == "profile"
+    with pytest.raises(sp.SpecificationError, match="engine='lmm' needs"):
+        sp.mediation(SIM, engine="lmm", seed=1, **KW)
+    with pytest.raises(sp.SpecificationError, match="engine="):
+        sp.mediation(SIM, engine="nlme", seed=1, **KW)
