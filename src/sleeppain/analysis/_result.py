@@ -795,10 +795,21 @@ class CrossLagResult(ResultMixin):
             notes += [f"  {m}: {c}: {msg}" for m, c, msg in self.fit_warnings]
         return Display(
             title="Cross-lagged analysis of sleep and pain (sleeppain.crosslag)",
-            header=tuple(("Model", line) for line in self.spec.describe()),
+            header=tuple(
+                zip(
+                    ("Data", "sleep->pain", "pain->sleep", "Notation"),
+                    self._model_lines(),
+                    strict=True,
+                )
+            ),
             tables=tuple(tables),
             notes=tuple(notes),
         )
+
+    def _model_lines(self) -> list[str]:
+        """The specification's four lines without their own 'direction:' prefixes."""
+        lines = self.spec.describe()
+        return [lines[0], *(line.split(": ", 1)[1] for line in lines[1:3]), lines[3]]
 
     def multiplicity_note(self) -> str:
         """A note on the multiple tests of several sleep measures ("" with one measure)."""
