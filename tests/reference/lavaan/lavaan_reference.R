@@ -119,6 +119,14 @@ cases[["sim3_riclpm_free_listwise"]] <- fit_case("sim3_riclpm_free_listwise", si
 cases[["sim3_clpm_constrained_listwise"]] <- fit_case(
   "sim3_clpm_constrained_listwise", sim3, c("a", "b", "c"), 1:4, FALSE, TRUE, "listwise")
 
+# three variables with missing waves (a deterministic rule the Python test repeats)
+sim3m <- sim3
+for (t in 1:4) sim3m[sim3m$id %% 7 == t, paste0("b", t)] <- NA
+sim3m[sim3m$id %% 5 == 0, "c4"] <- NA
+cases[["sim3m_riclpm_constrained_fiml"]] <- fit_case(
+  "sim3m_riclpm_constrained_fiml", sim3m, c("a", "b", "c"), 1:4, TRUE, TRUE, "ml",
+  note = "sim3 with b_t missing when id %% 7 == t and c4 missing when id %% 5 == 0")
+
 openplay <- "../shared/data/openplay/survey_daily.csv.gz"
 if (file.exists(openplay)) {
   op <- read.csv(gzfile(openplay), stringsAsFactors = FALSE)
