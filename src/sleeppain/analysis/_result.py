@@ -791,8 +791,11 @@ class CrossLagResult(ResultMixin):
             )
         notes = ["Data accounting", *self.accounting_text().splitlines()]
         if self.fit_warnings:
+            from sleeppain.report._report import explain_warning
+
             notes.append("Warnings while fitting")
-            notes += [f"  {m}: {c}: {msg}" for m, c, msg in self.fit_warnings]
+            for m, c, msg in self.fit_warnings:
+                notes += [f"  {m}: {c}: {msg}", f"    What it means: {explain_warning(c)}"]
         return Display(
             title="Cross-lagged analysis of sleep and pain (sleeppain.crosslag)",
             header=tuple(
