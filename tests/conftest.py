@@ -11,6 +11,10 @@ from pathlib import Path
 
 import pytest
 
+#: Scripts that write reference values (run offline with R, PyMC, pingouin ...) are not
+#: tests: pytest does not collect them (tests that need them load them by path).
+collect_ignore_glob = ["reference/*/*.py", "reference/*/*/*.py", "planning/reference/*.py"]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SLEEPPAIN_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
