@@ -424,16 +424,19 @@ def mediation(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if use_lmm:
-            fit, log_delta = _fit_lmm(z, X, x_names, Zc, z_names, codes2, n, reml)
-            theta = np.asarray(fit.theta, dtype=float)
+            fit, log_delta, ratio_m = _fit_lmm(z, X, x_names, Zc, z_names, codes2, n, reml)
+            # theta relative to the mediator equation's residual SD (sp.lmm's reference
+            # stratum is whichever comes first in its data)
+            theta = np.asarray(fit.theta, dtype=float) / ratio_m
             engine_used = "lmm"
             n_profile = 0
         else:
             theta, log_delta, _, n_profile = _fit_profile(prof)
+            ratio_m = 1.0
             fit = _final_fit(z, X, x_names, Zc, z_names, codes2, n, log_delta, theta, reml)
             engine_used = "profile"
     rewarn(caught, f"{fn}: stacked model")
-    sigma = float(fit.sigma)
+    sigma = float(fit.sigma) * (ratio_m if use_lmm else 1.0)  # mediator equation's SD
     fe = fit.fixef
     V = fit.vcov
     names3 = ["Sm_x", "Sy_m", "Sy_x"]
@@ -523,7 +526,7 @@ def _fit_lmm(
     codes: np.ndarray,
     n_m: int,
     reml: bool,
-) -> tuple[Any, float]:
+) -> tuple[Any, float, float]:
     from sleeppain.mixed import lmm
 
     df = _frame(z, X, x_names, Zc, z_names, codes)
@@ -534,7 +537,7 @@ def _fit_lmm(
         raise EstimationError(
             "mediation: sp.lmm did not report the varIdent ratios of the two equations."
         )
-    return _Renamed(fit), float(np.log(ratios["y"] / ratios["m"]))
+    return _Renamed(fit), float(np.log(ratios["y"] / ratios["m"])), float(ratios["m"])
 
 
 def _final_fit(
