@@ -62,6 +62,7 @@ import pandas as pd
 import scipy.sparse as sparse
 
 from sleeppain.errors import DataStructureError, EstimationError, SpecificationError
+from sleeppain.mixed._pls import _cho_solve
 from sleeppain.mixed.deviance import BlockDeviance, BlockStats, Centering, PlsSolution
 
 __all__ = [
@@ -86,8 +87,6 @@ PHI_BOUNDARY_TOL = 1e-4
 _U_MAX = 15.0
 #: Largest |log delta| evaluated.
 _LOGDELTA_MAX = 20.0
-#: Central-difference step for the residual parameters (on the optimiser's scale).
-FD_STEP = 1e-5
 
 
 @dataclass(frozen=True)
@@ -685,9 +684,10 @@ class CorrelatedDeviance:
 
     Parameters ``x = (theta, u, log delta_2, ..., log delta_S)`` (see the module notes);
     the criterion is that of :class:`~sleeppain.mixed.deviance.BlockDeviance` on the
-    whitened cross-products plus ``log|D R D|``. The gradient is analytic in theta (at
-    fixed residual parameters the model is an ordinary LMM of the whitened data) and a
-    central difference (step :data:`FD_STEP`) in the residual parameters.
+    whitened cross-products plus ``log|D R D|``. The gradient is analytic: in theta that
+    of the block evaluator (at fixed residual parameters the model is an ordinary LMM of
+    the whitened data), in the residual parameters through the derivative of the
+    criterion with respect to each cell's coefficient (:meth:`_cell_sensitivity`).
 
     Examples
     --------
@@ -836,21 +836,110 @@ class CorrelatedDeviance:
         return float(self.core(theta)) + self._logdet_at
 
     def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        """Criterion and gradient (analytic in theta, central differences otherwise)."""
+        """Criterion and its analytic gradient in theta and the residual parameters."""
         x = np.asarray(x, dtype=float)
         theta = self._load(x)
-        f, g_theta = self.core.value_and_grad(theta)
-        f = float(f) + self._logdet_at
+        core = self.core
+        w = core._solve(theta)
+        d_ld, d_r2, d_rx = core._pieces_grad(w)
+        nfac = (self.n - self.p) if self.reml else self.n
         g = np.empty(self.ntheta)
-        g[: self.ntheta_re] = g_theta
-        for i in range(self.ntheta_re, self.ntheta):
-            h = FD_STEP * max(1.0, abs(x[i]))
-            e = np.zeros(self.ntheta)
-            e[i] = h
-            g[i] = (self(x + e) - self(x - e)) / (2.0 * h)
-        self._load(x)
+        g[: self.ntheta_re] = d_ld + nfac / w["r2"] * d_r2 + (d_rx if self.reml else 0.0)
+        if self.n_resid:
+            g[self.ntheta_re :] = self._resid_grad(x[self.ntheta_re :], w)
         self.nevals += 1
-        return f, g
+        return float(w["dev"]) + self._logdet_at, g
+
+    def _cell_sensitivity(self, w: dict[str, Any]) -> np.ndarray:
+        """Derivative of the criterion with respect to each cell's coefficient.
+
+        At fixed theta the criterion depends on the cells only through the whitened
+        cross-products ``M = sum_cells coef S_cell``. With ``L_j = T'M_zz,j T + I``,
+        ``P_j = T L_j^-1 T'``, ``A = M_xx - sum_j M_xz,j P_j M_zx,j``, ``V_j = P_j M_zx,j``:
+        ``d log|L|^2 = sum_j <P_j, dM_zz,j>``; ``d r^2 = sum_j w_j' dM_j w_j`` with
+        ``w_j = (-b_j, -beta, 1)`` (envelope theorem: r^2 is a minimum over b and beta);
+        ``d log|A| = <A^-1, dM_xx> - 2 sum_j <V_j A^-1, dM_zx,j> +
+        sum_j <V_j A^-1 V_j', dM_zz,j>`` (from ``dP_j = -P_j dM_zz,j P_j``).
+        """
+        st = self.stats
+        q, p = self.q, self.p
+        grp = st.cell_group
+        T = w["T"]
+        u = np.array(w["u"])  # (q, G)
+        b = T @ u  # conditional modes b_j on the centred scale, (q, G)
+        P = np.array([[w["P"][a][c] for c in range(q)] for a in range(q)])  # (q, q, G)
+        v = np.append(-w["beta_c"], 1.0)
+        fac = ((self.n - self.p) if self.reml else self.n) / w["r2"]
+        H = K = Ainv = None
+        if self.reml and p:
+            Ainv = _cho_solve(w["RX"], np.eye(p))
+            C = self.core._C  # (q, p + 1, G): Z'Q[X | y]
+            V = np.einsum("abg,bkg->akg", P, C[:, :p, :])
+            H = np.einsum("akg,kl->alg", V, Ainv)
+            K = np.einsum("alg,blg->abg", H, V)
+        sens = np.zeros(st.ncells)
+        bg = b[:, grp]
+        for j, (a, c) in enumerate(self._zp):
+            S = st.prod_z[:, j]
+            if c < q:
+                mult = 1.0 if a == c else 2.0
+                per = P[a, c] + (K[a, c] if K is not None else 0.0)
+                sens += mult * S * (per[grp] + fac * bg[a] * bg[c])
+            else:
+                m = c - q
+                sens -= 2.0 * fac * v[m] * bg[a] * S
+                if H is not None and m < p:
+                    sens -= 2.0 * H[a, m][grp] * S
+        for j, (a, c) in enumerate(self._xp):
+            m, l_ = a - q, c - q
+            mult = 1.0 if m == l_ else 2.0
+            coef = fac * v[m] * v[l_]
+            if Ainv is not None and m < p and l_ < p:
+                coef += Ainv[m, l_]
+            sens += (mult * coef) * st.prod_x[:, j]
+        return sens
+
+    def _resid_grad(self, extra: np.ndarray, w: dict[str, Any]) -> np.ndarray:
+        """Gradient in ``(u, log delta_2, ...)``: cell sensitivities times the derivatives
+        of the cell coefficients, plus the derivative of ``log|D R D|``."""
+        st = self.stats
+        sens = self._cell_sensitivity(w)
+        ld = np.clip(np.asarray(extra[1 if self.correlation else 0 :], dtype=float), -20, 20)
+        inv = np.exp(-np.concatenate([[0.0], ld]))
+        kind, gap = st.cls_kind, st.cls_gap
+        ww = inv[st.cls_s1] * inv[st.cls_s2]
+        K = st.gaps.size
+        out = []
+        # class coefficients without the strata weights, and their derivative in u
+        base = np.ones(kind.size)
+        if self.correlation:
+            u = float(extra[0])
+            phi = phi_from_u(u, self.correlation)
+            dphi = (1 - phi * phi) if self.correlation == "ar1" else phi * (1 - phi)
+            if abs(u) >= _U_MAX:
+                dphi = 0.0
+            dbase = np.zeros(kind.size)
+            dlog = 0.0
+            if K:
+                r = np.power(phi, st.gaps)
+                dr = st.gaps * np.power(phi, st.gaps - 1.0) * dphi
+                one_m = 1.0 - r * r
+                c = r * r / one_m
+                s_ = r / one_m
+                dc = 2.0 * r / one_m**2 * dr
+                ds = (1.0 + r * r) / one_m**2 * dr
+                gi = np.maximum(gap, 0)
+                base = np.where(kind == 1, c[gi], np.where(kind == 2, -s_[gi], 1.0))
+                dbase = np.where(kind == 1, dc[gi], np.where(kind == 2, -ds[gi], 0.0))
+                dlog = float(st.n_pairs_gap @ (-2.0 * r * dr / one_m))
+            out.append(float(((ww * dbase)[st.cell_class]) @ sens) + dlog)
+        coef_cls = ww * base
+        for s in range(1, self.nstrata):
+            dcls = -coef_cls * ((st.cls_s1 == s).astype(float) + (st.cls_s2 == s))
+            if abs(ld[s - 1]) >= 20:
+                dcls = np.zeros_like(dcls)
+            out.append(float(dcls[st.cell_class] @ sens) + 2.0 * float(st.n_stratum[s]))
+        return np.array(out)
 
     def varpar_deviance(self, x: np.ndarray, sigma: float) -> float:
         """Deviance at ``(x, sigma)``, not profiled over sigma (lmerTest's ``devfun_vp``)."""
