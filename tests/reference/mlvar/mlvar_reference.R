@@ -2,7 +2,7 @@
 # Mottus & Borsboom 2018, Multivariate Behavioral Research 53:453), built here from the raw
 # data independently of sleeppain, plus an N-of-1 VAR by OLS with HC3 standard errors.
 # Run from the repository root:  Rscript tests/reference/mlvar/mlvar_reference.R
-# Reads tests/reference/mlvar/sim_var.csv (written by make_sim.py) and, when present,
+# Reads tests/reference/mlvar/sim_var.csv (written by make_multivariate_sim.py) and, when present,
 # ../shared/data/aces_daily and ../shared/data/esm_n1. Writes mlvar_reference.json.
 suppressPackageStartupMessages({library(lme4); library(jsonlite)})
 

@@ -1,6 +1,6 @@
 """Write the simulated diaries the R reference scripts read (run from the repository root).
 
-python tests/reference/mlvar/make_sim.py
+python tests/reference/mlvar/make_multivariate_sim.py
 """
 
 from sleeppain.multivariate._simulate import simulate_mediation, simulate_var
