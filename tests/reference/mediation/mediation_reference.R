@@ -3,6 +3,8 @@
 # residual variance per equation (varIdent), random intercepts, a and b slopes, correlated.
 # Built here from the raw data independently of sleeppain.
 # Run from the repository root:  Rscript tests/reference/mediation/mediation_reference.R
+# Reads tests/reference/mediation/sim_med.csv (written by
+# tests/reference/mlvar/make_multivariate_sim.py) and, when present, ../shared/data/paindiary.
 suppressPackageStartupMessages({library(nlme); library(jsonlite)})
 
 # d: one row per id-day with columns x, m, y; xs: x on row r, m and y on the next calendar
