@@ -109,7 +109,7 @@ def main() -> None:
         path = write_parquet(persons, days)
         print(f"{persons * days:,} rows in {path} ({time.perf_counter() - t:.0f} s to write)")
         results = {m: run(m, path) for m in modes}
-        for m, r in results.items():
+        for r in results.values():
             print(json.dumps(r))
         if "memory" in results and "beta" in results["memory"] and "beta" in results["dask"]:
             a, b = np.array(results["memory"]["beta"]), np.array(results["dask"]["beta"])

@@ -746,7 +746,10 @@ def collect(ddf: Any, plan: Plan, func: Any = partition_stats, *args: Any) -> li
     import dask
 
     cols = list(dict.fromkeys([*plan.used]))
-    parts = ddf[cols].to_delayed() if cols else ddf.to_delayed()
+    try:  # read only the model's columns (parquet column pruning)
+        parts = ddf[cols].to_delayed()
+    except ValueError:  # dask 2026.8 cannot project through ddf.categorize(); read all
+        parts = ddf.to_delayed()
     tasks = [dask.delayed(func)(part, plan, *args) for part in parts]
     return list(dask.compute(*tasks))
 
