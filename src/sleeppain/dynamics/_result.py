@@ -89,6 +89,15 @@ class DsemResult(ResultMixin):
         Sampler record (chains, warmup, draws, n_jobs used, kept person draws, MH
         acceptance rate of random log-variances).
     fit_warnings : tuple of (category, message)
+
+    Examples
+    --------
+    See :func:`sleeppain.dsem` for a fit; then
+
+    >>> res.effects()[["estimate", "conf_low", "conf_high", "rhat"]]  # doctest: +SKIP
+    >>> res.tidy().query("effect == 'random'")  # doctest: +SKIP
+    >>> res.person_effects().query("term == 'sleep->pain'")  # doctest: +SKIP
+    >>> res.plot_effects()  # doctest: +SKIP
     """
 
     spec: DsemSpec

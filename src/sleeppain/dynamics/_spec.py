@@ -76,7 +76,13 @@ class DsemPriors:
       (0.001, 0.001);
     * the two pre-sample values of each person (pain on day f - 1 and sleep in night
       f - 1, f the first diary day): latent, N(person mean, ``init_var`` = 1), i.e. one
-      pooled within-person variance, close to the stationary variance.
+      pooled within-person variance, close to the stationary variance;
+    * missing values inside a person's span: latent, given only the model (flat).
+
+    Examples
+    --------
+    >>> DsemPriors().iw_scale_slope
+    0.01
     """
 
     fixed_var: float = 100.0
