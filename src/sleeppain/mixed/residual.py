@@ -687,7 +687,7 @@ class CorrelatedDeviance:
     whitened cross-products plus ``log|D R D|``. The gradient is analytic: in theta that
     of the block evaluator (at fixed residual parameters the model is an ordinary LMM of
     the whitened data), in the residual parameters through the derivative of the
-    criterion with respect to each cell's coefficient (:meth:`_cell_sensitivity`).
+    criterion with respect to the whitened cross-products (:meth:`_sensitivity`).
 
     Examples
     --------
@@ -850,23 +850,27 @@ class CorrelatedDeviance:
         self.nevals += 1
         return float(w["dev"]) + self._logdet_at, g
 
-    def _cell_sensitivity(self, w: dict[str, Any]) -> np.ndarray:
-        """Derivative of the criterion with respect to each cell's coefficient.
+    def _sensitivity(self, w: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+        """Derivative of the criterion with respect to the whitened cross-products.
 
-        At fixed theta the criterion depends on the cells only through the whitened
-        cross-products ``M = sum_cells coef S_cell``. With ``L_j = T'M_zz,j T + I``,
+        At fixed theta the criterion depends on the residual parameters only through
+        ``M = sum_cells coef S_cell``. With ``L_j = T'M_zz,j T + I``,
         ``P_j = T L_j^-1 T'``, ``A = M_xx - sum_j M_xz,j P_j M_zx,j``, ``V_j = P_j M_zx,j``:
         ``d log|L|^2 = sum_j <P_j, dM_zz,j>``; ``d r^2 = sum_j w_j' dM_j w_j`` with
         ``w_j = (-b_j, -beta, 1)`` (envelope theorem: r^2 is a minimum over b and beta);
         ``d log|A| = <A^-1, dM_xx> - 2 sum_j <V_j A^-1, dM_zx,j> +
         sum_j <V_j A^-1 V_j', dM_zz,j>`` (from ``dP_j = -P_j dM_zz,j P_j``).
+
+        Returns
+        -------
+        Wz : ndarray, shape (nz, G)
+            Weight of each person's ``Z'Q[Z | X | y]`` entry (:func:`_zpairs` order).
+        wx : ndarray, shape (nx,)
+            Weight of each ``[X | y]'Q[X | y]`` entry (:func:`_xpairs` order).
         """
-        st = self.stats
         q, p = self.q, self.p
-        grp = st.cell_group
         T = w["T"]
-        u = np.array(w["u"])  # (q, G)
-        b = T @ u  # conditional modes b_j on the centred scale, (q, G)
+        b = T @ np.array(w["u"])  # conditional modes on the centred scale, (q, G)
         P = np.array([[w["P"][a][c] for c in range(q)] for a in range(q)])  # (q, q, G)
         v = np.append(-w["beta_c"], 1.0)
         fac = ((self.n - self.p) if self.reml else self.n) / w["r2"]
@@ -877,33 +881,39 @@ class CorrelatedDeviance:
             V = np.einsum("abg,bkg->akg", P, C[:, :p, :])
             H = np.einsum("akg,kl->alg", V, Ainv)
             K = np.einsum("alg,blg->abg", H, V)
-        sens = np.zeros(st.ncells)
-        bg = b[:, grp]
+        Wz = np.empty((len(self._zp), b.shape[1]))
         for j, (a, c) in enumerate(self._zp):
-            S = st.prod_z[:, j]
             if c < q:
                 mult = 1.0 if a == c else 2.0
                 per = P[a, c] + (K[a, c] if K is not None else 0.0)
-                sens += mult * S * (per[grp] + fac * bg[a] * bg[c])
+                Wz[j] = mult * (per + fac * b[a] * b[c])
             else:
                 m = c - q
-                sens -= 2.0 * fac * v[m] * bg[a] * S
+                Wz[j] = (-2.0 * fac * v[m]) * b[a]
                 if H is not None and m < p:
-                    sens -= 2.0 * H[a, m][grp] * S
+                    Wz[j] -= 2.0 * H[a, m]
+        wx = np.empty(len(self._xp))
         for j, (a, c) in enumerate(self._xp):
             m, l_ = a - q, c - q
-            mult = 1.0 if m == l_ else 2.0
             coef = fac * v[m] * v[l_]
             if Ainv is not None and m < p and l_ < p:
                 coef += Ainv[m, l_]
-            sens += (mult * coef) * st.prod_x[:, j]
-        return sens
+            wx[j] = (1.0 if m == l_ else 2.0) * coef
+        return Wz, wx
 
     def _resid_grad(self, extra: np.ndarray, w: dict[str, Any]) -> np.ndarray:
         """Gradient in ``(u, log delta_2, ...)``: cell sensitivities times the derivatives
         of the cell coefficients, plus the derivative of ``log|D R D|``."""
         st = self.stats
-        sens = self._cell_sensitivity(w)
+        Wz, wx = self._sensitivity(w)
+        Pm = self._P
+
+        def along(dcoef: np.ndarray) -> float:
+            """Directional derivative of the criterion for cell coefficients ``dcoef``."""
+            Pm.data = dcoef
+            dMz = Pm @ st.prod_z  # (G, nz)
+            return float(np.einsum("gj,jg->", dMz, Wz)) + float((dcoef @ st.prod_x) @ wx)
+
         ld = np.clip(np.asarray(extra[1 if self.correlation else 0 :], dtype=float), -20, 20)
         inv = np.exp(-np.concatenate([[0.0], ld]))
         kind, gap = st.cls_kind, st.cls_gap
@@ -932,13 +942,13 @@ class CorrelatedDeviance:
                 base = np.where(kind == 1, c[gi], np.where(kind == 2, -s_[gi], 1.0))
                 dbase = np.where(kind == 1, dc[gi], np.where(kind == 2, -ds[gi], 0.0))
                 dlog = float(st.n_pairs_gap @ (-2.0 * r * dr / one_m))
-            out.append(float(((ww * dbase)[st.cell_class]) @ sens) + dlog)
+            out.append(along((ww * dbase)[st.cell_class]) + dlog)
         coef_cls = ww * base
         for s in range(1, self.nstrata):
             dcls = -coef_cls * ((st.cls_s1 == s).astype(float) + (st.cls_s2 == s))
             if abs(ld[s - 1]) >= 20:
                 dcls = np.zeros_like(dcls)
-            out.append(float(dcls[st.cell_class] @ sens) + 2.0 * float(st.n_stratum[s]))
+            out.append(along(dcls[st.cell_class]) + 2.0 * float(st.n_stratum[s]))
         return np.array(out)
 
     def varpar_deviance(self, x: np.ndarray, sigma: float) -> float:
