@@ -60,8 +60,9 @@ __all__ = [
     "read_table",
 ]
 
-#: The bundled sample diary (columns id, date, pain, sleep_quality, ...), in the repository.
-SAMPLE_DIARY = Path(__file__).resolve().parents[2] / "data" / "sample" / "diary.csv"
+#: The bundled sample diary (columns id, date, pain, sleep_quality, ...), shipped as package
+#: data (identical to the repository's data/sample/diary.csv; see sp.datasets.sample_diary).
+SAMPLE_DIARY = Path(__file__).resolve().parent / "data" / "sample_diary.csv"
 
 #: Columns of the sample diary (see data/sample/) used when ``describe`` gets no CSV.
 SAMPLE_COLUMNS = {

@@ -324,6 +324,34 @@ class Diary:
         )
         return cls.from_frame(df, decimal=decimal, **kwargs)
 
+    def waves(
+        self,
+        days: int = 7,
+        *,
+        variables: str | Sequence[str] | None = None,
+        start: str = "study",
+        min_days: int = 1,
+        n_waves: int | None = None,
+    ) -> pd.DataFrame:
+        """Block means of the diary (e.g. weekly), as long panel data for ``sp.riclpm``.
+
+        See :func:`sleeppain.panel.diary_waves` for the parameters.
+
+        Examples
+        --------
+        >>> import sleeppain as sp
+        >>> diary = sp.Diary.from_frame(sp.datasets.sample_diary(), id="id", day="date",
+        ...                             sleep="sleep_quality")
+        >>> w = diary.waves(days=7, variables=["pain", "sleep_quality"])
+        >>> sorted(w["wave"].unique().tolist())[:3]
+        [1, 2, 3]
+        """
+        from sleeppain.panel import diary_waves
+
+        return diary_waves(
+            self, days, variables=variables, start=start, min_days=min_days, n_waves=n_waves
+        )
+
     def with_sleep(
         self, sleep: str | Sequence[str], sleep_timing: SleepTiming | str | None = None
     ) -> Diary:
