@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from sleeppain._distributed import is_dask_frame
 from sleeppain.analysis._frames import FrameOptions, ModelFrame, build_frames
 from sleeppain.analysis._models import fit_frame
 from sleeppain.analysis._result import CrossLagResult, CrossLagSpec
@@ -284,6 +285,10 @@ def crosslag(
         moderator=moderator,
         time_of_day=time_of_day,
     )
+    if is_dask_frame(data) or type(data).__name__ == "DaskDiary":  # partition by partition
+        from sleeppain.diary._dask import crosslag_entry
+
+        return crosslag_entry(data, spec, id=id, day=day, timing=_timing(sleep_timing))
     diary = _diary(
         data,
         id=id,
