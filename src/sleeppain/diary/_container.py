@@ -136,6 +136,26 @@ class Diary:
     prompt_column: str | None = None
 
     # ----------------------------------------------------------------- builders
+    @staticmethod
+    def from_dask(ddf: Any, *, id: str, day: str, **kwargs: Any) -> Any:
+        """A diary in a Dask DataFrame, for ``sp.crosslag`` partition by partition.
+
+        Takes the arguments of :meth:`from_frame`, applied to each partition where it lives
+        (every person's rows must be in one partition: ``ddf.shuffle(id)`` otherwise).
+        Returns a ``DaskDiary`` (see the guide page "Dask and clusters").
+
+        Examples
+        --------
+        >>> import sleeppain as sp
+        >>> dd = __import__("pytest").importorskip("dask.dataframe")
+        >>> ddf = dd.from_pandas(sp.datasets.sample_diary(), npartitions=2, sort=True)
+        >>> sp.Diary.from_dask(ddf, id="id", day="day", sleep="sleep_quality").sleep
+        ('sleep_quality',)
+        """
+        from sleeppain.diary._dask import from_dask
+
+        return from_dask(ddf, id=id, day=day, **kwargs)
+
     @classmethod
     def from_frame(
         cls,
