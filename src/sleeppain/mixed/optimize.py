@@ -291,7 +291,12 @@ def optimize_theta(
         bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
     else:
         bounds = None
-    method, opts = _scipy_method(control, f0, getattr(dev, "has_analytic_gradient", False))
+    method, opts = _scipy_method(
+        control,
+        f0,
+        getattr(dev, "has_analytic_gradient", False),
+        getattr(dev, "preferred_optimizer", None),
+    )
     res = minimize(fun, start, jac=True, method=method, bounds=bounds, options=opts)
     nit = int(res.nit)
     restarts = 0
@@ -450,10 +455,12 @@ def _gradient_hessian(dev: Any, theta: np.ndarray) -> np.ndarray:
     return 0.5 * (H + H.T)
 
 
-def _scipy_method(control: LmmControl, f0: float, analytic: bool) -> tuple[str, dict[str, Any]]:
+def _scipy_method(
+    control: LmmControl, f0: float, analytic: bool, preferred: str | None = None
+) -> tuple[str, dict[str, Any]]:
     name = control.optimizer.lower()
     if name == "auto":
-        name = "tnc" if analytic else "l-bfgs-b"
+        name = preferred or ("tnc" if analytic else "l-bfgs-b")
     if name == "l-bfgs-b":
         return "L-BFGS-B", {
             "maxiter": control.maxiter,

@@ -704,7 +704,9 @@ class CorrelatedDeviance:
     True
     """
 
-    has_analytic_gradient = False
+    has_analytic_gradient = True
+    #: L-BFGS-B needs fewer evaluations than TNC here (each reweights the cells)
+    preferred_optimizer = "l-bfgs-b"
 
     def __init__(self, stats: ResidualStats, ncols: list[int] | tuple[int, ...], reml: bool):
         self.stats = stats
@@ -850,7 +852,9 @@ class CorrelatedDeviance:
         self.nevals += 1
         return float(w["dev"]) + self._logdet_at, g
 
-    def _sensitivity(self, w: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    def _sensitivity(
+        self, w: dict[str, Any], sigma: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Derivative of the criterion with respect to the whitened cross-products.
 
         At fixed theta the criterion depends on the residual parameters only through
@@ -873,7 +877,10 @@ class CorrelatedDeviance:
         b = T @ np.array(w["u"])  # conditional modes on the centred scale, (q, G)
         P = np.array([[w["P"][a][c] for c in range(q)] for a in range(q)])  # (q, q, G)
         v = np.append(-w["beta_c"], 1.0)
-        fac = ((self.n - self.p) if self.reml else self.n) / w["r2"]
+        if sigma is None:  # the profiled criterion: (n - p) log r^2 or n log r^2
+            fac = ((self.n - self.p) if self.reml else self.n) / w["r2"]
+        else:  # lmerTest's devfun_vp: r^2 / sigma^2
+            fac = 1.0 / (sigma * sigma)
         H = K = Ainv = None
         if self.reml and p:
             Ainv = _cho_solve(w["RX"], np.eye(p))
@@ -901,11 +908,13 @@ class CorrelatedDeviance:
             wx[j] = (1.0 if m == l_ else 2.0) * coef
         return Wz, wx
 
-    def _resid_grad(self, extra: np.ndarray, w: dict[str, Any]) -> np.ndarray:
+    def _resid_grad(
+        self, extra: np.ndarray, w: dict[str, Any], sigma: float | None = None
+    ) -> np.ndarray:
         """Gradient in ``(u, log delta_2, ...)``: cell sensitivities times the derivatives
         of the cell coefficients, plus the derivative of ``log|D R D|``."""
         st = self.stats
-        Wz, wx = self._sensitivity(w)
+        Wz, wx = self._sensitivity(w, sigma)
         Pm = self._P
 
         def along(dcoef: np.ndarray) -> float:
@@ -950,6 +959,19 @@ class CorrelatedDeviance:
                 dcls = np.zeros_like(dcls)
             out.append(along(dcls[st.cell_class]) + 2.0 * float(st.n_stratum[s]))
         return np.array(out)
+
+    def varpar_grad(self, x: np.ndarray, sigma: float) -> np.ndarray:
+        """Gradient of :meth:`varpar_deviance` in ``(x, sigma)`` (analytic)."""
+        x = np.asarray(x, dtype=float)
+        theta = self._load(x)
+        g_core = self.core.varpar_grad(theta, sigma)  # (theta, sigma)
+        g = np.empty(self.ntheta + 1)
+        g[: self.ntheta_re] = g_core[:-1]
+        g[-1] = g_core[-1]
+        if self.n_resid:
+            w = self.core._solve(theta)
+            g[self.ntheta_re : self.ntheta] = self._resid_grad(x[self.ntheta_re :], w, sigma)
+        return g
 
     def varpar_deviance(self, x: np.ndarray, sigma: float) -> float:
         """Deviance at ``(x, sigma)``, not profiled over sigma (lmerTest's ``devfun_vp``)."""
