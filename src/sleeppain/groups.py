@@ -758,6 +758,9 @@ def compare_groups(
     >>> res.tidy().loc[0, "method"]
     'ols_hc3'
     """
+    from sleeppain._distributed import require_pandas
+
+    require_pandas(data, "sp.compare_groups")  # a Dask frame: typed error, no .compute()
     if method not in _METHODS:
         raise SpecificationError(f"method={method!r}; use one of {list(_METHODS)}.")
     conf_level = check_conf_level(conf_level)

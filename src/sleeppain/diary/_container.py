@@ -266,6 +266,9 @@ class Diary:
         >>> d.data["pain"].tolist(), d.accounting.dropped
         ([3.0, 6.0], {'missing id': 0, 'missing day': 0, 'merged into a person-day (aggregate)': 2})
         """
+        from sleeppain._distributed import require_pandas
+
+        require_pandas(df, "sp.Diary.from_frame")  # a Dask frame: typed error, no .compute()
         timing = _timing(sleep_timing)
         sleep_cols = _sleep_list(sleep, sleep_columns)
         ingested = ingest(

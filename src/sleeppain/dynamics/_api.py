@@ -322,6 +322,9 @@ def dsem(
     >>> bool(res.effects().loc["sleep->pain", "conf_high"] < 0)
     True
     """
+    from sleeppain._distributed import require_pandas
+
+    require_pandas(data, "sp.dsem")  # a Dask frame: typed error, no .compute()
     sleep = _column(sleep, "sleep")
     pain = _column(pain, "pain")
     if sleep == pain:

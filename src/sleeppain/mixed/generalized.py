@@ -1420,6 +1420,9 @@ def glmm(
     >>> fit.tidy(exponentiate=True)["term"].tolist()
     ['Intercept', 'x']
     """
+    from sleeppain._distributed import require_pandas
+
+    require_pandas(data, "sp.glmm")  # a Dask frame: typed error, no .compute()
     if family not in ("binomial", "poisson", "negative_binomial"):
         raise SpecificationError(
             f"family={family!r} is not supported; use 'binomial', 'poisson' or "

@@ -704,6 +704,9 @@ def clmm(
     >>> fit.glance()["nobs"].item()
     150
     """
+    from sleeppain._distributed import require_pandas
+
+    require_pandas(data, "sp.clmm")  # a Dask frame: typed error, no .compute()
     if link != "logit":
         raise SpecificationError(f"link={link!r}: only the logit link is implemented.")
     if thresholds != "flexible":

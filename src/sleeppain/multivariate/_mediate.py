@@ -330,6 +330,9 @@ def mediation(
     >>> list(res.effects().index)
     ['a', 'b', 'c_prime', 'cov_ab', 'indirect', 'total']
     """
+    from sleeppain._distributed import require_pandas
+
+    require_pandas(data, "sp.mediation")  # a Dask frame: typed error, no .compute()
     fn = "mediation"
     for arg, val in (("x", x), ("m", m), ("y", y)):
         if not isinstance(val, str):

@@ -209,6 +209,9 @@ def network(
     >>> res.temporal.shape
     (4, 4)
     """
+    from sleeppain._distributed import require_pandas
+
+    require_pandas(data, "sp.network")  # a Dask frame: typed error, no .compute()
     fn = "network"
     variables = names(variables, "variables", fn)
     if len(variables) < 2:

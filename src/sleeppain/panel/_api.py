@@ -109,6 +109,9 @@ def riclpm(
     >>> int(res.glance()["df"].iloc[0])
     17
     """
+    from sleeppain._distributed import require_pandas
+
+    require_pandas(data, "sp.riclpm")  # a Dask frame: typed error, no .compute()
     return _fit_panel(
         "riclpm", data, x, y, names, variables, constrained, missing, id, wave, covariates
     )
@@ -147,6 +150,9 @@ def clpm(
     >>> res.effects()["wave"].tolist()
     [2, 3, 2, 3, 2, 3, 2, 3]
     """
+    from sleeppain._distributed import require_pandas
+
+    require_pandas(data, "sp.clpm")  # a Dask frame: typed error, no .compute()
     return _fit_panel(
         "clpm", data, x, y, names, variables, constrained, missing, id, wave, covariates
     )
