@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import sleeppain as sp
@@ -34,14 +35,24 @@ def _ddf(df, n):
     return ddf.shuffle("id", npartitions=n)
 
 
+def _run(fn):
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        res = fn()
+    return res, sorted({(w.category.__name__, str(w.message)) for w in got})
+
+
 @pytest.mark.parametrize("kwargs", [{}, {"person_covariates": ["depression"]}])
 def test_crosslag_on_dask_equals_in_memory(sample, kwargs) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # coverage/boundary warnings of the sample
-        mem = sp.crosslag(sample, id="id", day="day", sleep="sleep_quality", pain="pain", **kwargs)
-        ddiary = sp.Diary.from_dask(_ddf(sample, 4), id="id", day="day", sleep="sleep_quality")
-        with dask.config.set(scheduler="sync"):
-            res = sp.crosslag(ddiary, pain="pain", **kwargs)
+    mem, mem_warn = _run(
+        lambda: sp.crosslag(
+            sample, id="id", day="day", sleep="sleep_quality", pain="pain", **kwargs
+        )
+    )
+    ddiary = sp.Diary.from_dask(_ddf(sample, 4), id="id", day="day", sleep="sleep_quality")
+    with dask.config.set(scheduler="sync"):
+        res, res_warn = _run(lambda: sp.crosslag(ddiary, pain="pain", **kwargs))
+    assert res_warn == mem_warn  # same coverage and fit warnings, same words
     assert set(res.fits) == set(mem.fits)
     for key, fit in res.fits.items():
         ref = mem.fits[key]
@@ -49,9 +60,25 @@ def test_crosslag_on_dask_equals_in_memory(sample, kwargs) -> None:
         np.testing.assert_allclose(fit.beta, ref.beta, rtol=BETA_RTOL, atol=1e-12)
         assert abs(fit.objective - ref.objective) < CRIT_ATOL
         assert fit.nobs == ref.nobs
-    eff = res.effects()
-    assert set(eff.index) == {"sleep->pain", "pain->sleep"}
-    assert "Cross-lagged" in res.summary()
+    acc, ref_acc = res.accounting(), mem.accounting()
+    pd.testing.assert_frame_equal(acc[ref_acc.columns], ref_acc, check_dtype=False)
+    eff, ref_eff = res.effects(), mem.effects()
+    np.testing.assert_allclose(eff.loc[ref_eff.index, "estimate"], ref_eff.estimate, rtol=1e-8)
+    np.testing.assert_allclose(eff.loc[ref_eff.index, "std_error"], ref_eff.std_error, rtol=1e-6)
+    # the result contract
+    assert res.tidy().columns[:8].tolist() == [
+        "term",
+        "estimate",
+        "std_error",
+        "statistic",
+        "df",
+        "p_value",
+        "conf_low",
+        "conf_high",
+    ]
+    assert len(res.glance()) == 2
+    assert "Cross-lagged" in res.summary() and "<table" in res._repr_html_()
+    assert "sleep->pain" in res.to_markdown()
 
 
 def test_crosslag_dask_frame_threads_and_refusals(sample) -> None:

@@ -29,6 +29,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sleeppain.errors import DataStructureError, SpecificationError
+from sleeppain.errors import DataStructureError, LagCoverageWarning, SpecificationError
 from sleeppain.results import Display, DisplayTable, ResultMixin, readonly, tidy_frame
 
 __all__ = ["DaskCrossLagResult", "DaskDiary", "crosslag_dask"]
@@ -324,21 +325,44 @@ def crosslag_dask(ddiary: DaskDiary, spec: Any) -> DaskCrossLagResult:
     )
     fits: dict[tuple[str, str], Any] = {}
     rows = []
+    caught: list[tuple[type[Warning], str]] = []
     for key, plan in plans.items():
         stats = [r[key]["stats"] for r in second if key in r]
         accs = [r[key]["accounting"] for r in second if key in r]
-        design = _design(plan, combine(stats, plan), 2)
-        fits[key] = design.fit_stats(reml=spec.reml, stacklevel=3)
-        rows.append(
-            {
-                "sleep": key[0],
-                "direction": key[1],
-                "rows_available": sum(a.rows_available for a in accs),
-                "rows_used": sum(a.rows_used for a in accs),
-                "persons": sum(a.persons for a in accs),
-                "persons_used": sum(a.persons_used for a in accs),
-            }
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            design = _design(plan, combine(stats, plan), 2)
+            fits[key] = design.fit_stats(reml=spec.reml, stacklevel=3)
+        label = f"{key[1]} ({key[0]})"
+        caught += [(w.category, f"crosslag {label} model: {w.message}") for w in got]
+        row: dict[str, Any] = {
+            "sleep": key[0],
+            "direction": key[1],
+            "rows_available": sum(a.rows_available for a in accs),
+            "rows_used": sum(a.rows_used for a in accs),
+            "rows_dropped": sum(a.rows_dropped for a in accs),
+            "persons": sum(a.persons for a in accs),
+            "persons_used": sum(a.persons_used for a in accs),
+        }
+        for a in accs:
+            for term, n in a.missing_by_term:
+                row[f"missing: {term}"] = row.get(f"missing: {term}", 0) + n
+        rows.append(row)
+    short = [r for r in rows if r["persons_used"] < r["persons"]]
+    if short:
+        detail = "; ".join(
+            f"{r['direction']} ({r['sleep']}): {r['persons'] - r['persons_used']} of {r['persons']}"
+            for r in short
         )
+        caught.append(
+            (
+                LagCoverageWarning,
+                "some persons have no usable lagged pair (no consecutive days with every "
+                f"term observed) and are left out: {detail}. See res.accounting().",
+            )
+        )
+    for cat, msg in caught:
+        warnings.warn(msg, cat, stacklevel=4)
     return DaskCrossLagResult(_fits=fits, _accounting=pd.DataFrame(rows), formulas=formulas)
 
 
