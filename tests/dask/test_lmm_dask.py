@@ -145,6 +145,9 @@ def test_anova_refit_predict_and_what_a_dask_fit_does_not_keep() -> None:
         f1.residuals()
     with pytest.raises(SpecificationError, match="map_partitions"):
         f1.predict()
+    text = f1.summary()
+    assert "REML criterion at convergence" in text and "NA" in text  # residual quantiles
+    assert text.split("Random effects:")[1] == m1.summary().split("Random effects:")[1]
 
 
 # ------------------------------------------------------------------------- bad input

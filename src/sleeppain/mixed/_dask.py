@@ -650,6 +650,23 @@ class DaskLmmResult(LmmResult):
             "ddf.map_partitions(fit.predict) for predictions with the random effects."
         )
 
+    def residuals(self, scaled: bool = False) -> pd.Series:
+        """Not kept for a Dask fit (raises), except inside :meth:`summary` (NaN quantiles)."""
+        if self._shared.get("without_rows"):
+            return pd.Series(np.full(5, np.nan), name="residual")
+        self._fitted  # noqa: B018  (raises the explanation)
+        raise AssertionError  # pragma: no cover
+
+    def _summary_parts(self) -> dict[str, Any]:
+        """lme4's summary parts; the scaled-residual quantiles are NA (rows not kept)."""
+        self._shared["without_rows"] = True
+        try:
+            parts = super()._summary_parts()
+        finally:
+            self._shared.pop("without_rows", None)
+        parts["resid"] = (["Min", "1Q", "Median", "3Q", "Max"], ["NA"] * 5)
+        return parts
+
     def predict(
         self, newdata: pd.DataFrame | None = None, include_random: bool = True
     ) -> pd.Series:
