@@ -41,6 +41,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "lmm": ("sleeppain.mixed", "lmm"),
     "anova": ("sleeppain.mixed", "anova"),
     "LmmResult": ("sleeppain.mixed", "LmmResult"),
+    "VarIdent": ("sleeppain.mixed", "VarIdent"),
     "glmm": ("sleeppain.mixed.generalized", "glmm"),
     "GlmmResult": ("sleeppain.mixed.generalized", "GlmmResult"),
     "clmm": ("sleeppain.mixed.ordinal", "clmm"),
@@ -91,6 +92,7 @@ __all__ = [
     "SleepPainError",
     "SleepPainWarning",
     "SpecificationError",
+    "VarIdent",
     "__version__",
     "anova",
     "clmm",
@@ -133,7 +135,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from sleeppain.diary import Diary
     from sleeppain.dynamics import DsemResult, dsem
     from sleeppain.groups import GroupComparisonResult, compare_groups
-    from sleeppain.mixed import LmmResult, anova, lmm
+    from sleeppain.mixed import LmmResult, VarIdent, anova, lmm
     from sleeppain.mixed.generalized import GlmmResult, glmm
     from sleeppain.mixed.ordinal import ClmmResult, clmm
     from sleeppain.multivariate import MediationResult, NetworkResult, mediation, network
