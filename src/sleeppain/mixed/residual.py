@@ -230,7 +230,7 @@ def residual_spec(
     else:
         raise SpecificationError(
             f"weights={weights!r} is not understood; use 'group:COLUMN' (or "
-            "sleeppain.mixed.VarIdent('COLUMN')) for a residual SD per level of COLUMN, as nlme's "
+            "sp.VarIdent('COLUMN')) for a residual SD per level of COLUMN, as nlme's "
             "varIdent(form = ~ 1 | COLUMN)."
         )
     return ResidualSpec(correlation=correlation, time=time, weights=w)
