@@ -191,3 +191,14 @@ def test_residual_structures_are_refused() -> None:
     ddf = dd.from_pandas(_diary(20, 5), npartitions=2, sort=False)
     with pytest.raises(SpecificationError, match="not available for a Dask"):
         sp.lmm("y ~ x + (1 | id)", ddf, correlation="ar1", time="day")
+
+
+@pytest.mark.parametrize("nparts", [1, 3, 7])
+def test_partitioning_and_row_order_do_not_change_the_fit(nparts: int) -> None:
+    df = _diary(90, 8, seed=11)
+    mem = sp.lmm("y ~ x + (1 + x | id)", df)
+    shuffled = df.sample(frac=1.0, random_state=nparts)  # rows in any order
+    ddf = dd.from_pandas(shuffled, npartitions=1, sort=False).shuffle("id", npartitions=nparts)
+    with dask.config.set(scheduler="sync"):
+        fit = sp.lmm("y ~ x + (1 + x | id)", ddf)
+    _same(mem, fit)
