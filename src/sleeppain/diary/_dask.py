@@ -178,8 +178,38 @@ def _model_parts(
             out[(s, d)] = {
                 "stats": partition_stats(frame, plans[(s, d)]),
                 "accounting": mf.accounting,
+                "labels": dict(mf.labels),
+                "focal": mf.focal[0],
+                "sd_parts": (
+                    _moments(frame[mf.focal[0]].to_numpy(float)),
+                    _moments(mf.outcome_within),
+                ),
             }
     return out
+
+
+def _moments(x: np.ndarray) -> tuple[int, float, float]:
+    """Count, mean and sum of squared deviations of the finite values (Chan et al. 1983)."""
+    v = np.asarray(x, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return 0, 0.0, 0.0
+    m = float(v.mean())
+    return int(v.size), m, float(((v - m) ** 2).sum())
+
+
+def _combined_sd(parts: list[tuple[int, float, float]]) -> float:
+    """SD (ddof 1) of the union of the parts' values, by the pairwise update."""
+    n, mean, m2 = 0, 0.0, 0.0
+    for nb, mb, m2b in parts:
+        if nb == 0:
+            continue
+        tot = n + nb
+        delta = mb - mean
+        m2 += m2b + delta * delta * n * nb / tot
+        mean += delta * nb / tot
+        n = tot
+    return float(np.sqrt(m2 / (n - 1))) if n > 1 else np.nan
 
 
 # ------------------------------------------------------------------------- result
@@ -187,17 +217,27 @@ def _model_parts(
 class DaskCrossLagResult(ResultMixin):
     """Both directions of ``sp.crosslag`` fitted on a Dask diary.
 
+    ``effects()``, ``tidy()``, ``glance()`` and ``accounting()`` have the columns of
+    :class:`~sleeppain.CrossLagResult`'s methods of the same name and equal them on the
+    same data (tests/dask). Methods that need the model rows (person effects, bootstrap
+    comparisons, extensions, the report) are not available.
+
     Attributes
     ----------
+    spec : CrossLagSpec
+        The normalised specification.
     fits : mapping
         ``(sleep, direction) -> DaskLmmResult``.
-    accounting : DataFrame
-        Per model: rows available and used, persons (summed over partitions).
+    formulas : mapping
+        ``(sleep, direction) -> formula``.
     """
 
+    spec: Any = field(repr=False)
     _fits: Mapping[tuple[str, str], Any] = field(repr=False)
     _accounting: pd.DataFrame = field(repr=False)
     formulas: Mapping[tuple[str, str], str] = field(repr=False)
+    _labels: Mapping[tuple[str, str], Mapping[str, str]] = field(repr=False)
+    _focal: Mapping[tuple[str, str], tuple[str, float, float]] = field(repr=False)
 
     @property
     def fits(self) -> Mapping[tuple[str, str], Any]:
@@ -205,35 +245,74 @@ class DaskCrossLagResult(ResultMixin):
         return readonly(dict(self._fits))
 
     def accounting(self) -> pd.DataFrame:
-        """Rows and persons per model (a copy)."""
+        """Rows and persons per model, summed over partitions (as ``CrossLagResult``)."""
         return self._accounting.copy()
 
-    def tidy(self, conf_level: float = 0.95) -> pd.DataFrame:
-        """Fixed effects of every model, with ``sleep`` and ``direction`` columns."""
-        frames = []
-        for (s, d), fit in self._fits.items():
-            t = fit.tidy(conf_level=conf_level)
-            frames.append(t.assign(direction=d, sleep=s))
-        return tidy_frame(pd.concat(frames, ignore_index=True), context=["direction", "sleep"])
+    def effects(self, conf_level: float = 0.95) -> pd.DataFrame:
+        """The within-person cross-lagged effect of each direction (see ``CrossLagResult``)."""
+        from sleeppain.analysis._frames import DIRECTIONS
+        from sleeppain.analysis._models import focal_rows, holm
+        from sleeppain.analysis._result import EFFECT_COLUMNS
 
-    def effects(self) -> pd.DataFrame:
-        """The cross-lagged coefficient of each direction (``sleep_w`` / ``pain_w``)."""
-        t = self.tidy()
-        focal = ((t.direction == "sleep->pain") & (t.term == "sleep_w")) | (
-            (t.direction == "pain->sleep") & (t.term == "pain_w")
+        acc = self._accounting.set_index(["sleep", "direction"])
+        rows = []
+        for s in self.spec.sleep:
+            for d in DIRECTIONS:
+                fit = self._fits[(s, d)]
+                focal, sd_x, sd_y = self._focal[(s, d)]
+                r = focal_rows(fit, (focal,), conf_level).iloc[0].to_dict()
+                beta = float(fit.fixef[focal])
+                r["std_estimate"] = beta * sd_x / sd_y if sd_y > 0 else np.nan
+                r["slope_sd"] = np.nan
+                if self.spec.random_slopes:
+                    vc = fit.varcorr()
+                    sel = vc[(vc["term1"] == focal) & vc["term2"].isna() & (vc["group"] == "id")]
+                    r["slope_sd"] = float(sel["sd"].iloc[0]) if len(sel) else np.nan
+                r["n_obs"] = int(acc.loc[(s, d), "rows_used"])
+                r["n_persons"] = int(acc.loc[(s, d), "persons_used"])
+                rows.append({"sleep": s, "direction": d, **r})
+        tab = pd.DataFrame(rows)
+        tab["p_holm"] = np.nan
+        for d in DIRECTIONS:
+            m = (tab["direction"] == d).to_numpy()
+            tab.loc[m, "p_holm"] = holm(tab.loc[m, "p_value"].to_numpy(float))
+        if len(self.spec.sleep) == 1:
+            tab = tab.set_index("direction").drop(columns="sleep")
+        else:
+            tab = tab.set_index(["sleep", "direction"])
+        return tab[EFFECT_COLUMNS]
+
+    def tidy(self, conf_level: float = 0.95) -> pd.DataFrame:
+        """Every fixed coefficient of both models, stacked (house schema)."""
+        parts = []
+        for (s, d), fit in self._fits.items():
+            labels = self._labels[(s, d)]
+            t = fit.tidy(conf_level=conf_level)
+            t = t.assign(
+                direction=d, sleep=s, label=[labels.get(x, x) for x in t["term"].astype(str)]
+            )
+            parts.append(t)
+        return tidy_frame(
+            pd.concat(parts, ignore_index=True),
+            context=["direction", "sleep", "effect", "group", "label"],
         )
-        return t[focal].set_index("direction")
 
     def glance(self) -> pd.DataFrame:
-        """One row per model: nobs, persons, logLik, AIC, BIC, converged."""
+        """One row per model: observations, persons, fit statistics, convergence."""
+        acc = self._accounting.set_index(["sleep", "direction"])
         rows = []
         for (s, d), fit in self._fits.items():
-            g = fit.glance()
-            rows.append(g.assign(direction=d, sleep=s))
-        return pd.concat(rows, ignore_index=True)
+            g = fit.glance().iloc[0]
+            row: dict[str, Any] = {"sleep": s, "direction": d, "formula": self.formulas[(s, d)]}
+            row["nobs"] = acc.loc[(s, d), "rows_used"]
+            row["persons"] = acc.loc[(s, d), "persons_used"]
+            for c in ("sigma", "logLik", "AIC", "BIC", "converged", "singular"):
+                row[c] = g[c]
+            rows.append(row)
+        return pd.DataFrame(rows)
 
     def _display(self) -> Display:
-        eff = self.effects()[["term", "estimate", "std_error", "df", "p_value"]]
+        eff = self.effects()[["estimate", "std_error", "df", "p_value", "std_estimate"]]
         return Display(
             title="Cross-lagged sleep-pain models (Dask)",
             header=tuple((f"{d} ({s})", f) for (s, d), f in self.formulas.items()),
@@ -326,6 +405,8 @@ def crosslag_dask(ddiary: DaskDiary, spec: Any) -> DaskCrossLagResult:
     fits: dict[tuple[str, str], Any] = {}
     rows = []
     caught: list[tuple[type[Warning], str]] = []
+    labels: dict[tuple[str, str], dict[str, str]] = {}
+    focal: dict[tuple[str, str], tuple[str, float, float]] = {}
     for key, plan in plans.items():
         stats = [r[key]["stats"] for r in second if key in r]
         accs = [r[key]["accounting"] for r in second if key in r]
@@ -348,6 +429,13 @@ def crosslag_dask(ddiary: DaskDiary, spec: Any) -> DaskCrossLagResult:
             for term, n in a.missing_by_term:
                 row[f"missing: {term}"] = row.get(f"missing: {term}", 0) + n
         rows.append(row)
+        got0 = next(r[key] for r in second if key in r)
+        labels[key] = got0["labels"]
+        focal[key] = (
+            got0["focal"],
+            _combined_sd([r[key]["sd_parts"][0] for r in second if key in r]),
+            _combined_sd([r[key]["sd_parts"][1] for r in second if key in r]),
+        )
     short = [r for r in rows if r["persons_used"] < r["persons"]]
     if short:
         detail = "; ".join(
@@ -363,7 +451,14 @@ def crosslag_dask(ddiary: DaskDiary, spec: Any) -> DaskCrossLagResult:
         )
     for cat, msg in caught:
         warnings.warn(msg, cat, stacklevel=4)
-    return DaskCrossLagResult(_fits=fits, _accounting=pd.DataFrame(rows), formulas=formulas)
+    return DaskCrossLagResult(
+        spec=spec,
+        _fits=fits,
+        _accounting=pd.DataFrame(rows),
+        formulas=formulas,
+        _labels=labels,
+        _focal=focal,
+    )
 
 
 def crosslag_entry(
