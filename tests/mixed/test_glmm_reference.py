@@ -41,6 +41,26 @@ def _aces() -> pd.DataFrame:
     return d[d["WASONs"].notna() & d["STRESS"].notna()]
 
 
+Q_LEVELS = ["Very poor", "Poor", "Fair", "Good", "Very good"]
+
+
+def openplay() -> pd.DataFrame:
+    """Open Play daily surveys as make_refs.R prepares them (complete rows)."""
+    d = pd.read_csv(shared_path("openplay/survey_daily.csv.gz"))
+    q = d["sleep_diary_quality"]
+    stress = d["had_stress"]
+    out = pd.DataFrame(
+        {
+            "pid": d["pid"],
+            "sleepq": pd.Categorical(q, categories=Q_LEVELS, ordered=True),
+            "poor_sleep": np.where(q.isna(), np.nan, q.isin(["Very poor", "Poor"])),
+            "stress": np.where(stress.isna(), np.nan, stress == "Yes"),
+            "valence10": d["affective_valence"] / 10,
+        }
+    )
+    return out.dropna().astype({"poor_sleep": float, "stress": float})
+
+
 CASES = {
     "cbpp_laplace": ("incidence ~ C(period) + (1 | herd)", "cbpp", {"trials": "size"}),
     "cbpp_agq25": ("incidence ~ C(period) + (1 | herd)", "cbpp", {"trials": "size", "nagq": 25}),
@@ -52,16 +72,21 @@ CASES = {
     ),
     "flare_slope": ("flare ~ poor_night + age_c + (1 + poor_night | id)", "flare", {}),
     "awake_nb": ("wakings ~ stress_c + (1 | id)", "awakenings", {"family": "negative_binomial"}),
+    "openplay_binary": ("stress ~ poor_sleep + valence10 + (1 + poor_sleep | pid)", "openplay", {}),
 }
 
 
 def _data(name: str) -> pd.DataFrame:
     if name == "aces":
         return _aces()
+    if name == "openplay":
+        return openplay()
     return pd.read_csv(DATA / f"{name}.csv")
 
 
 def _marks(case: str) -> list:
+    if CASES[case][1] == "openplay":  # 15,838 rows, 1,275 persons: a few seconds
+        return [pytest.mark.shared_data, pytest.mark.slow]
     return [pytest.mark.shared_data] if CASES[case][1] == "aces" else []
 
 

@@ -68,8 +68,16 @@ out <- list(
 
 glmer_case <- function(name, formula, data, family, nAGQ = 1, source, fixed_pars) {
   fit <- glmer(formula, data = data, family = family, nAGQ = nAGQ, control = CTRL)
-  tight <- glmer(formula, data = data, family = family, nAGQ = nAGQ, control = CTRL_TIGHT)
-  dd <- glmer(formula, data = data, family = family, nAGQ = nAGQ, control = CTRL_TIGHT,
+  # tolPwrss = 1e-13 can fail ("PIRLS step-halvings failed") on larger data: then 1e-10
+  tight_ctrl <- CTRL_TIGHT
+  tight <- tryCatch(glmer(formula, data = data, family = family, nAGQ = nAGQ,
+                          control = CTRL_TIGHT), error = function(e) NULL)
+  if (is.null(tight)) {
+    tight_ctrl <- glmerControl(optimizer = "bobyqa", optCtrl = list(maxfun = 1e5),
+                               tolPwrss = 1e-10)
+    tight <- glmer(formula, data = data, family = family, nAGQ = nAGQ, control = tight_ctrl)
+  }
+  dd <- glmer(formula, data = data, family = family, nAGQ = nAGQ, control = tight_ctrl,
               devFunOnly = TRUE)
   th <- getME(fit, "theta"); be <- fixef(fit)
   opt_pars <- c(th, be)
@@ -85,7 +93,7 @@ glmer_case <- function(name, formula, data, family, nAGQ = 1, source, fixed_pars
     deviance = deviance(fit), minus2ll = -2 * as.numeric(logLik(fit)),
     optval = fit@optinfo$val,
     devfun_at_opt = dd(opt_pars),
-    tight = list(theta = unname(getME(tight, "theta")), fixef = as.list(fixef(tight)),
+    tight = list(tolPwrss = tight_ctrl$tolPwrss, theta = unname(getME(tight, "theta")), fixef = as.list(fixef(tight)),
                  se = as.list(cct[, "Std. Error"]), minus2ll = -2 * as.numeric(logLik(tight)),
                  converged = length(tight@optinfo$conv$lme4$messages) == 0),
     fixed_pars = fixed_pars, devfun_at_fixed = dd(fixed_pars),
@@ -146,16 +154,17 @@ write.csv(wine_df, file.path(DATA, "wine.csv"), row.names = FALSE)
 # ordinal's inner Newton for the modes stops at max|gradient| < 1e-4 by default, which
 # leaves its Laplace logLik inexact by ~1e-5; "tight" refits use gradTol = 1e-9.
 CLMM_TIGHT <- clmm.control(gradTol = 1e-9, maxIter = 200)
-clmm_case <- function(name, formula, data, fixed_par = NULL) {
+clmm_case <- function(name, formula, data, fixed_par = NULL, refit_tight = TRUE,
+                      at_tol = 1e-12) {
   fit <- clmm(formula, data = data, link = "logit", threshold = "flexible")
-  tight <- clmm(formula, data = data, link = "logit", threshold = "flexible",
-                control = CLMM_TIGHT)
+  tight <- if (refit_tight) clmm(formula, data = data, link = "logit",
+                                 threshold = "flexible", control = CLMM_TIGHT) else fit
   cc <- coef(summary(fit))
   cct <- coef(summary(tight))
   vc <- VarCorr(fit)
   at <- function(par) {
     f0 <- suppressWarnings(clmm(formula, data = data, start = par,
-      control = clmm.control(iter.max = 0, eval.max = 1, gradTol = 1e-12, maxIter = 200)))
+      control = clmm.control(iter.max = 0, eval.max = 1, gradTol = at_tol, maxIter = 200)))
     f0$logLik
   }
   out <- list(name = name, kind = "clmm", formula = deparse(formula, width.cutoff = 500),
@@ -167,7 +176,7 @@ clmm_case <- function(name, formula, data, fixed_par = NULL) {
        logLik = as.numeric(logLik(fit)), AIC = AIC(fit), BIC = BIC(fit),
        ranef_head = head(ranef(fit)[[1]][, 1], 5),
        niter = fit$niter, maxGrad = max(abs(fit$gradient)), condHess = fit$condHess,
-       tight = list(coef = as.list(tight$coefficients), se = as.list(cct[, "Std. Error"]),
+       tight = if (!refit_tight) NULL else list(coef = as.list(tight$coefficients), se = as.list(cct[, "Std. Error"]),
                     logLik = as.numeric(logLik(tight)),
                     st = lapply(VarCorr(tight), function(m) attr(m, "stddev"))),
        logLik_at_opt_tight = tryCatch(at(fit$optRes$par), error = function(e) NA))
@@ -183,6 +192,29 @@ out$cases$wine_clmm <- clmm_case("wine_clmm", rating ~ temp + contact + (1 | jud
                                  fixed_par = c(-1.5, 1.5, 4, 6, 3, 2, log(1.2)))
 out$cases$wine_clmm_slope <- clmm_case("wine_clmm_slope",
   rating ~ temp + contact + (1 + contact | judge), wine_df)
+
+# ---------------------------------------------------------------------------------------
+# real data: openplay (daily surveys of 1,275 players), 5-level sleep quality and stress
+op <- read.csv(gzfile(file.path(SHARED, "openplay", "survey_daily.csv.gz")),
+               stringsAsFactors = FALSE)
+q_levels <- c("Very poor", "Poor", "Fair", "Good", "Very good")
+op <- data.frame(
+  pid = op$pid,
+  sleepq = factor(op$sleep_diary_quality, levels = q_levels, ordered = TRUE),
+  poor_sleep = ifelse(is.na(op$sleep_diary_quality), NA,
+                      as.integer(op$sleep_diary_quality %in% c("Very poor", "Poor"))),
+  stress = ifelse(is.na(op$had_stress) | op$had_stress == "", NA,
+                  as.integer(op$had_stress == "Yes")),
+  valence10 = op$affective_valence / 10)
+op <- op[complete.cases(op), ]
+out$cases$openplay_binary <- glmer_case("openplay_binary",
+  stress ~ poor_sleep + valence10 + (1 + poor_sleep | pid), op, binomial(), 1,
+  "shared:openplay/survey_daily.csv.gz (complete rows)", c(1.0, 0.1, 0.4, -0.5, 0.5, -0.2))
+# (no gradTol = 1e-9 refit here: ordinal's R-level inner loop cannot reach it on 1,275
+# groups and runs for many minutes; the fixed-parameter value uses gradTol = 1e-8)
+out$cases$openplay_clmm <- clmm_case("openplay_clmm", sleepq ~ stress + valence10 + (1 | pid), op,
+  fixed_par = c(-3, -1.5, 0.5, 2.5, -0.3, 0.3, log(1.5)), refit_tight = FALSE, at_tol = 1e-8)
+out$cases$openplay_clmm$source <- "shared:openplay/survey_daily.csv.gz (complete rows)"
 
 print(warnings())
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE, null = "null"),
