@@ -239,139 +239,191 @@ def optimize_theta(
     (True, True)
     """
     control = control or LmmControl()
-    lower = np.asarray(dev.lower, dtype=float)
-    # parameters after the first ``nre`` (a residual structure's) are unbounded and belong
-    # to no Cholesky column
-    nre = int(getattr(dev, "ntheta_re", lower.size))
-    lower_re = lower[:nre]
-    if control.theta_start is not None:
-        start = np.asarray(control.theta_start, dtype=float)
-        if start.shape != lower.shape:
-            raise SpecificationError(
-                f"control.theta_start has {start.size} values; this model has "
-                f"{lower.size} covariance parameters."
-            )
-    else:
-        start = np.where(lower == 0.0, 1.0, 0.0)
-        if control.start not in ("moments", "lme4"):
-            raise SpecificationError(
-                f"unknown control.start {control.start!r}; use 'moments' or 'lme4'."
-            )
-    t0 = time.perf_counter()
-    nev = [0]
-    # every (value, gradient) of this call by theta: the optimiser's first and last points
-    # are evaluated again by the code around it
-    seen: dict[bytes, tuple[float, np.ndarray]] = {}
+    run = _Run(dev, control)
+    start, f0 = run.start_point()
+    res = run.minimize(start)
+    res, restarts = run.off_boundary(res)
+    theta, res, polished, escapes, hess = run.polish(res)
+    return theta, run.record(start, f0, theta, res, hess, (polished, escapes, restarts))
 
-    def value_and_grad(th: np.ndarray) -> tuple[float, np.ndarray]:
+
+class _Run:
+    """One optimisation, in stages: start point -> minimise -> restarts off the boundary
+    -> Newton polish and saddle escapes -> record (:func:`optimize_theta` runs them).
+
+    Holds the memoised ``(value, gradient)`` of every point of the run (the optimiser's
+    first and last points are evaluated again by the stages around it) and the counts.
+    """
+
+    def __init__(self, dev: Any, control: LmmControl) -> None:
+        self.dev, self.control = dev, control
+        self.lower = np.asarray(dev.lower, dtype=float)
+        # parameters after the first ``nre`` (a residual structure's) are unbounded and
+        # belong to no Cholesky column
+        self.nre = int(getattr(dev, "ntheta_re", self.lower.size))
+        self.lower_re = self.lower[: self.nre]
+        self.t0 = time.perf_counter()
+        self.nev = [0]
+        self.nit = 0
+        self.seen: dict[bytes, tuple[float, np.ndarray]] = {}
+        self.bounds = (
+            [(lo if np.isfinite(lo) else None, None) for lo in self.lower]
+            if control.bounded
+            else None
+        )
+        self.method = ""
+        self.opts: dict[str, Any] = {}
+
+    def value_and_grad(self, th: np.ndarray) -> tuple[float, np.ndarray]:
         th = np.asarray(th, dtype=float)
         key = th.tobytes()
-        hit = seen.get(key)
+        hit = self.seen.get(key)
         if hit is None:
-            f, g = dev.value_and_grad(th)
-            hit = seen[key] = (float(f), np.array(g, dtype=float))
+            f, g = self.dev.value_and_grad(th)
+            hit = self.seen[key] = (float(f), np.array(g, dtype=float))
         return hit[0], hit[1].copy()
 
-    def fun(th: np.ndarray) -> tuple[float, np.ndarray]:
-        nev[0] += 1
-        return value_and_grad(th)
+    def fun(self, th: np.ndarray) -> tuple[float, np.ndarray]:
+        self.nev[0] += 1
+        return self.value_and_grad(th)
 
-    f0 = value_and_grad(start)[0]
-    if control.theta_start is None and control.start == "moments":
-        moments = getattr(dev, "moment_start", None)
-        cand = moments() if moments is not None else None
-        if cand is not None:
-            try:
-                f_cand = value_and_grad(cand)[0]
-            except EstimationError:
-                f_cand = np.inf
-            if f_cand < f0:
-                start, f0 = np.asarray(cand, dtype=float), f_cand
-    if control.bounded:
-        bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
-    else:
-        bounds = None
-    method, opts = _scipy_method(
-        control,
-        f0,
-        getattr(dev, "has_analytic_gradient", False),
-        getattr(dev, "preferred_optimizer", None),
-    )
-    res = minimize(fun, start, jac=True, method=method, bounds=bounds, options=opts)
-    nit = int(res.nit)
-    restarts = 0
-    # A diagonal element of theta exactly at 0 can be a stationary point that is not a
-    # minimum: for a scalar term the criterion is even in theta_k, so its gradient there is
-    # exactly 0 and a gradient method stays (bounded optimisers stop there; any optimiser
-    # started there). Probe away from 0 and restart if that is lower.
-    while restarts < 5:
-        at_bound = np.flatnonzero((lower_re == 0.0) & (np.abs(res.x[:nre]) <= 0.0))
-        if at_bound.size == 0:
-            break
-        candidates = []
-        for k in at_bound:
-            # with the diagonal element at 0, the column's mirror image (elements below it
-            # negated) is the same model, but the criterion's slope in the diagonal element
-            # changes sign: from one image increasing it goes uphill, from the other down
-            end = _column_end(lower_re, int(k))
-            images = [res.x.copy()]
-            if np.any(res.x[k + 1 : end] != 0.0):
-                mirror = res.x.copy()
-                mirror[k + 1 : end] = -mirror[k + 1 : end]
-                images.append(mirror)
-            for image in images:
-                for h in _BOUNDARY_PROBES:
-                    x = image.copy()
-                    x[k] = h
-                    candidates.append(x)
-        best_x = _lower_point(dev, candidates, float(res.fun), nev)
-        if best_x is None:
-            break
-        restarts += 1
-        res = minimize(fun, best_x, jac=True, method=method, bounds=bounds, options=opts)
-        nit += int(res.nit)
-    theta = _canonical(res.x, lower_re)
-    polished = escapes = 0
-    hess: np.ndarray | None = None
-    for _ in range(4):
-        theta, k, direction, hess = _newton_polish(dev, theta, lower, value_and_grad)
-        polished += k
-        if direction is None:
-            break
-        # a saddle point (e.g. where the mirror images of a Cholesky column meet at 0):
-        # step along the direction of negative curvature and optimise again
-        steps = [sign * h * direction for h in _BOUNDARY_PROBES for sign in (1.0, -1.0)]
-        candidates = [np.maximum(theta + s, lower) if control.bounded else theta + s for s in steps]
-        best_x = _lower_point(dev, candidates, float(dev(theta)), nev)
-        if best_x is None:
-            break
-        escapes += 1
-        res = minimize(fun, best_x, jac=True, method=method, bounds=bounds, options=opts)
-        nit += int(res.nit)
-        theta = _canonical(res.x, lower_re)
-    fval, grad = value_and_grad(theta)
-    record = ConvergenceRecord(
-        optimizer=f"scipy {method}",
-        theta_start=start,
-        theta_end=theta.copy(),
-        objective_start=f0,
-        objective_end=float(fval),
-        nevals=nev[0],
-        niter=nit,
-        gradient=np.asarray(grad, dtype=float),
-        scaled_gradient=None,
-        hessian=hess,
-        # a line search that cannot improve happens at an optimum when the criterion is
-        # flat to rounding; the gradient check in check_convergence then decides.
-        converged=bool(res.success) or (int(res.status), method) in _STALLED,
-        message=str(res.message)
-        + (f"; {polished} Newton polishing step(s)" if polished else "")
-        + (f"; {escapes} escape(s) from a saddle point" if escapes else "")
-        + (f" (after {restarts} restart(s) off the boundary)" if restarts else ""),
-        warnings=(),
-        seconds=time.perf_counter() - t0,
-    )
-    return theta, record
+    def start_point(self) -> tuple[np.ndarray, float]:
+        """lme4's start, or the evaluator's moment start when it is lower; picks the
+        scipy method (its tolerance scales with the criterion at the start)."""
+        control, lower = self.control, self.lower
+        if control.theta_start is not None:
+            start = np.asarray(control.theta_start, dtype=float)
+            if start.shape != lower.shape:
+                raise SpecificationError(
+                    f"control.theta_start has {start.size} values; this model has "
+                    f"{lower.size} covariance parameters."
+                )
+        else:
+            start = np.where(lower == 0.0, 1.0, 0.0)
+            if control.start not in ("moments", "lme4"):
+                raise SpecificationError(
+                    f"unknown control.start {control.start!r}; use 'moments' or 'lme4'."
+                )
+        f0 = self.value_and_grad(start)[0]
+        if control.theta_start is None and control.start == "moments":
+            moments = getattr(self.dev, "moment_start", None)
+            cand = moments() if moments is not None else None
+            if cand is not None:
+                try:
+                    f_cand = self.value_and_grad(cand)[0]
+                except EstimationError:
+                    f_cand = np.inf
+                if f_cand < f0:
+                    start, f0 = np.asarray(cand, dtype=float), f_cand
+        self.method, self.opts = _scipy_method(
+            control,
+            f0,
+            getattr(self.dev, "has_analytic_gradient", False),
+            getattr(self.dev, "preferred_optimizer", None),
+        )
+        return start, f0
+
+    def minimize(self, x0: np.ndarray) -> Any:
+        res = minimize(
+            self.fun, x0, jac=True, method=self.method, bounds=self.bounds, options=self.opts
+        )
+        self.nit += int(res.nit)
+        return res
+
+    def off_boundary(self, res: Any) -> tuple[Any, int]:
+        """Restart from probes off a diagonal element of theta stuck at exactly 0.
+
+        Such a point can be stationary without being a minimum: for a scalar term the
+        criterion is even in theta_k, so its gradient there is exactly 0 and a gradient
+        method stays (bounded optimisers stop there; any optimiser started there).
+        """
+        nre, lower_re = self.nre, self.lower_re
+        restarts = 0
+        while restarts < 5:
+            at_bound = np.flatnonzero((lower_re == 0.0) & (np.abs(res.x[:nre]) <= 0.0))
+            if at_bound.size == 0:
+                break
+            candidates = []
+            for k in at_bound:
+                # with the diagonal element at 0, the column's mirror image (elements below
+                # it negated) is the same model, but the criterion's slope in the diagonal
+                # element changes sign: from one image increasing it goes uphill, from the
+                # other down
+                end = _column_end(lower_re, int(k))
+                images = [res.x.copy()]
+                if np.any(res.x[k + 1 : end] != 0.0):
+                    mirror = res.x.copy()
+                    mirror[k + 1 : end] = -mirror[k + 1 : end]
+                    images.append(mirror)
+                for image in images:
+                    for h in _BOUNDARY_PROBES:
+                        x = image.copy()
+                        x[k] = h
+                        candidates.append(x)
+            best_x = _lower_point(self.dev, candidates, float(res.fun), self.nev)
+            if best_x is None:
+                break
+            restarts += 1
+            res = self.minimize(best_x)
+        return res, restarts
+
+    def polish(self, res: Any) -> tuple[np.ndarray, Any, int, int, np.ndarray | None]:
+        """Newton polish of the end point; at a saddle, escape along the direction of
+        negative curvature and optimise again (at most 4 rounds)."""
+        dev, lower = self.dev, self.lower
+        theta = _canonical(res.x, self.lower_re)
+        polished = escapes = 0
+        hess: np.ndarray | None = None
+        for _ in range(4):
+            theta, k, direction, hess = _newton_polish(dev, theta, lower, self.value_and_grad)
+            polished += k
+            if direction is None:
+                break
+            # a saddle point (e.g. where the mirror images of a Cholesky column meet at 0)
+            steps = [sign * h * direction for h in _BOUNDARY_PROBES for sign in (1.0, -1.0)]
+            candidates = [
+                np.maximum(theta + s, lower) if self.control.bounded else theta + s for s in steps
+            ]
+            best_x = _lower_point(dev, candidates, float(dev(theta)), self.nev)
+            if best_x is None:
+                break
+            escapes += 1
+            res = self.minimize(best_x)
+            theta = _canonical(res.x, self.lower_re)
+        return theta, res, polished, escapes, hess
+
+    def record(
+        self,
+        start: np.ndarray,
+        f0: float,
+        theta: np.ndarray,
+        res: Any,
+        hess: np.ndarray | None,
+        counts: tuple[int, int, int],
+    ) -> ConvergenceRecord:
+        polished, escapes, restarts = counts
+        fval, grad = self.value_and_grad(theta)
+        return ConvergenceRecord(
+            optimizer=f"scipy {self.method}",
+            theta_start=start,
+            theta_end=theta.copy(),
+            objective_start=f0,
+            objective_end=float(fval),
+            nevals=self.nev[0],
+            niter=self.nit,
+            gradient=np.asarray(grad, dtype=float),
+            scaled_gradient=None,
+            hessian=hess,
+            # a line search that cannot improve happens at an optimum when the criterion
+            # is flat to rounding; the gradient check in check_convergence then decides.
+            converged=bool(res.success) or (int(res.status), self.method) in _STALLED,
+            message=str(res.message)
+            + (f"; {polished} Newton polishing step(s)" if polished else "")
+            + (f"; {escapes} escape(s) from a saddle point" if escapes else "")
+            + (f" (after {restarts} restart(s) off the boundary)" if restarts else ""),
+            warnings=(),
+            seconds=time.perf_counter() - self.t0,
+        )
 
 
 def _canonical(x: np.ndarray, lower_re: np.ndarray) -> np.ndarray:
