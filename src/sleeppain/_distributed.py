@@ -31,8 +31,8 @@ def is_dask_frame(obj: Any) -> bool:
     >>> is_dask_frame([1, 2])
     False
     """
-    module = type(obj).__module__ or ""
-    return module.split(".")[0] in ("dask", "dask_expr") and hasattr(obj, "npartitions")
+    roots = {(c.__module__ or "").split(".")[0] for c in type(obj).__mro__}
+    return bool(roots & {"dask", "dask_expr"}) and hasattr(obj, "npartitions")
 
 
 def require_pandas(data: Any, where: str) -> None:

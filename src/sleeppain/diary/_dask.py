@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sleeppain.errors import DataStructureError, LagCoverageWarning, SpecificationError
+from sleeppain.errors import DataStructureError, SpecificationError
 from sleeppain.results import Display, DisplayTable, ResultMixin, readonly, tidy_frame
 
 __all__ = ["DaskCrossLagResult", "DaskDiary", "crosslag_dask"]
@@ -122,11 +122,9 @@ def from_dask(
 
 
 # ------------------------------------------------------------------ partition work
-def _grand_parts(pdf: pd.DataFrame, ddiary: DaskDiary, spec: Any) -> dict[str, Any]:
-    """Pass 1: per variable, the sum and count of this partition's person means."""
-    if len(pdf) == 0:
-        return {"ids": np.zeros(0, dtype=object), "sums": {}}
-    diary = ddiary.partition_diary(pdf)
+def _local_grand(diary: Any, spec: Any) -> dict[str, tuple[float, int]]:
+    """Per variable, the sum and count of this partition's person means (person-level
+    values for person covariates): what the grand means of person means are made of."""
     ids = diary.data["id"].to_numpy()
     sums: dict[str, tuple[float, int]] = {}
     for var in (*spec.sleep, spec.pain):
@@ -139,53 +137,112 @@ def _grand_parts(pdf: pd.DataFrame, ddiary: DaskDiary, spec: Any) -> dict[str, A
         per = pd.Series(vals).groupby(ids, sort=False).min().to_numpy()
         ok = ~np.isnan(per)
         sums[c] = (float(per[ok].sum()), int(ok.sum()))
-    return {"ids": np.asarray(pd.unique(pdf[ddiary.id]), dtype=object), "sums": sums}
+    return sums
 
 
-def _model_parts(
+def _frames(pdf: pd.DataFrame, ddiary: DaskDiary, spec: Any) -> tuple[Any, dict[Any, Any]]:
+    """The partition's Diary and its model frames (the in-memory stage, unchanged)."""
+    from sleeppain.analysis._api import _model_frames
+
+    diary = ddiary.partition_diary(pdf)
+    frames, _ = _model_frames(diary, spec)
+    return diary, frames
+
+
+def _grand_column(col: str, sleep: str, spec: Any) -> str | None:
+    """The variable whose grand mean of person means centres a model column, if any."""
+    if col == "sleep_m":
+        return sleep
+    if col == "pain_m":
+        return spec.pain
+    if col.startswith("pcov_"):
+        return str(spec.person_covariates[int(col[5:]) - 1])
+    return None
+
+
+def _survey(pdf: pd.DataFrame, ddiary: DaskDiary, spec: Any) -> dict[str, Any]:
+    """Pass 1: person ids, person-mean sums, and per model its accounting, labels, the
+    moments of the focal predictor and of the outcome's within-person deviation, and an
+    empty copy of the model frame (columns, dtypes, formula)."""
+    if len(pdf) == 0:
+        return {"ids": np.zeros(0, dtype=object), "sums": {}, "models": {}}
+    diary, frames = _frames(pdf, ddiary, spec)
+    models = {}
+    for key, mf in frames.items():
+        focal = mf.focal[0]
+        models[key] = {
+            "empty": dataclasses.replace(mf, _frame=mf.frame.iloc[:0], outcome_within=np.empty(0)),
+            "accounting": mf.accounting,
+            "sd_parts": (
+                _moments(mf.frame[focal].to_numpy(float)),
+                _moments(mf.outcome_within),
+            ),
+        }
+    return {
+        "ids": np.asarray(pd.unique(pdf[ddiary.id]), dtype=object),
+        "sums": _local_grand(diary, spec),
+        "models": models,
+    }
+
+
+def _model_rows(
     pdf: pd.DataFrame,
     ddiary: DaskDiary,
     spec: Any,
-    local: Mapping[str, float],
+    key: tuple[str, str],
     grand: Mapping[str, float],
-    plans: Mapping[tuple[str, str], Any],
-) -> dict[tuple[str, str], Any]:
-    """Pass 2: both directions' model frames, re-centred, reduced to person statistics."""
-    from sleeppain.analysis._frames import FrameOptions, build_frames
-    from sleeppain.mixed._dask import partition_stats
-
-    out: dict[tuple[str, str], Any] = {}
+    meta: pd.DataFrame,
+) -> pd.DataFrame:
+    """One model's rows of this partition, grand-mean-centred columns at the global means."""
     if len(pdf) == 0:
-        return out
-    diary = ddiary.partition_diary(pdf)
-    opts = FrameOptions(
-        covariates=spec.covariates,
-        person_covariates=spec.person_covariates,
-        random_slopes=spec.random_slopes,
-        lagged_outcome=spec.lagged_outcome,
-        outcome_mean=spec.outcome_mean,
-    )
-    for s in spec.sleep:
-        main, _ = build_frames(diary, s, spec.pain, opts)
-        for d, mf in main.items():
-            frame = mf.frame
-            for col in frame.columns:
-                var = {"sleep_m": s, "pain_m": spec.pain}.get(col)
-                if var is None and col.startswith("pcov_"):
-                    var = spec.person_covariates[int(col[5:]) - 1]
-                if var is not None:
-                    frame[col] = frame[col] + (local[var] - grand[var])
-            out[(s, d)] = {
-                "stats": partition_stats(frame, plans[(s, d)]),
-                "accounting": mf.accounting,
-                "labels": dict(mf.labels),
-                "focal": mf.focal[0],
-                "sd_parts": (
-                    _moments(frame[mf.focal[0]].to_numpy(float)),
-                    _moments(mf.outcome_within),
-                ),
-            }
+        return meta
+    diary, frames = _frames(pdf, ddiary, spec)
+    local = _local_grand(diary, spec)
+    frame = frames[key].frame
+    for col in frame.columns:
+        var = _grand_column(str(col), key[0], spec)
+        if var is not None and local[var][1]:
+            frame[col] = frame[col] + (local[var][0] / local[var][1] - grand[var])
+    return frame
+
+
+_SIZED: dict[type, type] = {}
+
+
+def _with_length(ddf: Any, n: int) -> Any:
+    """The same Dask DataFrame, whose ``len()`` returns the known ``n`` without computing."""
+    base = type(ddf)
+    if base not in _SIZED:
+        _SIZED[base] = type(
+            "SizedDaskFrame",
+            (base,),
+            {"__len__": lambda self: self._sleeppain_len, "__module__": __name__},
+        )
+    out = _SIZED[base](ddf.expr)
+    out._sleeppain_len = int(n)
     return out
+
+
+@dataclass(frozen=True, eq=False)
+class _DaskModelFrame:
+    """A model frame whose rows are a Dask DataFrame: what the in-memory fitting stage
+    (``analysis._models.fit_frame``) reads of a ModelFrame, with ``frame`` lazy."""
+
+    empty: Any
+    rows: Any
+    accounting: Any
+
+    @property
+    def frame(self) -> Any:
+        """The model's rows (a Dask DataFrame; ``sp.lmm`` reads it partition by partition).
+
+        Its ``len()`` is the row count already known from the survey pass, so that the
+        fitting stage's emptiness check does not read the data once more.
+        """
+        return _with_length(self.rows, self.accounting.rows_used)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.empty, name)
 
 
 def _moments(x: np.ndarray) -> tuple[int, float, float]:
@@ -321,7 +378,12 @@ class DaskCrossLagResult(ResultMixin):
 
 
 def crosslag_dask(ddiary: DaskDiary, spec: Any) -> DaskCrossLagResult:
-    """``sp.crosslag`` on a :class:`DaskDiary` (default main models, ``estimator="lmm"``).
+    """``sp.crosslag`` on a :class:`DaskDiary` (main models, ``estimator="lmm"``).
+
+    The stages are those of ``sp.crosslag`` in memory: each partition is a Diary whose
+    model frames come from the same builder; the fitting stage (random-effects choice,
+    warnings) is the same, given model frames whose rows are Dask DataFrames, so ``sp.lmm``
+    reads them partition by partition.
 
     Raises
     ------
@@ -331,7 +393,7 @@ def crosslag_dask(ddiary: DaskDiary, spec: Any) -> DaskCrossLagResult:
         A person's rows in more than one partition.
     """
     import dask
-    from sleeppain.mixed._dask import _design, combine, make_plan
+    from sleeppain.analysis import _api
 
     unsupported = [
         name
@@ -350,113 +412,78 @@ def crosslag_dask(ddiary: DaskDiary, spec: Any) -> DaskCrossLagResult:
             f"(covariates and person covariates allowed); not available: "
             f"{', '.join(unsupported)}. Fit those in memory (a pandas DataFrame or sp.Diary)."
         )
-    parts = ddiary.ddf.to_delayed()
     recipe = dataclasses.replace(ddiary, ddf=None)  # what the tasks need, without the graph
-    first = dask.compute(*[dask.delayed(_grand_parts)(p, recipe, spec) for p in parts])
-    ids = np.concatenate([r["ids"] for r in first])
-    sid = pd.Series(ids)
-    if sid.duplicated().any():
-        example = sid[sid.duplicated()].iloc[0]
+    parts = ddiary.ddf.to_delayed()
+    survey = dask.compute(*[dask.delayed(_survey)(p, recipe, spec) for p in parts])
+    ids = pd.Series(np.concatenate([r["ids"] for r in survey]))
+    if ids.duplicated().any():
+        example = ids[ids.duplicated()].iloc[0]
         raise DataStructureError(
-            f"{int(sid.duplicated().sum())} person(s) have rows in more than one partition, "
+            f"{int(ids.duplicated().sum())} person(s) have rows in more than one partition, "
             f"e.g. {ddiary.id}={example!r}; lags and person means need each person's rows "
             f"in one partition. Repartition first: ddf.shuffle({ddiary.id!r}) or "
             f"ddf.set_index({ddiary.id!r}) then ddf.reset_index()."
         )
-    variables = [*spec.sleep, spec.pain, *spec.person_covariates]
     grand = {}
-    for v in variables:
-        tot = sum(r["sums"].get(v, (0.0, 0))[0] for r in first)
-        cnt = sum(r["sums"].get(v, (0.0, 0))[1] for r in first)
+    for v in (*spec.sleep, spec.pain, *spec.person_covariates):
+        tot = sum(r["sums"][v][0] for r in survey if v in r["sums"])
+        cnt = sum(r["sums"][v][1] for r in survey if v in r["sums"])
         grand[v] = tot / cnt if cnt else 0.0
-    locals_ = [
-        {
-            v: (r["sums"][v][0] / r["sums"][v][1] if r["sums"].get(v, (0, 0))[1] else 0.0)
-            for v in variables
-        }
-        for r in first
-    ]
-    # formulas and plans from the model terms (known without reading the data)
-    formulas: dict[tuple[str, str], str] = {}
-    covs = [f"cov_{i}" for i in range(1, len(spec.covariates) + 1)]
-    pcovs = [f"pcov_{i}" for i in range(1, len(spec.person_covariates) + 1)]
-    for s in spec.sleep:
-        for d, outcome, cross, lagged, own, other in (
-            ("sleep->pain", "pain_next", "sleep_w", "pain_w", "pain_m", "sleep_m"),
-            ("pain->sleep", "sleep", "pain_w", "sleep_w_prev", "sleep_m", "pain_m"),
-        ):
-            terms = [cross]
-            if spec.lagged_outcome:
-                terms.append(lagged)
-            terms.append(other)
-            if spec.outcome_mean:
-                terms.append(own)
-            terms += covs + pcovs
-            re = f"(1 + {cross} | id)" if spec.random_slopes else "(1 | id)"
-            formulas[(s, d)] = f"{outcome} ~ {' + '.join(terms)} + {re}"
-    cols = ["id", "pain_next", "sleep", "sleep_w", "pain_w", "sleep_w_prev", "sleep_m", "pain_m"]
-    plans = {k: make_plan(f, [*cols, *covs, *pcovs]) for k, f in formulas.items()}
-    second = dask.compute(
-        *[
-            dask.delayed(_model_parts)(p, recipe, spec, loc, grand, plans)
-            for p, loc in zip(parts, locals_, strict=True)
-        ]
-    )
-    fits: dict[tuple[str, str], Any] = {}
-    rows = []
-    caught: list[tuple[type[Warning], str]] = []
-    labels: dict[tuple[str, str], dict[str, str]] = {}
+    live = [r for r in survey if r["models"]]
+    frames: dict[tuple[str, str], _DaskModelFrame] = {}
     focal: dict[tuple[str, str], tuple[str, float, float]] = {}
-    for key, plan in plans.items():
-        stats = [r[key]["stats"] for r in second if key in r]
-        accs = [r[key]["accounting"] for r in second if key in r]
-        with warnings.catch_warnings(record=True) as got:
-            warnings.simplefilter("always")
-            design = _design(plan, combine(stats, plan), 2)
-            fits[key] = design.fit_stats(reml=spec.reml, stacklevel=3)
-        label = f"{key[1]} ({key[0]})"
-        caught += [(w.category, f"crosslag {label} model: {w.message}") for w in got]
-        row: dict[str, Any] = {
-            "sleep": key[0],
-            "direction": key[1],
-            "rows_available": sum(a.rows_available for a in accs),
-            "rows_used": sum(a.rows_used for a in accs),
-            "rows_dropped": sum(a.rows_dropped for a in accs),
-            "persons": sum(a.persons for a in accs),
-            "persons_used": sum(a.persons_used for a in accs),
-        }
+    for key, first in live[0]["models"].items():
+        empty = first["empty"]
+        accs = [r["models"][key]["accounting"] for r in live]
+        missing: dict[str, int] = {}
         for a in accs:
             for term, n in a.missing_by_term:
-                row[f"missing: {term}"] = row.get(f"missing: {term}", 0) + n
-        rows.append(row)
-        got0 = next(r[key] for r in second if key in r)
-        labels[key] = got0["labels"]
+                missing[term] = missing.get(term, 0) + n
+        acc = dataclasses.replace(
+            accs[0],
+            rows_available=sum(a.rows_available for a in accs),
+            rows_used=sum(a.rows_used for a in accs),
+            missing_by_term=tuple(missing.items()),
+            persons=sum(a.persons for a in accs),
+            persons_used=sum(a.persons_used for a in accs),
+        )
+        meta = empty.frame
+        rows = ddiary.ddf.map_partitions(
+            _model_rows, recipe, spec, key, grand, meta, meta=meta, align_dataframes=False
+        )
+        frames[key] = _DaskModelFrame(empty=empty, rows=rows, accounting=acc)
         focal[key] = (
-            got0["focal"],
-            _combined_sd([r[key]["sd_parts"][0] for r in second if key in r]),
-            _combined_sd([r[key]["sd_parts"][1] for r in second if key in r]),
+            empty.focal[0],
+            _combined_sd([r["models"][key]["sd_parts"][0] for r in live]),
+            _combined_sd([r["models"][key]["sd_parts"][1] for r in live]),
         )
-    short = [r for r in rows if r["persons_used"] < r["persons"]]
-    if short:
-        detail = "; ".join(
-            f"{r['direction']} ({r['sleep']}): {r['persons'] - r['persons_used']} of {r['persons']}"
-            for r in short
-        )
-        caught.append(
-            (
-                LagCoverageWarning,
-                "some persons have no usable lagged pair (no consecutive days with every "
-                f"term observed) and are left out: {detail}. See res.accounting().",
-            )
-        )
-    for cat, msg in caught:
-        warnings.warn(msg, cat, stacklevel=4)
+    fitted = _api._fit_models(frames, {}, spec)
+    fits, caught = fitted[0], list(fitted[2])
+    caught += _api._coverage_warnings(frames)
+    for label, cat, msg in caught:
+        text = msg if label == "data" else f"crosslag {label} model: {msg}"
+        warnings.warn(text, cat, stacklevel=4)
+    rows_acc = []
+    for (s, d), mf in frames.items():
+        a = mf.accounting
+        row: dict[str, Any] = {
+            "sleep": s,
+            "direction": d,
+            "rows_available": a.rows_available,
+            "rows_used": a.rows_used,
+            "rows_dropped": a.rows_dropped,
+            "persons": a.persons,
+            "persons_used": a.persons_used,
+        }
+        for term, n in a.missing_by_term:
+            row[f"missing: {term}"] = n
+        rows_acc.append(row)
     return DaskCrossLagResult(
         spec=spec,
         _fits=fits,
-        _accounting=pd.DataFrame(rows),
-        formulas=formulas,
-        _labels=labels,
+        _accounting=pd.DataFrame(rows_acc),
+        formulas={k: f.formula for k, f in fits.items()},
+        _labels={k: dict(mf.labels) for k, mf in frames.items()},
         _focal=focal,
     )
 
