@@ -13,6 +13,7 @@ Usage::
 
     python benchmarks/bench_dask.py            # 30M rows: dask and in memory
     python benchmarks/bench_dask.py --big      # also 100M rows, dask only
+    python benchmarks/bench_dask.py --crosslag # sp.crosslag, 600,000 rows, both ways
 """
 
 from __future__ import annotations
@@ -94,13 +95,56 @@ def run(mode: str, path: Path) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+CROSSLAG = r"""
+import json, resource, sys, time, warnings
+mode, persons, days = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+import sleeppain as sp
+df = sp.simulate.diary(persons, days, seed=5).data
+warnings.simplefilter("ignore")
+t0 = time.perf_counter()
+if mode == "dask":
+    import dask, dask.dataframe as dd
+    dask.config.set(scheduler="threads", num_workers=2)
+    data = dd.from_pandas(df, npartitions=8, sort=False)
+else:
+    data = df
+res = sp.crosslag(data, id="id", day="day", sleep="sleep_quality", pain="pain")
+t1 = time.perf_counter()
+eff = res.effects()
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+print(json.dumps({"mode": mode, "rows": len(df), "seconds": t1 - t0, "peak_gb": rss,
+                  "estimate": eff["estimate"].tolist(), "std_error": eff["std_error"].tolist()}))
+"""
+
+
+def run_crosslag(mode: str, persons: int, days: int) -> dict:
+    res = subprocess.run(
+        [sys.executable, "-c", CROSSLAG, mode, str(persons), str(days)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
+    )
+    if res.returncode != 0:
+        return {"mode": mode, "error": res.stderr.strip().splitlines()[-1:]}
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--big", action="store_true", help="also 100M rows (dask only)")
     ap.add_argument("--persons", type=int, default=300_000)
     ap.add_argument("--days", type=int, default=100)
+    ap.add_argument(
+        "--crosslag", action="store_true", help="only sp.crosslag, 20,000 persons x 30 days"
+    )
     args = ap.parse_args()
     print("load before:", os.getloadavg())
+    if args.crosslag:
+        for mode in ("memory", "dask"):
+            print(json.dumps(run_crosslag(mode, 20_000, 30)))
+        print("load after:", os.getloadavg())
+        return
     cases = [(args.persons, args.days, ("dask", "memory"))]
     if args.big:
         cases.append((1_000_000, 100, ("dask",)))
