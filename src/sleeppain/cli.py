@@ -100,6 +100,7 @@ FLAGS: dict[str, str] = {
     "person_covariates": "--person-covariates",
     "prompt": "--prompt",
     "random_slopes": "--no-random-slopes",
+    "slope_correlation": "--slope-correlation",
     "scales": "--scale",
     "seed": "--seed",
     "sep": "--sep",

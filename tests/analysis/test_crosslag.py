@@ -247,3 +247,37 @@ def test_no_complete_rows_raises() -> None:
     )
     with pytest.raises(sp.EstimationError, match="no complete rows"):
         sp.crosslag(df, id="id", day="day", sleep="sq", pain="pain")
+
+
+def test_default_drops_a_zero_slope_sd_instead_of_a_singular_fit() -> None:
+    """(1 + x || id) with a slope SD estimated at 0 is reported as (1 | id), with a note.
+
+    Bates, Kliegl, Vasishth & Baayen (2015, arXiv:1506.04967): a zero variance component is
+    removed; the estimates are those of the uncorrelated fit itself.
+    """
+    data = sp.simulate.diary(40, 10, seed=4).data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no BoundaryFitWarning
+        res = sp.crosslag(data, id="id", day="day", sleep="sleep_quality", pain="pain")
+    assert [m for m, _ in res.model_notes] == [
+        "sleep->pain (sleep_quality)",
+        "pain->sleep (sleep_quality)",
+    ]
+    fit = res.model("sleep->pain")
+    assert fit.formula.endswith("+ (1 | id)") and not fit.is_singular
+    assert res.effects().loc["sleep->pain", "slope_sd"] == 0.0
+    assert "Model notes" in res.summary() and "estimated at 0" in res.summary()
+    mf = res.frames[("sleep_quality", "sleep->pain")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = sp.lmm(mf.formula(), mf.frame)
+    assert full.is_singular and "||" in full.formula
+    np.testing.assert_allclose(fit.fixef.to_numpy(), full.fixef.to_numpy(), rtol=1e-4, atol=1e-6)
+    # the correlated option keeps lme4's (1 + x | id) term
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cor = sp.crosslag(
+            data, id="id", day="day", sleep="sleep_quality", pain="pain", slope_correlation=True
+        )
+    assert cor.model("sleep->pain").formula.endswith("(1 + sleep_w | id)")
+    assert cor.model_notes == ()

@@ -49,6 +49,8 @@ def test_blocks_equal_dense_henderson_inverse_and_lme4_pieces(res: sp.CrossLagRe
     Z = np.column_stack([np.ones(len(fr)), fr["sleep_w"].to_numpy(float)])
     codes, _ = pd.factorize(fr["id"], sort=True)
     th = np.asarray(fit.theta)
+    if th.size == 2:  # the default (1 + x || id): no intercept-slope covariance
+        th = np.array([th[0], 0.0, th[1]])
     T = np.array([[th[0], 0.0], [th[1], th[2]]])
     n = codes.max() + 1
     Zf = np.zeros((len(fr), 2 * n))

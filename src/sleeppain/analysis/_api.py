@@ -107,6 +107,7 @@ def crosslag(
     covariates: Sequence[str] = (),
     person_covariates: Sequence[str] = (),
     random_slopes: bool = True,
+    slope_correlation: bool = False,
     lagged_outcome: bool = True,
     outcome_mean: bool = False,
     sleep_higher_is: str | Mapping[str, str] | None = None,
@@ -123,9 +124,9 @@ def crosslag(
     With night *n* the night between day *n* and day *n + 1*, the two models are
 
     - sleep -> pain: ``pain[day n+1] ~ sleep_w[night n] + pain_w[day n] + sleep_m
-      + covariates + (1 + sleep_w | id)``
+      + covariates + (1 + sleep_w || id)``
     - pain -> sleep: ``sleep[night n] ~ pain_w[day n] + sleep_w[night n-1] + pain_m
-      + covariates + (1 + pain_w | id)``
+      + covariates + (1 + pain_w || id)``
 
     where ``_w`` is the deviation from the person's mean over all of that person's
     available observations of the variable and ``_m`` the person mean centred at the
@@ -136,7 +137,14 @@ def crosslag(
     means as level-2 predictors, random intercept for the outcome). Putting the outcome's
     own person mean among the predictors (``outcome_mean=True``, the former default)
     absorbs the random intercept: on ordinary diaries most such fits land on the boundary
-    (singular) although the within-person effects barely change. A row enters a model only if every term is observed on
+    (singular) although the within-person effects barely change. The random intercept and
+    slope are uncorrelated (``||``): with the small slope SDs of diaries, a correlated pair
+    ``(1 + x | id)`` lands on a correlation of +/-1 (singular) in about a third of studies of
+    100 persons x 14 days (``benchmarks/RESULTS.md``). When the slope SD itself is estimated
+    at 0, the uncorrelated model equals the random-intercept model, and the slope is dropped
+    and noted in ``model_notes`` rather than reported as a singular fit (Bates, Kliegl,
+    Vasishth & Baayen 2015, arXiv:1506.04967; Matuschek et al. 2017, J Mem Lang 94:305:
+    parsimonious models keep the power and the type I error rate). A row enters a model only if every term is observed on
     the exact calendar day (night) it names: lags follow the calendar, never the row order.
 
     Parameters
@@ -164,6 +172,10 @@ def crosslag(
         Person-level covariates (constant within person), grand-mean centred.
     random_slopes : bool
         Random slope of the cross-lagged term (default) or random intercept only.
+    slope_correlation : bool
+        Also estimate the correlation of the random intercept and slope,
+        ``(1 + x | id)`` (lme4's default term). Default False: ``(1 + x || id)``, whose
+        slope is dropped when its SD is estimated at 0 (see above).
     lagged_outcome : bool
         Include the autoregressive term (``pain_w[day n]``, ``sleep_w[night n-1]``).
     outcome_mean : bool
@@ -262,6 +274,11 @@ def crosslag(
                 "outcome_mean=True has no meaning with estimator='dsem' (its person means "
                 "are latent); drop it."
             )
+        if slope_correlation:
+            raise SpecificationError(
+                "slope_correlation=True is an option of estimator='lmm' (lme4's "
+                "(1 + x | id)); drop it with estimator='dsem'."
+            )
         return _dsem(data, shared, dsem_options)
     if dsem_options:
         raise SpecificationError(
@@ -275,6 +292,7 @@ def crosslag(
         covariates=covariates,
         person_covariates=person_covariates,
         random_slopes=random_slopes,
+        slope_correlation=slope_correlation,
         lagged_outcome=lagged_outcome,
         outcome_mean=outcome_mean,
         sleep_higher_is=sleep_higher_is,
@@ -299,7 +317,7 @@ def crosslag(
     )
     spec = dataclasses.replace(spec, sleep_timing=diary.sleep_timing)
     frames, ext_frames = _model_frames(diary, spec)
-    fits, ext_fits, caught = _fit_models(frames, ext_frames, spec)
+    fits, ext_fits, caught, notes = _fit_models(frames, ext_frames, spec)
     caught += _coverage_warnings(frames)
     for label, cat, msg in caught:
         text = msg if label == "data" else f"crosslag {label} model: {msg}"
@@ -314,6 +332,7 @@ def crosslag(
         diary_accounting=diary.summary(pain=spec.pain),
         fit_warnings=tuple(fit_warnings),
         diary=diary,
+        model_notes=tuple(notes),
     )
 
 
@@ -402,6 +421,7 @@ def _specification(data: Any, **kw: Any) -> CrossLagSpec:
         covariates=covs,
         person_covariates=pcovs,
         random_slopes=_flag(kw["random_slopes"], "random_slopes"),
+        slope_correlation=_flag(kw["slope_correlation"], "slope_correlation"),
         lagged_outcome=_flag(kw["lagged_outcome"], "lagged_outcome"),
         estimator=estimator,
         reml=_flag(kw["reml"], "reml"),
@@ -449,24 +469,33 @@ def _fit_models(
     frames: Mapping[tuple[str, str], ModelFrame],
     ext_frames: Mapping[tuple[str, str, str], ModelFrame],
     spec: CrossLagSpec,
-) -> tuple[dict[Any, Any], dict[Any, Any], Caught]:
-    """Fit every frame; warnings come back as (model label, category, message)."""
+) -> tuple[dict[Any, Any], dict[Any, Any], Caught, list[tuple[str, str]]]:
+    """Fit every frame; warnings come back as (model label, category, message).
+
+    The fourth item lists (model label, note): random slopes dropped at a zero SD.
+    """
     fits: dict[Any, Any] = {}
     ext_fits: dict[Any, Any] = {}
     caught: Caught = []
+    notes: list[tuple[str, str]] = []
     todo: list[tuple[Any, ModelFrame, dict[Any, Any]]] = [
         *((k, mf, fits) for k, mf in frames.items()),
         *((k, mf, ext_fits) for k, mf in ext_frames.items()),
     ]
     for key, mf, into in todo:
         out = fit_frame(
-            mf, estimator=spec.estimator, random_slopes=spec.random_slopes, reml=spec.reml
+            mf,
+            estimator=spec.estimator,
+            random_slopes=spec.random_slopes,
+            reml=spec.reml,
+            slope_correlation=spec.slope_correlation,
         )
         label = f"{mf.direction} ({mf.sleep}" + (f", {mf.extension}" if mf.extension else "") + ")"
         for cat, msg in out.warnings:
             caught.append((label, cat, msg))
+        notes += [(label, n) for n in out.notes]
         into[key] = out.fit
-    return fits, ext_fits, caught
+    return fits, ext_fits, caught, notes
 
 
 def _coverage_warnings(

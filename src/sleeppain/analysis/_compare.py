@@ -60,6 +60,7 @@ def bootstrap_std_effects(
     random_slopes: bool,
     reml: bool,
     n_boot: int,
+    slope_correlation: bool = False,
     seed: int | np.random.SeedSequence | None,
     progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
@@ -87,7 +88,12 @@ def bootstrap_std_effects(
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     res = fit_frame(
-                        mf, estimator=estimator, random_slopes=random_slopes, reml=reml, tidy=False
+                        mf,
+                        estimator=estimator,
+                        random_slopes=random_slopes,
+                        reml=reml,
+                        tidy=False,
+                        slope_correlation=slope_correlation,
                     )
                 out[b, j] = std_effect(mf, res.fit)
             except (EstimationError, ValueError, np.linalg.LinAlgError):

@@ -180,16 +180,20 @@ class ModelFrame:
         """Number of rows (the model's observations)."""
         return len(self._frame)
 
-    def formula(self, random_slopes: bool = True) -> str:
+    def formula(self, random_slopes: bool = True, slope_correlation: bool = False) -> str:
         """lme4-style formula of the model (its fixed part is the GEE mean model).
+
+        The random intercept and slope are uncorrelated (``||``) unless
+        ``slope_correlation``.
 
         Examples
         --------
         >>> mf.formula()  # doctest: +SKIP
-        'pain_next ~ sleep_w + pain_w + sleep_m + (1 + sleep_w | id)'
+        'pain_next ~ sleep_w + pain_w + sleep_m + (1 + sleep_w || id)'
         """
         re = " + ".join(("1", *self.random)) if random_slopes else "1"
-        return f"{self.outcome} ~ {' + '.join(self.fixed)} + ({re} | id)"
+        bar = "|" if slope_correlation or not random_slopes else "||"
+        return f"{self.outcome} ~ {' + '.join(self.fixed)} + ({re} {bar} id)"
 
     def fixed_formula(self) -> str:
         """The fixed part only (``outcome ~ terms``)."""
@@ -459,9 +463,9 @@ def build_frames(
     >>> d = sp.Diary.from_frame(sim.data, id="id", day="day", sleep="sleep_quality")
     >>> main, ext = build_frames(d, "sleep_quality", "pain", FrameOptions())
     >>> main["sleep->pain"].formula()
-    'pain_next ~ sleep_w + pain_w + sleep_m + (1 + sleep_w | id)'
+    'pain_next ~ sleep_w + pain_w + sleep_m + (1 + sleep_w || id)'
     >>> build_frames(d, "sleep_quality", "pain", FrameOptions(outcome_mean=True))[0][
-    ...     "sleep->pain"].formula()
+    ...     "sleep->pain"].formula(slope_correlation=True)
     'pain_next ~ sleep_w + pain_w + sleep_m + pain_m + (1 + sleep_w | id)'
     """
     parts = _parts(diary, sleep, pain, opts)

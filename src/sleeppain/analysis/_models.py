@@ -206,16 +206,59 @@ def _fit_gee(mf: ModelFrame) -> GeeFit:
 
 @dataclass(frozen=True)
 class FitOutcome:
-    """A fit and the warnings its estimation raised (category, message)."""
+    """A fit, the warnings its estimation raised (category, message), and notes.
+
+    ``notes`` says when a random slope whose SD was estimated at 0 was dropped.
+    """
 
     fit: Any
     warnings: tuple[tuple[type[Warning], str], ...]
+    notes: tuple[str, ...] = ()
+
+
+#: a slope SD below this multiple of sigma counts as estimated at 0 (lme4's isSingular
+#: tolerance on theta, which is the SD relative to sigma)
+ZERO_SD_TOL = 1e-4
+
+
+def _zero_slopes(fit: Any) -> list[str]:
+    """Random-slope terms of ``id`` whose SD was estimated at 0 (relative to sigma)."""
+    if not getattr(fit, "is_singular", False):
+        return []
+    vc = fit.varcorr()
+    rows = vc[(vc["group"] == "id") & vc["term2"].isna() & (vc["term1"] != "Intercept")]
+    sigma = float(fit.sigma)
+    return [
+        str(t) for t, sd in zip(rows["term1"], rows["sd"], strict=True) if sd < ZERO_SD_TOL * sigma
+    ]
+
+
+def _lmm_formula(mf: ModelFrame, slopes: tuple[str, ...], correlated: bool) -> str:
+    """``outcome ~ fixed + (1 + slopes | id)`` (``||`` unless ``correlated``)."""
+    if not slopes:
+        return mf.formula(random_slopes=False)
+    bar = "|" if correlated else "||"
+    return f"{mf.fixed_formula()} + ({' + '.join(('1', *slopes))} {bar} id)"
 
 
 def fit_frame(
-    mf: ModelFrame, *, estimator: str, random_slopes: bool, reml: bool, tidy: bool = True
+    mf: ModelFrame,
+    *,
+    estimator: str,
+    random_slopes: bool,
+    reml: bool,
+    tidy: bool = True,
+    slope_correlation: bool = False,
 ) -> FitOutcome:
     """Fit one model frame; warnings are captured (not issued) and returned.
+
+    The mixed model has an uncorrelated random intercept and slope(s), ``(1 + x || id)``,
+    unless ``slope_correlation`` (``(1 + x | id)``). When a slope's SD of the uncorrelated
+    model is estimated at 0, that model *is* the model without the slope (same criterion,
+    estimates and standard errors), so the slope is dropped and the model refitted without
+    it: a zero variance component is removed, as Bates, Kliegl, Vasishth & Baayen (2015,
+    "Parsimonious mixed models", arXiv:1506.04967) and Matuschek et al. (2017, J Mem Lang
+    94:305) advise, instead of reporting a singular fit. ``notes`` records it.
 
     Raises EstimationError (with the direction) when the model cannot be fitted.
     """
@@ -226,6 +269,7 @@ def fit_frame(
             + ") has no complete rows: no person has the terms observed on consecutive "
             "days. See the accounting: " + str(mf.accounting.to_dict())
         )
+    notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if estimator == "gee":
@@ -233,18 +277,31 @@ def fit_frame(
         else:
             from sleeppain.mixed import lmm
 
+            slopes = tuple(mf.random) if random_slopes else ()
+            formula = _lmm_formula(mf, slopes, slope_correlation)
             try:
-                fit = lmm(mf.formula(random_slopes), mf.frame, reml=reml)
+                fit = lmm(formula, mf.frame, reml=reml)
+                zero = [] if slope_correlation else _zero_slopes(fit)
+                if zero:
+                    caught.clear()  # the boundary warning of the model now reduced
+                    slopes = tuple(t for t in slopes if t not in zero)
+                    formula = _lmm_formula(mf, slopes, slope_correlation)
+                    fit = lmm(formula, mf.frame, reml=reml)
+                    notes.append(
+                        f"the between-person SD of the {', '.join(zero)} slope was estimated "
+                        f"at 0, so that random slope was dropped: {formula} (the same "
+                        "estimates; persons do not differ detectably in this effect)"
+                    )
                 if tidy:
                     # Satterthwaite df are computed (and cached) now, so their warnings
                     # are reported with the fit rather than at the first table
                     fit.tidy()
             except (ValueError, np.linalg.LinAlgError) as exc:
                 raise EstimationError(
-                    f"the {mf.direction} model {mf.formula(random_slopes)!r} "
+                    f"the {mf.direction} model {formula!r} "
                     f"({mf.sleep}, {mf.pain}) could not be fitted: {exc}"
                 ) from exc
-    return FitOutcome(fit, tuple((w.category, str(w.message)) for w in caught))
+    return FitOutcome(fit, tuple((w.category, str(w.message)) for w in caught), tuple(notes))
 
 
 def focal_rows(fit: Any, terms: tuple[str, ...], conf_level: float) -> pd.DataFrame:

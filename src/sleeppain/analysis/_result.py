@@ -71,6 +71,8 @@ class CrossLagSpec:
     random_slopes: bool = True
     lagged_outcome: bool = True
     estimator: str = "lmm"
+    #: (1 + x | id) with the intercept-slope correlation instead of (1 + x || id)
+    slope_correlation: bool = False
     reml: bool = True
     quadratic: bool = False
     asymmetric: bool = False
@@ -110,8 +112,9 @@ class CrossLagSpec:
             sp_means, ps_means = " + sleep_m", " + pain_m"
         else:
             re = f"; linear mixed model ({'REML' if self.reml else 'ML'}), Satterthwaite df"
-            re_sp = " + (1 + sleep_w | id)" if self.random_slopes else " + (1 | id)"
-            re_ps = " + (1 + pain_w | id)" if self.random_slopes else " + (1 | id)"
+            bar = "|" if self.slope_correlation else "||"
+            re_sp = f" + (1 + sleep_w {bar} id)" if self.random_slopes else " + (1 | id)"
+            re_ps = f" + (1 + pain_w {bar} id)" if self.random_slopes else " + (1 | id)"
             if self.outcome_mean:
                 sp_means, ps_means = " + sleep_m + pain_m", " + pain_m + sleep_m"
             else:
@@ -229,6 +232,9 @@ class CrossLagResult(ResultMixin):
         (sleep, extension, direction) -> frame / fit of each requested extension.
     diary_accounting : DiaryAccounting
         The diary's own accounting (rows, persons, calendar, coverage).
+    model_notes : tuple of (model, note)
+        Random slopes whose SD was estimated at 0 and that were dropped (the default
+        uncorrelated model; see :func:`~sleeppain.crosslag`).
     fit_warnings : tuple of (model, category, message)
         Warnings raised while fitting (also issued to the caller).
     diary : Diary or None
@@ -253,6 +259,8 @@ class CrossLagResult(ResultMixin):
     fit_warnings: tuple[tuple[str, str, str], ...] = ()
     diary: Diary | None = field(default=None, repr=False)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: (model, note): random slopes dropped because their SD was estimated at 0
+    model_notes: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "frames", _as_mapping(self.frames))
@@ -291,7 +299,7 @@ class CrossLagResult(ResultMixin):
         Examples
         --------
         >>> res.model("pain->sleep").formula  # doctest: +SKIP
-        'sleep ~ pain_w + sleep_w_prev + pain_m + sleep_m + (1 + pain_w | id)'
+        'sleep ~ pain_w + sleep_w_prev + pain_m + (1 + pain_w || id)'
         """
         return self.fits[(self._sleep_key(sleep), self._direction(direction))]
 
@@ -311,7 +319,8 @@ class CrossLagResult(ResultMixin):
             return np.nan
         vc = fit.varcorr()
         row = vc[(vc["term1"] == term) & vc["term2"].isna() & (vc["group"] == "id")]
-        return float(row["sd"].iloc[0]) if len(row) else np.nan
+        # no row: the slope's SD was estimated at 0 and the slope dropped (model_notes)
+        return float(row["sd"].iloc[0]) if len(row) else 0.0
 
     def effects(self, conf_level: float = 0.95) -> pd.DataFrame:
         """The within-person cross-lagged effect of each direction.
@@ -393,9 +402,7 @@ class CrossLagResult(ResultMixin):
             row: dict[str, Any] = {
                 "sleep": s,
                 "direction": d,
-                "formula": mf.formula(self.spec.random_slopes)
-                if self.spec.estimator == "lmm"
-                else mf.fixed_formula(),
+                "formula": fit.formula if self.spec.estimator == "lmm" else mf.fixed_formula(),
             }
             row["nobs"] = mf.accounting.rows_used
             row["persons"] = mf.accounting.persons_used
@@ -629,6 +636,7 @@ class CrossLagResult(ResultMixin):
                 frames,
                 estimator=self.spec.estimator,
                 random_slopes=self.spec.random_slopes,
+                slope_correlation=self.spec.slope_correlation,
                 reml=self.spec.reml,
                 n_boot=n_boot,
                 seed=seed,
@@ -790,6 +798,9 @@ class CrossLagResult(ResultMixin):
                 )
             )
         notes = ["Data accounting", *self.accounting_text().splitlines()]
+        if self.model_notes:
+            notes.append("Model notes")
+            notes += [f"  {m}: {n}" for m, n in self.model_notes]
         if self.fit_warnings:
             from sleeppain.report._report import explain_warning
 
@@ -968,13 +979,19 @@ def _slope_arrays(mf: ModelFrame, fit: Any) -> tuple[Any, np.ndarray]:
     focal = mf.focal[0]
     Z = np.column_stack([np.ones(len(frame)), frame[focal].to_numpy(float)])
     codes, levels = pd.factorize(frame["id"], sort=True)
+    # lme4's theta of (1 + x | id) is (t1, t2, t3); of (1 + x || id) (t1, t3); of (1 | id)
+    # (t1,), the slope having been dropped at a zero SD: as a 2 x 2 lower triangle
+    theta = np.asarray(fit.theta, dtype=float)
+    theta = {3: theta, 2: np.array([theta[0], 0.0, theta[-1]]), 1: np.array([theta[0], 0, 0])}[
+        theta.size
+    ]
     arr = person_slopes(
         X,
         Z,
         frame[mf.outcome].to_numpy(float),
         codes,
         len(levels),
-        np.asarray(fit.theta, dtype=float),
+        theta,
         float(fit.sigma),
         1 + list(mf.fixed).index(focal),
         1,

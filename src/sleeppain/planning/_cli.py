@@ -116,6 +116,12 @@ def configure_power_parser(p: argparse.ArgumentParser) -> None:
         default="0-10",
         help="sleep-quality rating scale (0-10)",
     )
+    p.add_argument(
+        "--slope-correlation",
+        action="store_true",
+        help="fit (1 + x | id) with the intercept-slope correlation (default: uncorrelated, "
+        "(1 + x || id))",
+    )
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -148,6 +154,7 @@ def run_power(args: argparse.Namespace) -> int:
             n_jobs=args.jobs,
             test=args.test,
             sleep_scale=args.sleep_scale,
+            slope_correlation=bool(getattr(args, "slope_correlation", False)),
             progress=False if args.no_progress else None,
             **extra,
         )

@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 from scipy.special import stdtr, stdtrit
 
 from sleeppain.planning._generate import DIRECTIONS, crosslag_stats, generate_batch
-from sleeppain.planning._reml import fit_batched, satterthwaite_df
+from sleeppain.planning._reml import SINGULAR_TOL, fit_batched, satterthwaite_df
 from sleeppain.simulate import DiaryParameters
 
 __all__ = ["CellSummary", "ChunkResult", "run_chunk", "summarise"]
@@ -37,6 +37,9 @@ class ChunkResult:
     nobs: FloatArray
     n_fallback: int
     cpu_seconds: float
+    #: the random-slope SD was estimated at 0 and the model reduced to a random intercept
+    #: (uncorrelated default only; always False with ``slope_correlation=True``)
+    reduced: NDArray[np.bool_] | None = None
 
 
 def run_chunk(
@@ -49,12 +52,17 @@ def run_chunk(
     round_to_scale: bool = True,
     test: str = "satterthwaite",
     outcome_mean: bool = False,
+    slope_correlation: bool = False,
 ) -> ChunkResult:
     """Simulate ``n_sims`` studies from ``seed`` and fit both lagged models to each.
 
     ``test="satterthwaite"`` adds lmerTest's Satterthwaite degrees of freedom of the
     cross-lagged effect; ``"z"`` leaves them infinite (normal reference). The models are
-    ``sp.crosslag``'s default (``outcome_mean=True``: with the outcome's own person mean).
+    ``sp.crosslag``'s (with the outcome's own person mean only if ``outcome_mean=True``):
+    by default an uncorrelated random intercept and slope ``(1 + x || id)``; a study whose slope SD is
+    estimated at 0 is the random-intercept fit ``(1 | id)`` (same estimates), counted in
+    ``reduced``, and is singular only if its intercept SD is 0 too. With
+    ``slope_correlation=True``: ``(1 + x | id)``, singular when any bounded theta is 0.
 
     Examples
     --------
@@ -74,20 +82,28 @@ def run_chunk(
         sleep_scale=sleep_scale,
         round_to_scale=round_to_scale,
     )
-    est, se, dfs, ar, conv, sing, nobs = [], [], [], [], [], [], []
+    est, se, dfs, ar, conv, sing, nobs, red = [], [], [], [], [], [], [], []
     n_fallback = 0
+    free = (True, bool(slope_correlation), True)
     for direction in DIRECTIONS:
         stats = crosslag_stats(batch, direction, outcome_mean=outcome_mean)
-        fit = fit_batched(stats)
+        fit = fit_batched(stats, free=free)
         est.append(fit.beta[:, FOCAL])
         se.append(fit.std_error[:, FOCAL])
         if test == "satterthwaite":
-            dfs.append(satterthwaite_df(stats, fit.theta, fit.sigma, FOCAL))
+            dfs.append(satterthwaite_df(stats, fit.theta, fit.sigma, FOCAL, free=free))
         else:
             dfs.append(np.full(n_sims, np.inf))
         ar.append(fit.beta[:, LAG])
         conv.append(fit.converged)
-        sing.append(fit.singular)
+        if slope_correlation:
+            red.append(np.zeros(n_sims, dtype=bool))
+            sing.append(fit.singular)
+        else:
+            # with theta2 fixed at 0, theta3 = 0 is the random-intercept model itself (the
+            # same criterion, estimates and Satterthwaite df): singular only if theta1 = 0
+            red.append(fit.theta[:, 2] < SINGULAR_TOL)
+            sing.append(fit.theta[:, 0] < SINGULAR_TOL)
         nobs.append(stats.nobs)
         n_fallback += fit.n_fallback
     return ChunkResult(
@@ -100,6 +116,7 @@ def run_chunk(
         nobs=np.array(nobs),
         n_fallback=n_fallback,
         cpu_seconds=time.process_time() - cpu_start,
+        reduced=np.array(red),
     )
 
 
@@ -121,6 +138,7 @@ class CellSummary:
     mean_std_error: float
     median_df: float
     n_used: int
+    share_reduced: float = float("nan")
 
 
 def summarise(
@@ -131,13 +149,16 @@ def summarise(
     truth: float,
     alpha: float,
     df: FloatArray | None = None,
+    reduced: NDArray[np.bool_] | None = None,
 ) -> CellSummary:
     """Power and accuracy of a Wald t (or z) test over the simulated studies of one cell.
 
     Studies whose fit did not converge are left out of every quantity except
     ``share_converged``. Power is the share of two-sided tests of ``estimate / SE`` against
     a t distribution with each study's ``df`` (``None`` or ``inf``: standard normal) with
-    ``p < alpha``; its Monte Carlo SE is ``sqrt(power (1 - power) / n_used)``; coverage is
+    ``p < alpha``; its Monte Carlo SE is ``sqrt(power (1 - power) / n_used)``;
+    ``share_reduced`` is the share of studies whose random-slope SD was estimated at 0
+    (``reduced``; NaN when not given); coverage is
     the share of intervals ``estimate +/- t_{df, 1 - alpha/2} SE`` that contain ``truth``.
 
     Examples
@@ -173,4 +194,5 @@ def summarise(
         mean_std_error=float(se.mean()),
         median_df=float(np.median(dfs)),
         n_used=n,
+        share_reduced=float(reduced[ok].mean()) if reduced is not None else float("nan"),
     )

@@ -145,6 +145,7 @@ def power(
     sleep_scale: str = "0-10",
     round_to_scale: bool = True,
     outcome_mean: bool = False,
+    slope_correlation: bool = False,
     **generating_parameters: Any,
 ) -> PowerResult:
     """Simulated power to detect the cross-lagged effects of sleep on pain and pain on sleep.
@@ -156,15 +157,21 @@ def power(
     multilevel models are fitted to each study by REML:
 
     * ``sleep->pain``: ``pain[day n+1] ~ sleep_w[night n] + pain_w[day n] + sleep_m
-      + (1 + sleep_w | id)``
+      + (1 + sleep_w || id)``
     * ``pain->sleep``: ``sleep[night n] ~ pain_w[day n] + sleep_w[night n-1] + pain_m
-      + (1 + pain_w | id)``
+      + (1 + pain_w || id)``
 
     where ``_w`` is the deviation from the person's mean over all their ratings and ``_m``
     the grand-mean-centred person mean: ``sp.crosslag``'s default models, in which the random
     intercept carries the outcome's between-person level (Bolger & Laurenceau 2013). With
     ``outcome_mean=True`` the outcome's own person mean is added as a predictor (the former
-    default, singular in most simulated studies). The cross-lagged fixed effect is tested two-sided
+    default, singular in most simulated studies). The random intercept and slope are
+    uncorrelated (``||``), as ``sp.crosslag``'s default: a study whose slope SD is estimated
+    at 0 is the random-intercept fit (``share_reduced`` in the table) and counts as singular
+    only if its intercept SD is 0 as well (Bates, Kliegl, Vasishth & Baayen 2015; Matuschek
+    et al. 2017). ``slope_correlation=True`` fits ``(1 + x | id)`` instead: with the small
+    default slope SDs about 25-35% of those fits put the correlation at +/-1 (singular) at
+    100 persons x 14 days. The cross-lagged fixed effect is tested two-sided
     with ``estimate / SE`` (the SE is lme4's ``vcov``) against a t distribution with
     Satterthwaite degrees of freedom computed as lmerTest 3.1 does (``test="satterthwaite"``,
     the default: what ``summary()`` of an lmerTest fit reports), or against the standard
@@ -214,6 +221,9 @@ def power(
     outcome_mean : bool, default False
         Fit the models with the outcome's own person mean among the predictors (as
         ``sp.crosslag(..., outcome_mean=True)``).
+    slope_correlation : bool, default False
+        Estimate the correlation of the random intercept and slope, ``(1 + x | id)`` (as
+        ``sp.crosslag(..., slope_correlation=True)``).
     **generating_parameters
         Any other field of :class:`sleeppain.simulate.DiaryParameters`, e.g. ``phi_pain``
         (0.45), ``phi_sleep`` (0.15), ``sd_sleep_to_pain`` (0.08), ``sd_pain_to_sleep``
@@ -254,6 +264,8 @@ def power(
     References
     ----------
     Bates, Maechler, Bolker & Walker (2015), J Stat Softw 67(1).
+    Bates, Kliegl, Vasishth & Baayen (2015), Parsimonious mixed models, arXiv:1506.04967.
+    Matuschek, Kliegl, Vasishth, Baayen & Bates (2017), J Mem Lang 94:305-315.
     Kuznetsova, Brockhoff & Christensen (2017), J Stat Softw 82(13) (lmerTest).
     Nickell (1981), Econometrica 49(6):1417-1426.
     Hamaker & Grasman (2015), Front Psychol 5:1492.
@@ -277,13 +289,14 @@ def power(
         pain_to_sleep,
         generating_parameters,
     )
-    if not isinstance(outcome_mean, bool):
-        raise SpecificationError(f"outcome_mean= must be True or False, got {outcome_mean!r}.")
+    for name, flag in (("outcome_mean", outcome_mean), ("slope_correlation", slope_correlation)):
+        if not isinstance(flag, bool):
+            raise SpecificationError(f"{name}= must be True or False, got {flag!r}.")
     workers = _n_workers(n_jobs)
     root = _root_seed(seed)
     cells = [(p, d) for d in days for p in persons]
     sizes, tasks = _tasks(cells, n_sims, root)
-    options = (params, sleep_scale, round_to_scale, test, outcome_mean)
+    options = (params, sleep_scale, round_to_scale, test, outcome_mean, slope_correlation)
     start = time.perf_counter()
     results, workers = _run_tasks(tasks, workers, options, n_sims * len(cells), progress)
     elapsed = time.perf_counter() - start
@@ -297,6 +310,7 @@ def power(
             "sleep_scale": sleep_scale,
             "round_to_scale": bool(round_to_scale),
             "outcome_mean": outcome_mean,
+            "slope_correlation": slope_correlation,
         },
         n_sims=int(n_sims),
         alpha=float(alpha),
@@ -429,7 +443,16 @@ def _run_tasks(
     return results, workers
 
 
-_FIELDS = ("estimate", "std_error", "df", "ar_estimate", "converged", "singular", "nobs")
+_FIELDS = (
+    "estimate",
+    "std_error",
+    "df",
+    "ar_estimate",
+    "converged",
+    "singular",
+    "reduced",
+    "nobs",
+)
 
 
 def _summarise_cells(
@@ -456,6 +479,7 @@ def _summarise_cells(
                 truth[direction],
                 alpha,
                 cat["df"][j],
+                cat["reduced"][j],
             )
             ok = cat["converged"][j] & np.isfinite(cat["ar_estimate"][j])
             ar_mean = float(cat["ar_estimate"][j][ok].mean()) if ok.any() else float("nan")
@@ -476,6 +500,7 @@ def _summarise_cells(
                     "mean_std_error": s.mean_std_error,
                     "median_df": s.median_df,
                     "share_singular": s.share_singular,
+                    "share_reduced": s.share_reduced,
                     "n_used": s.n_used,
                     "mean_rows": float(cat["nobs"][j].mean()),
                     "ar_true": phi,

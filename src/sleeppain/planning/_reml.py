@@ -1,7 +1,8 @@
 """Batched REML for many small linear mixed models with one grouping factor and q = 2.
 
 The models are those of the lagged diary analyses: ``y ~ X + (1 + x | id)`` with ``p`` fixed
-effects and two correlated random effects (intercept and one slope) per person. Thousands of
+effects and two random effects (intercept and one slope) per person, correlated, or
+uncorrelated ``(1 + x || id)`` with ``theta2`` fixed at 0 (``free=(True, False, True)``). Thousands of
 simulated studies are fitted at once from per-person sufficient statistics (``X'X``-type
 cross-products), so that each evaluation of the deviance costs ``O(studies x persons)``
 whatever the number of days.
@@ -400,6 +401,7 @@ def satterthwaite_df(
     *,
     tol: float = 1e-8,
     step: float = 1e-4,
+    free: tuple[bool, bool, bool] = (True, True, True),
 ) -> FloatArray:
     """Satterthwaite degrees of freedom of one fixed effect, as lmerTest computes them.
 
@@ -424,6 +426,10 @@ def satterthwaite_df(
         lmerTest's eigenvalue tolerance.
     step : float
         Relative finite-difference step.
+    free : tuple of 3 bool
+        The estimated theta components, as in :func:`fit_batched`: ``(True, False, True)``
+        for the uncorrelated model ``(1 + x || id)``, whose ``varpar`` in lmerTest is
+        ``(theta1, theta3, sigma)``. Fixed components are left out of ``H`` and ``g``.
 
     Returns
     -------
@@ -445,15 +451,16 @@ def satterthwaite_df(
     """
     S = stats.n_studies
     varpar = np.column_stack([theta, sigma])
-    hess = np.empty((S, 4, 4))
-    for j in range(4):
+    keep = [j for j in range(3) if free[j]] + [3]
+    k = len(keep)
+    hess = np.empty((S, k, k))
+    for c, j in enumerate(keep):
         h = step * np.maximum(np.abs(varpar[:, j]), 1e-2)
         up, down = varpar.copy(), varpar.copy()
         up[:, j] += h
         down[:, j] -= h
-        hess[:, :, j] = (_varpar_gradient(up, stats) - _varpar_gradient(down, stats)) / (
-            2.0 * h[:, None]
-        )
+        diff = _varpar_gradient(up, stats) - _varpar_gradient(down, stats)
+        hess[:, :, c] = diff[:, keep] / (2.0 * h[:, None])
     hess = 0.5 * (hess + hess.transpose(0, 2, 1))
     lam, vec = np.linalg.eigh(hess)
     pos = lam > tol
@@ -467,14 +474,14 @@ def satterthwaite_df(
         return np.linalg.solve(rxtrx, e)[:, index, 0]
 
     c_kk = var_k(theta)
-    grad = np.empty((S, 4))
-    for j in range(3):
+    grad = np.empty((S, k))
+    for c, j in enumerate(keep[:-1]):
         h = step * np.maximum(np.abs(theta[:, j]), 1e-2)
         up, down = theta.copy(), theta.copy()
         up[:, j] += h
         down[:, j] -= h
-        grad[:, j] = sigma**2 * (var_k(up) - var_k(down)) / (2.0 * h)
-    grad[:, 3] = 2.0 * sigma * c_kk
+        grad[:, c] = sigma**2 * (var_k(up) - var_k(down)) / (2.0 * h)
+    grad[:, -1] = 2.0 * sigma * c_kk
     var = sigma**2 * c_kk
     denom = np.einsum("si,sij,sj->s", grad, a, grad)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -38,7 +38,9 @@ class PowerResult(ResultMixin):
         One row per design cell and direction: ``n_persons, n_days, direction, power,
         mc_se, mean_estimate, bias, rmse, coverage, share_converged`` then ``true_effect``,
         ``mean_std_error``, ``median_df`` (of the test; ``inf`` for the z test),
-        ``share_singular``, ``n_used`` (studies entering the summaries),
+        ``share_singular`` (fits on the boundary, lme4's ``isSingular``), ``share_reduced``
+        (default uncorrelated model: the slope SD was estimated at 0, so the fit is the
+        random-intercept model; not singular), ``n_used`` (studies entering the summaries),
         ``mean_rows`` (rows per study entering the model), and the autoregressive effect of
         the same model: ``ar_true``, ``ar_mean_estimate``, ``ar_bias`` (simulated) and
         ``ar_bias_nickell`` (the approximation ``-(1 + phi) / (T - 1)``, Nickell 1981).

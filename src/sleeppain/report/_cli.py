@@ -132,6 +132,12 @@ def configure_analyze(p: argparse.ArgumentParser) -> None:
         help="random intercepts only (default: random cross-lagged slopes)",
     )
     p.add_argument(
+        "--slope-correlation",
+        action="store_true",
+        help="estimate the intercept-slope correlation, (1 + x | id) (default: uncorrelated, "
+        "(1 + x || id), a slope with zero SD dropped)",
+    )
+    p.add_argument(
         "--outcome-mean",
         action="store_true",
         help="also enter the outcome's own person mean as a predictor (the former default; "
@@ -277,6 +283,7 @@ def _fit_lmm(args: argparse.Namespace, diary: Any, sleep: list[str], pain: str) 
         person_covariates=args.person_covariates,
         estimator=args.estimator,
         random_slopes=not args.no_random_slopes,
+        slope_correlation=args.slope_correlation,
         outcome_mean=args.outcome_mean,
         sleep_higher_is=args.sleep_higher_is,
     )

@@ -119,6 +119,16 @@ _EXPLAIN = {
 }
 
 
+#: plain explanation of a random slope dropped at a zero SD (sp.crosslag's default)
+ZERO_SLOPE_NOTE = (
+    "The data show no detectable person-to-person differences in this effect beyond chance, "
+    "so the model with a person-specific slope is the same as the simpler model without it, "
+    "which is reported (Bates, Kliegl, Vasishth & Baayen 2015). The average effect and its "
+    "interval are unchanged. Persons may still differ a little; a longer or larger diary "
+    "would be needed to see it."
+)
+
+
 def explain_warning(category: str) -> str:
     """A plain explanation of a warning category and what to do about it.
 
@@ -426,6 +436,14 @@ def _sections(
     if dsem is not None:
         secs.append(_dsem_section(dsem))
     secs.append(_Section("Figures", figures=figs))
+    notes = getattr(res, "model_notes", ())
+    if notes:
+        secs.append(
+            _Section(
+                "Model notes",
+                definitions=[(f"{m}: {n}", ZERO_SLOPE_NOTE) for m, n in notes],
+            )
+        )
     warns = [(w.split(":", 1)[0], w) for w in warnings_text]
     warns += [(c, f"{m}: {c}: {msg}") for m, c, msg in res.fit_warnings]
     if warns:
