@@ -159,10 +159,11 @@ def test_person_split_across_partitions_is_refused_with_the_fix() -> None:
         pytest.raises(DataStructureError, match=r"more than one partition.*shuffle\('id'\)"),
     ):
         sp.lmm("y ~ x + (1 | id)", ddf)
-    fixed = ddf.shuffle("id")
-    with dask.config.set(scheduler="sync"):
-        fit = sp.lmm("y ~ x + (1 | id)", fixed)
-    _same(sp.lmm("y ~ x + (1 | id)", df), fit)
+    mem = sp.lmm("y ~ x + (1 | id)", df)
+    for fixed in (ddf.shuffle("id"), ddf.set_index("id")):  # the index may be the person
+        with dask.config.set(scheduler="sync"):
+            fit = sp.lmm("y ~ x + (1 | id)", fixed)
+        _same(mem, fit)
 
 
 def test_text_and_unknown_categoricals_are_refused() -> None:

@@ -273,8 +273,8 @@ def _split_person(levels: np.ndarray, owner: np.ndarray, group: str) -> None:
             f"{dup.size} person(s) have rows in more than one partition, e.g. "
             f"{group}={label!r} in partitions {parts}; a Dask fit needs each person's rows "
             f"in one partition. Repartition by person first: ddf = ddf.shuffle({group!r}) "
-            f"or ddf = ddf.set_index({group!r}) (sorted; then keep the column with "
-            "ddf.reset_index()), or write the parquet partitioned by person."
+            f"or ddf = ddf.set_index({group!r}) (sorted by person), or write the "
+            "parquet partitioned by person."
         )
 
 
@@ -815,6 +815,9 @@ def lmm_dask(
             "(the residual structure needs each person's rows in time order on one "
             "machine); fit the model in memory (pass a pandas DataFrame)."
         )
+    index = getattr(ddf.index, "name", None)
+    if isinstance(index, str) and index not in ddf.columns and index in formula:
+        ddf = ddf.reset_index()  # e.g. after ddf.set_index("id"): the person is the index
     plan = make_plan(formula, [str(c) for c in ddf.columns])
     check_dtypes(ddf, plan)
     parts = collect(ddf, plan)
