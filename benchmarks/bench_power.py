@@ -1,8 +1,10 @@
 """Time sp.power against its targets and against lme4 (when Rscript with lme4 is available).
 
 The models are sp.crosslag's default (the outcome's person level carried by the random
-intercept, Bolger & Laurenceau 2013); the share of singular fits is printed beside the
-former specification's (``outcome_mean=True``).
+intercept, Bolger & Laurenceau 2013; uncorrelated random intercept and slope); the share of
+singular fits is printed beside the former specification's (``outcome_mean=True``).
+``--singular N`` compares the singular shares of ``(1 + x | id)`` and ``(1 + x || id)`` with
+lme4's on N simulated studies of 100 persons x 14 days.
 
 Targets (issue): 1,000 simulated studies of 100 persons x 14 days, both directions with random
 slopes, <= 10 s on a 2-core machine; the 3 x 3 grid (50/100/200 persons x 7/14/28 days) with
@@ -41,9 +43,12 @@ R_SCRIPT = r"""
 suppressMessages({library(lme4); library(jsonlite)})
 args <- commandArgs(TRUE)
 d <- read.csv(args[1])
+uncorrelated <- length(args) > 2 && args[3] == "uncorrelated"
 keys <- unique(d[, c("study", "direction")])
 crit <- numeric(nrow(keys))
 sing <- logical(nrow(keys))
+sing_unc <- logical(nrow(keys))
+slope0_unc <- logical(nrow(keys))
 t0 <- proc.time()[["elapsed"]]
 for (k in seq_len(nrow(keys))) {
   s <- d[d$study == keys$study[k] & d$direction == keys$direction[k], ]
@@ -52,9 +57,17 @@ for (k in seq_len(nrow(keys))) {
         (1 + focal_w | id), data = s, REML = TRUE)))
   crit[k] <- REMLcrit(f)
   sing[k] <- isSingular(f)
+  if (uncorrelated) {
+    g <- suppressMessages(suppressWarnings(lmer(y ~ focal_w + lag_w + focal_m +
+          (1 + focal_w || id), data = s, REML = TRUE)))
+    th <- getME(g, "theta")
+    sing_unc[k] <- isSingular(g)
+    slope0_unc[k] <- th[2] < 1e-4
+  }
 }
 el <- proc.time()[["elapsed"]] - t0
 write(toJSON(list(seconds = el, fits = nrow(keys), crit = crit, singular = sing,
+  singular_uncorrelated = sing_unc, slope_sd_zero_uncorrelated = slope0_unc,
   study = keys$study, direction = keys$direction,
   lme4 = as.character(packageVersion("lme4"))), digits = NA, auto_unbox = TRUE), args[2])
 """
@@ -126,8 +139,12 @@ def bench_grid(n_sims: int) -> dict[str, object]:
     )
 
 
-def bench_lme4(n_studies: int) -> list[dict[str, object]]:
-    """lme4 and the batched fitter on the same simulated datasets (one core each)."""
+def bench_lme4(n_studies: int, uncorrelated: bool = False) -> list[dict[str, object]]:
+    """lme4 and the batched fitter on the same simulated datasets (one core each).
+
+    With ``uncorrelated``, lme4 also fits ``(1 + x || id)`` (sp.crosslag's default) and the
+    shares of singular fits and of zero slope SDs are compared with the batched fitter's.
+    """
     params = DiaryParameters(missing_day_share=0.1, **EFFECTS)
     batch = generate_batch(np.random.default_rng(5), n_studies, 100, 14, params)
     frames = []
@@ -151,7 +168,8 @@ def bench_lme4(n_studies: int) -> list[dict[str, object]]:
         script = Path(tmp) / "bench.R"
         pd.concat(frames).to_csv(data, index=False, float_format="%.17g")
         script.write_text(R_SCRIPT)
-        subprocess.run(["Rscript", str(script), str(data), str(out)], check=True)
+        cmd = ["Rscript", str(script), str(data), str(out)]
+        subprocess.run(cmd + (["uncorrelated"] if uncorrelated else []), check=True)
         r = json.loads(out.read_text())
     rows.append(_row(f"lme4 {r['lme4']} lmer, same datasets", r["seconds"], r["fits"], None))
     ours_crit = np.array(
@@ -165,6 +183,21 @@ def bench_lme4(n_studies: int) -> list[dict[str, object]]:
         f"singular fits: batched {ours_sing.mean():.2f}, lme4 isSingular "
         f"{np.mean(r['singular']):.2f} (same datasets)"
     )
+    if uncorrelated:
+        unc = {
+            d: fit_batched(crosslag_stats(batch, d), free=(True, False, True)) for d in DIRECTIONS
+        }
+        for d in DIRECTIONS:
+            m = np.array(r["direction"]) == d
+            mine = unc[d].theta
+            print(
+                f"{d}, {n_studies} studies: (1 + x | id) singular: batched "
+                f"{ours[d].singular.mean():.3f}, lme4 {np.mean(np.array(r['singular'])[m]):.3f}; "
+                f"(1 + x || id) slope SD 0 (reduced): batched {np.mean(mine[:, 2] < 1e-4):.3f}, "
+                f"lme4 {np.mean(np.array(r['slope_sd_zero_uncorrelated'])[m]):.3f}; "
+                f"intercept SD 0 (singular after reduction): batched "
+                f"{np.mean(mine[:, 0] < 1e-4):.3f}"
+            )
     print(
         f"REML criterion, batched minus lme4: max {diff.max():.2e}, min {diff.min():.2e} "
         "(negative: the batched fitter found a lower criterion)"
@@ -176,8 +209,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="200 studies, no grid")
     parser.add_argument("--no-r", action="store_true", help="skip the lme4 comparison")
+    parser.add_argument(
+        "--singular",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only compare singular shares of (1 + x | id) and (1 + x || id) with lme4 on N studies",
+    )
     args = parser.parse_args()
     n_sims = 200 if args.quick else 1000
+    if args.singular:
+        bench_lme4(args.singular, uncorrelated=True)
+        print(f"load average after: {os.getloadavg()[0]:.2f}")
+        return
     print(
         f"cores available: {len(os.sched_getaffinity(0))}; load average before: "
         f"{os.getloadavg()[0]:.2f} (other processes slow the wall-clock times down)"

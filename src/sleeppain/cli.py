@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sleeppain._cliopts import CliError, add_diary_options, aggregate_value
 from sleeppain.errors import SleepPainError
 
 if TYPE_CHECKING:
@@ -71,10 +72,6 @@ SAMPLE_COLUMNS = {
     "pain": "pain",
     "sleep": ("sleep_quality", "sol_min", "waso_min"),
 }
-
-
-class CliError(Exception):
-    """A usage error: printed as one line, exit code 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -296,7 +293,7 @@ def check_output_dir(path: str | os.PathLike[str], flag: str = "--out") -> Path:
     >>> check_output_dir(f)
     Traceback (most recent call last):
     ...
-    sleeppain.cli.CliError: --out ... is an existing file; give a folder name ...
+    sleeppain._cliopts.CliError: --out ... is an existing file; give a folder name ...
     """
     out = Path(path)
     if out.exists() and not out.is_dir():
@@ -356,28 +353,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # --------------------------------------------------------------------------- describe
-def _scale(text: str) -> tuple[str, tuple[float, float]]:
-    col, sep, rng = text.rpartition("=")
-    parts = rng.split(",")
-    try:
-        if not sep or not col or len(parts) != 2:
-            raise ValueError
-        return col, (float(parts[0]), float(parts[1]))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--scale {text!r} is not COL=LO,HI (e.g. --scale pain=0,10)"
-        ) from None
-
-
-def _aggregate(text: str) -> tuple[str | None, str]:
-    col, sep, func = text.rpartition("=")
-    if not func or (sep and not col):
-        raise argparse.ArgumentTypeError(
-            f"--aggregate {text!r} is not FUNC or COL=FUNC (e.g. --aggregate pain=mean)"
-        )
-    return (col if sep else None), func
-
-
 def _configure_describe(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "csv",
@@ -388,41 +363,8 @@ def _configure_describe(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--id", help="person id column (required with a CSV)")
     p.add_argument("--day", help="day column: study day, date or timestamp (required with a CSV)")
-    p.add_argument(
-        "--sleep", nargs="+", default=None, metavar="COL", help="sleep columns (night variables)"
-    )
     p.add_argument("--pain", metavar="COL", help="pain column for lagged pair counts")
-    p.add_argument(
-        "--sleep-timing",
-        choices=["previous-night", "following-night"],
-        default="previous-night",
-        help="night a sleep report describes (default: previous-night, a morning diary)",
-    )
-    p.add_argument("--prompt", metavar="COL", help="column numbering several reports a day")
-    p.add_argument(
-        "--aggregate",
-        action="append",
-        type=_aggregate,
-        metavar="[COL=]FUNC",
-        help="combine the reports of a day (e.g. --aggregate mean, --aggregate pain=max); "
-        "repeatable",
-    )
-    p.add_argument(
-        "--scale",
-        action="append",
-        type=_scale,
-        default=[],
-        metavar="COL=LO,HI",
-        help="declared rating scale (e.g. --scale pain=0,10); repeatable",
-    )
-    p.add_argument("--tz", help="time zone for timestamps, e.g. Europe/Oslo")
-    p.add_argument(
-        "--out-of-range",
-        choices=["warn", "raise", "set-missing"],
-        default="warn",
-        help="values outside a --scale: keep them with a warning (default), stop with an "
-        "error, or set them missing (counted)",
-    )
+    add_diary_options(p)
     add_file_options(p)
 
 
@@ -453,13 +395,7 @@ def _run_describe(args: argparse.Namespace) -> int:
     frame = read_table(
         path, encoding=args.encoding, sep=args.sep, decimal=args.decimal, text_columns=[id_col]
     )
-    aggregate: str | dict[str, str] | None = None
-    if args.aggregate:
-        whole = [f for c, f in args.aggregate if c is None]
-        per_col = {c: f for c, f in args.aggregate if c is not None}
-        if whole and per_col:
-            raise CliError("--aggregate: give either one FUNC for all columns or COL=FUNC items")
-        aggregate = whole[-1] if whole else per_col
+    aggregate = aggregate_value(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         diary = Diary.from_frame(

@@ -170,3 +170,56 @@ def test_analyze_several_sleep_measures(tmp_path: Path, capsys: pytest.CaptureFi
     text = capsys.readouterr().out
     assert "Holm" in text and "sol_min" in text
     assert "p_holm" in (out / "report.html").read_text()
+
+
+def test_analyze_existing_out_file_fails_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sleeppain.analysis as analysis
+    import sleeppain.report._cli as acli
+
+    def boom(*a: object, **k: object) -> None:
+        raise AssertionError("analyze read or fitted before checking --out")
+
+    monkeypatch.setattr(analysis, "crosslag", boom)
+    monkeypatch.setattr(acli, "_read_diary", boom)
+    target = tmp_path / "report.html"
+    target.write_text("keep me")
+    assert _main(["analyze", "--out", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert "is an existing file" in err and "--out" in err and err.count("\n") == 1
+    assert target.read_text() == "keep me"
+
+
+def _latin1_csv(tmp_path: Path) -> Path:
+    import sleeppain as sp
+
+    data = sp.simulate.diary(25, 8, seed=2).data
+    data["id"] = [f"Jos\xe9-{i}" for i in data["id"]]
+    data["note"] = "caf\xe9"
+    path = tmp_path / "latin1.csv"
+    data.to_csv(path, sep=";", index=False, encoding="latin-1")
+    return path
+
+
+def test_analyze_latin1_csv_with_encoding_and_sep(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _latin1_csv(tmp_path)
+    args = ["analyze", str(path), "--id", "id", "--day", "day", "--sleep", "sleep_quality"]
+    args += ["--pain", "pain", "--n-boot", "0", "--out", str(tmp_path / "rep")]
+    assert _main(args) == 2  # utf-8 by default: one line naming the file and the flag
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("sleeppain: error:")]
+    assert len(errors) == 1 and "latin1.csv" in errors[0] and "--encoding latin-1" in errors[0]
+    assert _main([*args, "--encoding", "latin-1", "--sep", ";"]) == 0
+    out = capsys.readouterr().out
+    assert "sleep->pain" in out and "pain->sleep" in out
+    assert (tmp_path / "rep" / "report.html").exists()
+
+
+def test_describe_sleep_list_extends_like_analyze() -> None:
+    parser = cli.build_parser()
+    for cmd in ("describe", "analyze"):
+        args = parser.parse_args([cmd, "x.csv", "--sleep", "a", "b", "--sleep", "c"])
+        assert args.sleep == ["a", "b", "c"]

@@ -25,6 +25,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from sleeppain._cliopts import CliError, add_diary_options, aggregate_value
+
 __all__ = ["ANALYZE_HELP", "configure_analyze", "run_analyze"]
 
 ANALYZE_HELP = (
@@ -57,51 +59,13 @@ def configure_analyze(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--id", help="person id column (required with a CSV)")
     p.add_argument("--day", help="day column: study day, date or timestamp (required with a CSV)")
-    p.add_argument(
-        "--sleep",
-        nargs="+",
-        action="extend",
-        metavar="COL",
-        help="sleep columns (night variables), as in describe: --sleep quality tst_min "
-        "(repeating the flag adds more)",
-    )
     p.add_argument("--pain", metavar="COL", help="pain column (a day variable)")
-    p.add_argument(
-        "--sleep-timing",
-        choices=["previous-night", "following-night"],
-        default="previous-night",
-        help="night a sleep report describes (default: previous-night, a morning diary)",
-    )
+    add_diary_options(p, aggregate_default="mean")
     p.add_argument(
         "--sleep-higher-is",
         choices=["better", "worse"],
         help="what a higher sleep value means (quality: better; minutes awake: worse); sets "
         "the expected direction of both effects in the report",
-    )
-    p.add_argument("--prompt", metavar="COL", help="column numbering several reports a day")
-    p.add_argument(
-        "--aggregate",
-        action="append",
-        type=cli._aggregate,
-        metavar="[COL=]FUNC",
-        help="combine the reports of a day (e.g. --aggregate mean, --aggregate pain=max); "
-        "repeatable; default with --prompt: mean",
-    )
-    p.add_argument(
-        "--scale",
-        action="append",
-        type=cli._scale,
-        default=[],
-        metavar="COL=LO,HI",
-        help="declared rating scale (e.g. --scale pain=0,10); repeatable",
-    )
-    p.add_argument("--tz", help="time zone for timestamps, e.g. Europe/Oslo")
-    p.add_argument(
-        "--out-of-range",
-        choices=["warn", "raise", "set-missing"],
-        default="warn",
-        help="values outside a --scale: keep them with a warning (default), stop with an "
-        "error, or set them missing (counted)",
     )
     p.add_argument(
         "--covariates", nargs="+", default=[], metavar="COL", help="day-level covariates (day n)"
@@ -167,7 +131,6 @@ def _say(text: str) -> None:
 
 def _inputs(args: argparse.Namespace) -> tuple[str, str, str, list[str], str, str]:
     """(path, id, day, sleep, pain, shown) from the arguments or the bundled sample."""
-    from sleeppain import cli
 
     if args.csv is None:
         from sleeppain.datasets import SAMPLE_DIARY_COLUMNS, sample_diary_path
@@ -183,23 +146,11 @@ def _inputs(args: argparse.Namespace) -> tuple[str, str, str, list[str], str, st
         )
     missing = [f"--{n}" for n in ("id", "day", "sleep", "pain") if not getattr(args, n)]
     if missing:
-        raise cli.CliError(
+        raise CliError(
             f"analyze {args.csv}: {', '.join(missing)} required with a CSV file "
             "(e.g. --id id --day date --sleep sleep_quality --pain pain)"
         )
     return args.csv, args.id, args.day, list(args.sleep), args.pain, str(args.csv)
-
-
-def _aggregate(args: argparse.Namespace) -> str | dict[str, str] | None:
-    from sleeppain import cli
-
-    if not args.aggregate:
-        return "mean" if args.prompt else None
-    whole = [f for c, f in args.aggregate if c is None]
-    per_col = {c: f for c, f in args.aggregate if c is not None}
-    if whole and per_col:
-        raise cli.CliError("--aggregate: give either one FUNC for all columns or COL=FUNC items")
-    return whole[-1] if whole else per_col
 
 
 def _read_diary(
@@ -223,7 +174,7 @@ def _read_diary(
         sleep=sleep,
         sleep_timing=args.sleep_timing.replace("-", "_"),
         prompt=args.prompt,
-        aggregate=_aggregate(args),
+        aggregate=aggregate_value(args, "mean"),
         scales=dict(args.scale) or None,
         tz=args.tz,
         out_of_range=args.out_of_range.replace("-", "_"),
@@ -239,8 +190,8 @@ def run_analyze(args: argparse.Namespace) -> int:
     """
     from sleeppain import cli
 
+    out_dir = cli.check_output_dir(args.out)  # first: before reading or fitting anything
     path, id_col, day_col, sleep, pain, shown = _inputs(args)
-    out_dir = cli.check_output_dir(args.out)
     start = time.perf_counter()
     _say(f"reading {shown} ...")
     with warnings.catch_warnings(record=True) as caught:
@@ -295,16 +246,15 @@ def _fit_lmm(args: argparse.Namespace, diary: Any, sleep: list[str], pain: str) 
 
 
 def _fit_dsem(args: argparse.Namespace, diary: Any, sleep: list[str], pain: str) -> Any:
-    from sleeppain import cli
     from sleeppain.analysis._api import dsem_available
 
     if not dsem_available():
-        raise cli.CliError(
+        raise CliError(
             "--model dsem needs sp.dsem, which is not available in this installation; "
             "use --model lmm"
         )
     if len(sleep) != 1:
-        raise cli.CliError(f"--model dsem takes one --sleep column, got {sleep}")
+        raise CliError(f"--model dsem takes one --sleep column, got {sleep}")
     from sleeppain.analysis import crosslag
 
     _say("sampling the dynamic SEM (sp.dsem) ...")
