@@ -67,6 +67,7 @@ def test_crosslag_on_dask_equals_in_memory(sample, kwargs) -> None:
     pd.testing.assert_frame_equal(res.effects(), mem.effects(), rtol=SE_RTOL)
     pd.testing.assert_frame_equal(res.tidy(), mem.tidy(), rtol=SE_RTOL)
     pd.testing.assert_frame_equal(res.glance(), mem.glance(), rtol=SE_RTOL)
+    assert res.model_notes == mem.model_notes
     # the result contract
     assert res.tidy().columns[:8].tolist() == [
         "term",
@@ -100,3 +101,17 @@ def test_crosslag_dask_frame_threads_and_refusals(sample) -> None:
         sp.crosslag(
             _ddf(sample, 2), id="id", day="day", sleep="sleep_quality", pain="pain", quadratic=True
         )
+
+
+def test_zero_variance_slope_dropped_as_in_memory() -> None:
+    df = sp.simulate.diary(60, 14, seed=3).data  # pain->sleep slope SD estimated at 0
+    kw = {"id": "id", "day": "day", "sleep": "sleep_quality", "pain": "pain"}
+    mem, mem_warn = _run(lambda: sp.crosslag(df, **kw))
+    assert mem.model_notes  # the case this test is about
+    with dask.config.set(scheduler="sync"):
+        res, res_warn = _run(lambda: sp.crosslag(_ddf(df, 3), **kw))
+    assert res.model_notes == mem.model_notes and res_warn == mem_warn
+    for key, fit in res.fits.items():
+        assert fit.formula == mem.fits[key].formula
+        np.testing.assert_allclose(fit.beta, mem.fits[key].beta, rtol=BETA_RTOL)
+    pd.testing.assert_frame_equal(res.effects(), mem.effects(), rtol=SE_RTOL)

@@ -295,6 +295,7 @@ class DaskCrossLagResult(ResultMixin):
     formulas: Mapping[tuple[str, str], str] = field(repr=False)
     _labels: Mapping[tuple[str, str], Mapping[str, str]] = field(repr=False)
     _focal: Mapping[tuple[str, str], tuple[str, float, float]] = field(repr=False)
+    model_notes: tuple[tuple[str, str], ...] = ()
 
     @property
     def fits(self) -> Mapping[tuple[str, str], Any]:
@@ -309,7 +310,7 @@ class DaskCrossLagResult(ResultMixin):
         """The within-person cross-lagged effect of each direction (see ``CrossLagResult``)."""
         from sleeppain.analysis._frames import DIRECTIONS
         from sleeppain.analysis._models import focal_rows, holm
-        from sleeppain.analysis._result import EFFECT_COLUMNS
+        from sleeppain.analysis._result import EFFECT_COLUMNS, CrossLagResult
 
         acc = self._accounting.set_index(["sleep", "direction"])
         rows = []
@@ -320,11 +321,7 @@ class DaskCrossLagResult(ResultMixin):
                 r = focal_rows(fit, (focal,), conf_level).iloc[0].to_dict()
                 beta = float(fit.fixef[focal])
                 r["std_estimate"] = beta * sd_x / sd_y if sd_y > 0 else np.nan
-                r["slope_sd"] = np.nan
-                if self.spec.random_slopes:
-                    vc = fit.varcorr()
-                    sel = vc[(vc["term1"] == focal) & vc["term2"].isna() & (vc["group"] == "id")]
-                    r["slope_sd"] = float(sel["sd"].iloc[0]) if len(sel) else np.nan
+                r["slope_sd"] = CrossLagResult._slope_sd(self, fit, focal)  # type: ignore[arg-type]
                 r["n_obs"] = int(acc.loc[(s, d), "rows_used"])
                 r["n_persons"] = int(acc.loc[(s, d), "persons_used"])
                 rows.append({"sleep": s, "direction": d, **r})
@@ -374,6 +371,7 @@ class DaskCrossLagResult(ResultMixin):
             title="Cross-lagged sleep-pain models (Dask)",
             header=tuple((f"{d} ({s})", f) for (s, d), f in self.formulas.items()),
             tables=(DisplayTable(eff, title="Cross-lagged effects"),),
+            notes=tuple(f"{m}: {n}" for m, n in self.model_notes),
         )
 
 
@@ -459,6 +457,7 @@ def crosslag_dask(ddiary: DaskDiary, spec: Any) -> DaskCrossLagResult:
         )
     fitted = _api._fit_models(frames, {}, spec)
     fits, caught = fitted[0], list(fitted[2])
+    notes = tuple(fitted[3]) if len(fitted) > 3 else ()
     caught += _api._coverage_warnings(frames)
     for label, cat, msg in caught:
         text = msg if label == "data" else f"crosslag {label} model: {msg}"
@@ -485,6 +484,7 @@ def crosslag_dask(ddiary: DaskDiary, spec: Any) -> DaskCrossLagResult:
         formulas={k: f.formula for k, f in fits.items()},
         _labels={k: dict(mf.labels) for k, mf in frames.items()},
         _focal=focal,
+        model_notes=notes,
     )
 
 
