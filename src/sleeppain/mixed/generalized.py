@@ -48,6 +48,7 @@ import patsy
 from scipy import optimize, stats
 
 from sleeppain.errors import (
+    BoundaryFitWarning,
     ConvergenceWarning,
     DataStructureError,
     EstimationError,
@@ -86,6 +87,8 @@ FamilyName = Literal["binomial", "poisson", "negative_binomial"]
 GRAD_STEP = 1e-6
 #: Step of the finite-difference Hessian (lme4's ``deriv12(delta = 1e-4)``).
 HESS_STEP = 1e-4
+#: lme4's ``isSingular`` tolerance on the diagonal of theta.
+SINGULAR_TOL = 1e-4
 #: A binomial log-odds coefficient this large (with 0/1 outcomes) signals separation.
 SEPARATION_BETA = 10.0
 
@@ -929,7 +932,7 @@ class GlmmResult(ResultMixin):
     def is_singular(self) -> bool:
         """True when a variance is (near) zero, as lme4's ``isSingular`` (tol 1e-4)."""
         lower = self.design.theta_lower
-        return bool(np.any(self.theta[lower == 0] < 1e-4))
+        return bool(np.any(self.theta[lower == 0] < SINGULAR_TOL))
 
     # -- variance components -----------------------------------------------------------
     def _term_covs(self) -> list[np.ndarray]:
@@ -1153,7 +1156,8 @@ class GlmmResult(ResultMixin):
         >>> import sleeppain as sp
         >>> rng = np.random.default_rng(1)
         >>> d = pd.DataFrame({"g": np.repeat(np.arange(20), 10), "x": rng.normal(size=200)})
-        >>> d["y"] = rng.binomial(1, 0.4, size=200)
+        >>> eta = 0.5 * d.x + 1.5 * rng.normal(size=20)[d.g]
+        >>> d["y"] = rng.binomial(1, 1 / (1 + np.exp(-eta)))
         >>> fit = sp.glmm("y ~ x + (1 | g)", d)
         >>> bool(np.isclose(fit.contrast({"x": 1.0})["statistic"].item(),
         ...                 fit.tidy()["statistic"].iloc[1]))
@@ -1395,6 +1399,8 @@ def glmm(
     -----
     SeparationWarning
         A fixed-effect term separates a binary outcome (named).
+    BoundaryFitWarning
+        A variance at zero or a correlation at +/-1 (lme4's "boundary (singular) fit").
     ConvergenceWarning
         The optimiser or PIRLS did not converge (their records are in ``record``).
 
@@ -1465,6 +1471,15 @@ def glmm(
                 )
                 messages.append(msg)
                 warnings.warn(msg, SeparationWarning, stacklevel=2)
+    lower = gp.design.theta_lower
+    if np.any(opt.theta[lower == 0] < SINGULAR_TOL):
+        msg = (
+            f"boundary (singular) fit of {formula!r}: theta = "
+            f"{np.round(opt.theta, 5).tolist()} has a diagonal element < {SINGULAR_TOL:g} (a "
+            "variance at zero or a correlation at +/-1, lme4's isSingular). Consider removing "
+            "the random-effect term with zero variance."
+        )
+        warnings.warn(msg, BoundaryFitWarning, stacklevel=2)
     if opt.messages:
         rec = opt.record
         msg = (

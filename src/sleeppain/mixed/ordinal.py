@@ -47,10 +47,16 @@ import pandas as pd
 from scipy import optimize, stats
 from scipy.special import expit
 
-from sleeppain.errors import ConvergenceWarning, DataStructureError, SpecificationError
+from sleeppain.errors import (
+    BoundaryFitWarning,
+    ConvergenceWarning,
+    DataStructureError,
+    SpecificationError,
+)
 from sleeppain.mixed.design import Design, RowAccounting, build_design
 from sleeppain.mixed.formula import parse_formula
 from sleeppain.mixed.generalized import (
+    SINGULAR_TOL,
     OptimizerRecord,
     _fd_grad,
     _level_index,
@@ -855,6 +861,16 @@ def clmm(
     )
     if messages:
         warnings.warn("; ".join(messages) + ". See fit.record.", ConvergenceWarning, stacklevel=2)
+    lower = design.theta_lower
+    if np.any(theta[lower == 0] < SINGULAR_TOL):
+        warnings.warn(
+            f"boundary (singular) fit of {formula!r}: theta = {np.round(theta, 5).tolist()} "
+            f"has a diagonal element < {SINGULAR_TOL:g} (a variance at zero or a correlation "
+            "at +/-1, lme4's isSingular). Consider removing the random-effect term with zero "
+            "variance.",
+            BoundaryFitWarning,
+            stacklevel=2,
+        )
     return ClmmResult(
         formula=formula,
         design=design,
