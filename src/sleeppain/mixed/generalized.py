@@ -856,6 +856,9 @@ class GlmmResult(ResultMixin):
     converged : bool
     messages : tuple of str
         Convergence and separation messages (also issued as warnings).
+    b_var : ndarray (G, k) or None
+        Conditional variances of the random effects at the modes (one grouping factor;
+        None otherwise), ``diag(Lambda H^-1 Lambda')`` of each group.
     """
 
     formula: str
@@ -877,6 +880,7 @@ class GlmmResult(ResultMixin):
     record: OptimizerRecord
     converged: bool
     messages: tuple[str, ...] = ()
+    b_var: np.ndarray | None = None
     _extra: dict = field(default_factory=dict, repr=False)
 
     # -- basic quantities --------------------------------------------------------------
@@ -996,11 +1000,19 @@ class GlmmResult(ResultMixin):
         Returns
         -------
         DataFrame
-            ``group, level, term, estimate`` in lme4 term order.
+            ``group, level, term, estimate, cond_var, std_error`` in lme4 term order
+            (lme4's ``ranef(fit, condVar = TRUE)``: the conditional variance from the
+            Laplace curvature at the mode; NaN with crossed or nested factors).
         """
         frames = []
+        off = 0
         for t, b in zip(self.design.terms, self._b, strict=True):
             L, p = t.nlevels, t.ncols
+            if self.b_var is not None:
+                cv = self.b_var[:, off : off + p]
+            else:
+                cv = np.full((L, p), np.nan)
+            off += p
             frames.append(
                 pd.DataFrame(
                     {
@@ -1008,6 +1020,8 @@ class GlmmResult(ResultMixin):
                         "level": np.tile(t.levels, p),
                         "term": np.repeat(np.array(t.names, dtype=object), L),
                         "estimate": b.T.ravel(),
+                        "cond_var": cv.T.ravel(),
+                        "std_error": np.sqrt(cv.T.ravel()),
                     }
                 )
             )
@@ -1511,4 +1525,14 @@ def glmm(
         record=opt.record,
         converged=opt.converged,
         messages=tuple(messages),
+        b_var=_cond_var(gp.design, opt.theta, opt.state),
     )
+
+
+def _cond_var(design: Design, theta: np.ndarray, state: PirlsState) -> np.ndarray | None:
+    """``diag(Lambda H_g^-1 Lambda')`` per group (one grouping factor), else None."""
+    if state.H is None:
+        return None
+    lam = lambda_block(theta, tuple(t.ncols for t in design.terms))
+    P = lam @ np.linalg.inv(state.H) @ lam.T
+    return np.diagonal(P, axis1=1, axis2=2).copy()
