@@ -21,6 +21,8 @@ SleepPainWarning (UserWarning)
     DataQualityWarning: the data look suspicious but were used (an all-missing variable,
         infinite values set missing, ids that look alike, a reserved column name left out,
         implausibly long runs).
+    RuntimeEstimateWarning: a computation (e.g. a ``sp.power`` grid) is estimated, from
+        its first part, to run for several minutes.
 
 Examples
 --------
@@ -40,6 +42,7 @@ __all__ = [
     "EstimationError",
     "InputFileError",
     "LagCoverageWarning",
+    "RuntimeEstimateWarning",
     "ScaleWarning",
     "SleepPainError",
     "SleepPainWarning",
@@ -93,3 +96,7 @@ class DataDropWarning(SleepPainWarning):
 
 class DataQualityWarning(SleepPainWarning):
     """The data look suspicious but were used; the message says where and how to check."""
+
+
+class RuntimeEstimateWarning(SleepPainWarning):
+    """A long run ahead: the estimated run time (from its first part) exceeds a few minutes."""

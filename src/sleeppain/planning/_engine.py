@@ -40,6 +40,8 @@ class ChunkResult:
     #: the random-slope SD was estimated at 0 and the model reduced to a random intercept
     #: (uncorrelated default only; always False with ``slope_correlation=True``)
     reduced: NDArray[np.bool_] | None = None
+    #: wall-clock seconds spent simulating and fitting the chunk (in its worker)
+    wall_seconds: float = float("nan")
 
 
 def run_chunk(
@@ -72,6 +74,7 @@ def run_chunk(
     (2, 4)
     """
     cpu_start = time.process_time()
+    wall_start = time.perf_counter()
     rng = np.random.default_rng(seed)
     batch = generate_batch(
         rng,
@@ -117,6 +120,7 @@ def run_chunk(
         n_fallback=n_fallback,
         cpu_seconds=time.process_time() - cpu_start,
         reduced=np.array(red),
+        wall_seconds=time.perf_counter() - wall_start,
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sleeppain.errors import ConvergenceWarning, SpecificationError
+from sleeppain.errors import ConvergenceWarning, RuntimeEstimateWarning, SpecificationError
 from sleeppain.planning._engine import ChunkResult, run_chunk, summarise
 from sleeppain.planning._generate import DIRECTIONS, check_person_stationarity
 from sleeppain.planning._result import PowerResult
@@ -35,6 +35,10 @@ MIN_DAYS = 3
 #: defaults of sp.power that differ from DiaryParameters' (a diary study without any missing
 #: day is the exception; 10% missing days is a modest, common completion rate).
 POWER_DEFAULTS: dict[str, float] = {"missing_day_share": 0.1}
+#: estimated run times above this many seconds raise a RuntimeEstimateWarning
+LONG_RUN_SECONDS = 180.0
+#: the clock that times the first chunk (a module attribute so tests can replace it)
+_clock = time.perf_counter
 TESTS = {
     "satterthwaite": "Wald t test with Satterthwaite df (as lmerTest 3.1; SE as lme4's vcov)",
     "z": "Wald z test (SE as lme4's vcov; standard normal reference)",
@@ -250,6 +254,10 @@ def power(
     -----
     ConvergenceWarning
         When fewer than 90% of a cell's fits converged.
+    RuntimeEstimateWarning
+        When the run, estimated from its first chunk of 100 studies (scaled by persons x
+        days x studies and divided by the workers), will take more than 3 minutes. The
+        progress bar shows the estimate too.
 
     Notes
     -----
@@ -416,27 +424,60 @@ def _run_tasks(
     total: int,
     progress: bool | None,
 ) -> tuple[dict[tuple[int, int], ChunkResult], int]:
-    """Simulate and fit every chunk, in this process or in worker processes."""
+    """Simulate and fit every chunk, in this process or in worker processes.
+
+    The first finished chunk times the run: its seconds per study-person-day, times the
+    persons x days x studies of all chunks, divided by the workers, estimate the whole run
+    (shown by the progress bar); above :data:`LONG_RUN_SECONDS` a
+    :class:`~sleeppain.errors.RuntimeEstimateWarning` says so, whether or not the bar is
+    shown.
+    """
     from sleeppain.report._progress import ProgressBar, show_progress
 
     bar = ProgressBar(total, "power", enabled=show_progress(progress), unit="studies")
     results: dict[tuple[int, int], ChunkResult] = {}
     workers = min(workers, len(tasks))
+    total_work = float(sum(size * p * d for _, _, _, size, p, d in tasks))
+    timed = False
+
+    def first(seconds: float, size: int, p: int, d: int) -> None:
+        est = seconds / (size * p * d) * total_work / workers
+        bar.estimate(est)
+        if est > LONG_RUN_SECONDS:
+            from sleeppain.report._progress import format_duration
+
+            warnings.warn(
+                f"sp.power: the first chunk ({size} studies of {p} persons x {d} days) took "
+                f"{seconds:.1f} s, so the {len(tasks)} chunks ({total:,} studies) on "
+                f"{workers} worker(s) will take about {format_duration(est)}. For a quicker "
+                "look pass fewer n_sims (e.g. 200: Monte Carlo SE of power <= 0.035) or "
+                "fewer cells, or more n_jobs; interrupt with Ctrl-C.",
+                RuntimeEstimateWarning,
+                stacklevel=4,
+            )
+
     try:
         if workers == 1:
             for c, k, ss, size, p, d in tasks:
+                t0 = _clock()
                 results[c, k] = run_chunk(ss, size, p, d, *options)
+                if not timed:
+                    timed = True
+                    first(_clock() - t0, size, p, d)
                 bar.update(size)
         else:
             with _executor(workers) as pool:
                 with _main_module_hidden():
                     futures = {
-                        pool.submit(run_chunk, ss, size, p, d, *options): (c, k, size)
+                        pool.submit(run_chunk, ss, size, p, d, *options): (c, k, size, p, d)
                         for c, k, ss, size, p, d in tasks
                     }
                 for fut in as_completed(futures):
-                    c, k, size = futures[fut]
+                    c, k, size, p, d = futures[fut]
                     results[c, k] = fut.result()
+                    if not timed:
+                        timed = True
+                        first(results[c, k].wall_seconds, size, p, d)
                     bar.update(size)
     finally:
         bar.close()

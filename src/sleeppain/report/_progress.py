@@ -23,7 +23,22 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-__all__ = ["ProgressBar", "progress_callback", "show_progress"]
+__all__ = ["ProgressBar", "format_duration", "progress_callback", "show_progress"]
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as a short duration: ``45 s``, ``3.5 min``, ``2.1 h``.
+
+    Examples
+    --------
+    >>> format_duration(45), format_duration(210), format_duration(7560)
+    ('45 s', '3.5 min', '2.1 h')
+    """
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def show_progress(progress: bool | None, stream: TextIO | None = None) -> bool:
@@ -82,6 +97,23 @@ class ProgressBar:
         self._last = -float("inf")
         self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self._next_tenth = 1
+        self._estimated_total: float | None = None
+
+    def estimate(self, total_seconds: float) -> None:
+        """Use an outside estimate of the whole run time (seconds) for the time left.
+
+        The default estimate assumes every unit costs the same; a caller whose units differ
+        in cost (``sp.power``: persons x days per cell) passes its own. A line stating the
+        estimate is written at once.
+        """
+        self._estimated_total = float(total_seconds)
+        if self.enabled:
+            self.stream.write(
+                ("\n" if self._tty and self.done else "")
+                + f"{self.label}: about {format_duration(total_seconds)} in total "
+                "(estimated from the first part)\n"
+            )
+            self.stream.flush()
 
     def update(self, k: int = 1) -> None:
         """Record ``k`` more units done and redraw when due."""
@@ -107,6 +139,8 @@ class ProgressBar:
         elapsed = now - self.start
         frac = min(self.done / self.total, 1.0)
         eta = elapsed * (1 - frac) / frac if frac > 0 else float("nan")
+        if self._estimated_total is not None and frac < 1.0:
+            eta = max(self._estimated_total - elapsed, 0.0)
         width = 30
         bar = "#" * round(width * frac)
         return (
