@@ -560,3 +560,28 @@ def test_mixed_type_ids_are_ordered_by_their_text():
     d = sp.Diary.from_frame(df, id="id", day="day")
     assert d.data["id"].tolist() == [2, 2, "a", "a"]
     assert d.lag("pain").tolist() == pytest.approx([nan, 1, nan, 2], nan_ok=True)
+
+
+def test_days_entered_per_person_count_the_diary_not_the_added_nights() -> None:
+    """A 14-day morning diary shows 14 days entered (15 canonical rows with the added night)."""
+    rows = [
+        {"id": i, "day": d, "pain": (d + i) % 7, "sq": (2 * d + i) % 9}
+        for i in range(3)
+        for d in range(1, 15)
+    ]
+    rows += [{"id": 9, "day": d, "pain": 3, "sq": 5} for d in (1, 2)]  # a 2-day person
+    d = sp.Diary.from_frame(pd.DataFrame(rows), id="id", day="day", sleep="sq")
+    acc = d.accounting
+    assert acc.days_entered_per_person == (2, 14.0, 14)
+    assert acc.days_per_person == (3, 15.0, 15)  # each first morning rating adds a night
+    assert acc.nights_added == 4 and acc.rows_used == 44
+    text = d.summary()
+    assert "days entered per person (min / median / max)             2 / 14 / 14" in text
+    assert "why nights are added" in text
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = sp.crosslag(d, pain="pain", random_slopes=False)
+    words = res.accounting_text()
+    assert "Days entered per person (min / median / max): 2 / 14 / 14." in words
+    assert "4 nights without a diary day of their own were added" in words
+    assert "these counts overlap" in words

@@ -329,7 +329,7 @@ def crosslag(
         fits=fits,
         extension_frames=ext_frames,
         extension_fits=ext_fits,
-        diary_accounting=diary.summary(pain=spec.pain),
+        diary_accounting=diary.accounting_for(spec.pain),
         fit_warnings=tuple(fit_warnings),
         diary=diary,
         model_notes=tuple(notes),

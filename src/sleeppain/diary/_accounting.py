@@ -100,7 +100,11 @@ class DiaryAccounting(Accounting):
     first_day, last_day : str
         Calendar span of the canonical frame.
     days_per_person : (min, median, max)
-        Canonical rows per person.
+        Canonical rows per person, added nights included.
+    days_entered_per_person : (min, median, max)
+        Days with at least one report per person, as entered (a 14-day diary shows 14
+        here, and 15 rows in ``days_per_person`` when the night before its first morning
+        report was added).
     span_per_person : (min, median, max)
         Calendar days from each person's first to last row, inclusive.
     sleep_columns, sleep_timing, pain_column
@@ -153,6 +157,7 @@ class DiaryAccounting(Accounting):
     pairs: tuple[PairCount, ...] = ()
     persons_without_consecutive_days: int = 0
     notes: tuple[str, ...] = field(default=())
+    days_entered_per_person: tuple[int, float, int] = (0, 0.0, 0)
 
     def __post_init__(self) -> None:
         for name in ("rows_dropped", "values_set_missing", "ignored_columns", "notes"):
@@ -172,6 +177,7 @@ class DiaryAccounting(Accounting):
         g["persons"] = self.persons
         g["person_days"] = self.person_days
         g["nights_added"] = self.nights_added
+        g["median_days_entered"] = self.days_entered_per_person[1]
         g["first_day"] = self.first_day
         g["last_day"] = self.last_day
         g["persons_without_consecutive_days"] = self.persons_without_consecutive_days
@@ -229,6 +235,7 @@ class DiaryAccounting(Accounting):
             "ignored_columns": [{"column": c, "reason": r} for c, r in self.ignored_columns],
             "pairs": [vars(p).copy() for p in self.pairs],
             "persons_without_consecutive_days": self.persons_without_consecutive_days,
+            "days_entered_per_person": list(self.days_entered_per_person),
             "notes": list(self.notes),
         }
 
@@ -240,6 +247,15 @@ class DiaryAccounting(Accounting):
             *((f"  dropped: {reason}", n) for reason, n in self.rows_dropped),
             ("nights added (no report that day)", self.nights_added),
         ]
+        if self.nights_added:
+            rows.append(
+                (
+                    "  why nights are added",
+                    "a sleep rating describes a night whose day has no report of its own "
+                    "(e.g. the night before a person's first morning report); that night gets "
+                    "a row holding the sleep rating only: not an input row, not a day entered",
+                )
+            )
         calendar = [
             ("persons", self.persons),
             ("person-days (canonical rows)", self.person_days),
@@ -247,7 +263,11 @@ class DiaryAccounting(Accounting):
             ("first day", self.first_day),
             ("last day", self.last_day),
             (
-                "days per person (min / median / max)",
+                "days entered per person (min / median / max)",
+                "{} / {} / {}".format(*map(_fmt, self.days_entered_per_person)),
+            ),
+            (
+                "rows per person incl. added nights (min / median / max)",
                 "{} / {} / {}".format(*map(_fmt, self.days_per_person)),
             ),
             (

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from sleeppain.diary import _core, _time
+from sleeppain.diary import _core, _lagged, _time
 from sleeppain.diary._accounting import DiaryAccounting, PairCount, VariableCoverage
 from sleeppain.diary._ingest import Ingested, ingest, user_stacklevel
 from sleeppain.diary._lagged import LaggedFrame
@@ -654,7 +654,8 @@ class Diary:
         Returns
         -------
         LaggedFrame
-            The complete rows and their accounting.
+            The complete rows and their accounting (built by
+            :func:`sleeppain.diary._lagged.lagged_frame`, the one lagged-frame stage).
 
         Examples
         --------
@@ -666,40 +667,9 @@ class Diary:
         >>> lf.frame[["pain_next", "sleep"]].values.tolist()
         [[3.0, 6.0], [4.0, 5.0], [5.0, 7.0]]
         """
-        if not isinstance(terms, Mapping) or not terms:
-            raise SpecificationError(
-                "terms must be a non-empty dict name -> (column, k), e.g. "
-                "{'pain_next': ('pain', -1), 'sleep': ('sleep_quality', 0)}."
-            )
-        parsed: list[tuple[str, str, int]] = []
-        for name, spec in terms.items():
-            if name in ("id", "day", "day_label"):
-                raise SpecificationError(f"term name {name!r} is reserved; choose another name.")
-            col, k = (spec, 0) if isinstance(spec, str) else tuple(spec)
-            if isinstance(k, bool) or not isinstance(k, int | np.integer):
-                raise SpecificationError(f"term {name!r}: k must be an integer, got {k!r}.")
-            parsed.append((str(name), str(col), int(k)))
-        self.require([c for _, c, _ in parsed], "lagged_frame")
-        c = self._canon
-        cols = {name: self.lag(col, k).to_numpy() for name, col, k in parsed}
-        complete = np.ones(len(c.day), dtype=bool)
-        missing = []
-        for name, arr in cols.items():
-            miss = np.isnan(arr)
-            missing.append((name, int(miss.sum())))
-            complete &= ~miss
-        base = self._frame[["id", "day", "day_label"]]
-        frame = pd.concat([base, pd.DataFrame(cols, index=base.index)], axis=1)[complete]
-        persons_used = len(np.unique(c.person[complete]))
-        result = LaggedFrame(
-            frame=frame,
-            terms=tuple(parsed),
-            rows_available=len(c.day),
-            missing_by_term=tuple(missing),
-            persons=self.n_persons,
-            persons_used=persons_used,
-        )
-        lagged = any(k != 0 for _, _, k in parsed)
+        # the one lagged-frame stage (crosslag's model frames come from it too)
+        result = _lagged.lagged_frame(self, terms)
+        lagged = any(k != 0 for _, _, k in result.terms)
         if warn and lagged and result.persons_excluded:
             warnings.warn(
                 f"{result.persons_excluded} of {result.persons} persons have no row with all "
@@ -793,12 +763,14 @@ class Diary:
             np.maximum.at(last, c.person, c.day)
             span = last - first + 1
             dpp = (int(counts.min()), float(np.median(counts)), int(counts.max()))
+            entered = np.bincount(ing.person, minlength=n_p)  # reports: days as entered
+            dep = (int(entered.min()), float(np.median(entered)), int(entered.max()))
             spp = (int(span.min()), float(np.median(span)), int(span.max()))
             first_day = _time.format_day(int(c.day.min()), self.day_kind)  # type: ignore[arg-type]
             last_day = _time.format_day(int(c.day.max()), self.day_kind)  # type: ignore[arg-type]
             total_span = int(span.sum())
         else:
-            dpp = spp = (0, 0.0, 0)
+            dpp = spp = dep = (0, 0.0, 0)
             first_day = last_day = "-"
             total_span = 0
         coverage = []
@@ -857,6 +829,7 @@ class Diary:
             first_day=first_day,
             last_day=last_day,
             days_per_person=dpp,
+            days_entered_per_person=dep,
             span_per_person=spp,
             sleep_columns=self.sleep,
             sleep_timing=self.sleep_timing,
