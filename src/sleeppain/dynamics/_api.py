@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numbers
 import os
-import sys
 import time
 import warnings
 from collections.abc import Sequence
@@ -137,19 +136,21 @@ def _run_chains(
         (prep.arrays, spec.random_idx, spec.priors, spec.warmup, spec.draws, s, keep)
         for s in root.spawn(spec.chains)
     ]
+    from sleeppain.report._progress import ProgressBar
+
     t0 = time.perf_counter()
     out: list[ChainDraws] = []
-    if workers == 1:
-        for i, j in enumerate(jobs):
-            out.append(_chain_job(j))
-            if progress:
-                print(f"dsem: chain {i + 1}/{spec.chains} done", file=sys.stderr)
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as ex:
-            for i, res in enumerate(ex.map(_chain_job, jobs)):
-                out.append(res)
-                if progress:
-                    print(f"dsem: chain {i + 1}/{spec.chains} done", file=sys.stderr)
+    # the library's one progress bar (report/_progress.py), as sp.power and compare use
+    with ProgressBar(spec.chains, "dsem", enabled=progress, unit="chains") as bar:
+        if workers == 1:
+            for j in jobs:
+                out.append(_chain_job(j))
+                bar.update(1)
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as ex:
+                for res in ex.map(_chain_job, jobs):
+                    out.append(res)
+                    bar.update(1)
     return out, time.perf_counter() - t0
 
 
@@ -349,7 +350,9 @@ def dsem(
         raise SpecificationError(f"draws={draws} is too few to summarise; pass e.g. draws=1000.")
     seed_ok = check_seed(seed)
     workers = _workers(n_jobs, n_chains)
-    show = (progress is None and sys.stderr.isatty()) or bool(progress)
+    from sleeppain.report._progress import show_progress
+
+    show = show_progress(progress)
     diary = _diary(data, id, day, sleep, _timing(sleep_timing), [pain, sleep, *pcovs])
     spec = DsemSpec(
         sleep=sleep,
@@ -412,7 +415,7 @@ def dsem(
         person_draws=person,
         ids=prep.ids,
         accounting=acc,
-        diary_accounting=diary.summary(pain=pain),
+        diary_accounting=diary.accounting_for(pain),
         seed_entropy=int(root.entropy) if isinstance(root.entropy, int) else 0,
         seconds=seconds,
         sampler={
