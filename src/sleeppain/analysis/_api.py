@@ -117,6 +117,7 @@ def crosslag(
     asymmetric: bool = False,
     moderator: str | None = None,
     time_of_day: bool = False,
+    residual: str | None = None,
     **dsem_options: Any,
 ) -> Any:
     """Cross-lagged within-person effects of sleep on next-day pain and of pain on sleep.
@@ -215,6 +216,14 @@ def crosslag(
         ``aggregate=``): also fit sleep -> pain at each prompt of day *n + 1* with one
         sleep slope per prompt slot (Gerhart et al. 2017; Whibley et al. 2019), and test
         first vs last prompt. The daily models use the aggregated daily pain.
+    residual : {None, "ar1", "car1"}
+        Residual correlation within person in every mixed model, passed to
+        :func:`sleeppain.lmm` (nlme 3.1's ``corAR1`` / ``corCAR1``): the daily models use
+        ``correlation=residual, time="day"`` (days k apart correlate phi^k; a missing day
+        is a gap), the time-of-day model ``correlation="car1"`` with time ``day + position
+        / k`` of the prompt among the k slots. The estimated phi of each model is in
+        :meth:`~CrossLagResult.effects` (``phi``), ``glance()`` and the model notes.
+        ``estimator="lmm"`` only.
 
     Returns
     -------
@@ -269,6 +278,11 @@ def crosslag(
             "moderator": moderator,
             "time_of_day": time_of_day,
         }
+        if residual is not None:
+            raise SpecificationError(
+                "residual= is an option of estimator='lmm' (sp.lmm's correlation=); drop it "
+                "with estimator='dsem', whose dynamic model has its own autoregression."
+            )
         if outcome_mean:
             raise SpecificationError(
                 "outcome_mean=True has no meaning with estimator='dsem' (its person means "
@@ -302,8 +316,14 @@ def crosslag(
         asymmetric=asymmetric,
         moderator=moderator,
         time_of_day=time_of_day,
+        residual=residual,
     )
     if is_dask_frame(data) or type(data).__name__ == "DaskDiary":  # partition by partition
+        if spec.residual is not None:
+            raise SpecificationError(
+                "residual= is not available for a Dask diary (sp.lmm's correlation= works "
+                "in memory); compute the diary to pandas, or drop residual=."
+            )
         from sleeppain.diary._dask import crosslag_entry
 
         return crosslag_entry(data, spec, id=id, day=day, timing=_timing(sleep_timing))
@@ -431,7 +451,28 @@ def _specification(data: Any, **kw: Any) -> CrossLagSpec:
         time_of_day=_flag(kw["time_of_day"], "time_of_day"),
         outcome_mean=outcome_mean,
         sleep_higher_is=_higher_is(kw["sleep_higher_is"], sleep_cols),
+        residual=_residual(kw["residual"], estimator),
     )
+
+
+def _residual(value: object, estimator: str) -> str | None:
+    """Normalise ``residual=`` (None, "ar1", "car1"), for the mixed model only."""
+    if value is None:
+        return None
+    from sleeppain.analysis._models import RESIDUALS
+
+    norm = str(value).strip().lower() if isinstance(value, str) else value
+    if norm not in RESIDUALS:
+        raise SpecificationError(
+            f"residual={value!r} is not known; use None, 'ar1' (days k apart correlate "
+            "phi^k, nlme's corAR1) or 'car1' (continuous time, nlme's corCAR1)."
+        )
+    if estimator != "lmm":
+        raise SpecificationError(
+            f"residual={value!r} needs estimator='lmm' (a residual correlation of sp.lmm); "
+            f"estimator={estimator!r} has its own working correlation."
+        )
+    return str(norm)
 
 
 def _needed(spec: CrossLagSpec) -> list[str]:
@@ -489,6 +530,7 @@ def _fit_models(
             random_slopes=spec.random_slopes,
             reml=spec.reml,
             slope_correlation=spec.slope_correlation,
+            residual=spec.residual,
         )
         label = f"{mf.direction} ({mf.sleep}" + (f", {mf.extension}" if mf.extension else "") + ")"
         for cat, msg in out.warnings:

@@ -233,6 +233,45 @@ def _zero_slopes(fit: Any) -> list[str]:
     ]
 
 
+#: residual structures sp.crosslag passes to sp.lmm (nlme's corAR1 / corCAR1)
+RESIDUALS = ("ar1", "car1")
+
+#: name of the residual time column added to a model frame
+RESIDUAL_TIME = "residual_time"
+
+
+def residual_time(mf: ModelFrame, residual: str | None) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The frame to fit and the ``sp.lmm`` residual keywords for ``residual``.
+
+    Daily models: the day (``correlation=residual, time="day"``; a missing day is a gap,
+    as nlme's ``corAR1(form = ~ day | id)``). The time-of-day model has several prompts a
+    day, so its time is continuous, ``day + position / k`` (position 0..k-1 of the prompt
+    slot among the k slots), and its structure is always ``"car1"`` (``corCAR1``).
+    """
+    if residual is None:
+        return mf.frame, {}
+    if mf.extension != "time_of_day":
+        return mf.frame, {"correlation": residual, "time": "day"}
+    frame = mf.frame
+    dummies = [t for t in mf.fixed if t.startswith("slot_")]
+    k = len(dummies) + 1
+    position = np.zeros(len(frame))
+    for name in dummies:
+        position += (int(name.removeprefix("slot_")) - 1) * frame[name].to_numpy(float)
+    frame = frame.assign(**{RESIDUAL_TIME: frame["day"].to_numpy(float) + position / k})
+    return frame, {"correlation": "car1", "time": RESIDUAL_TIME}
+
+
+def residual_note(fit: Any, structure: dict[str, str]) -> str:
+    """One line naming the residual structure and its estimated phi."""
+    kind = "AR(1)" if structure["correlation"] == "ar1" else "continuous-time AR(1)"
+    unit = "day" if structure["time"] == "day" else "day (prompts at fractions of a day)"
+    return (
+        f"residual {kind} within person by {unit}: phi = {float(fit.phi):.3f} "
+        f"(nlme's {'corAR1' if structure['correlation'] == 'ar1' else 'corCAR1'})"
+    )
+
+
 def _lmm_formula(mf: ModelFrame, slopes: tuple[str, ...], correlated: bool) -> str:
     """``outcome ~ fixed + (1 + slopes | id)`` (``||`` unless ``correlated``)."""
     if not slopes:
@@ -249,6 +288,7 @@ def fit_frame(
     reml: bool,
     tidy: bool = True,
     slope_correlation: bool = False,
+    residual: str | None = None,
 ) -> FitOutcome:
     """Fit one model frame; warnings are captured (not issued) and returned.
 
@@ -259,6 +299,10 @@ def fit_frame(
     it: a zero variance component is removed, as Bates, Kliegl, Vasishth & Baayen (2015,
     "Parsimonious mixed models", arXiv:1506.04967) and Matuschek et al. (2017, J Mem Lang
     94:305) advise, instead of reporting a singular fit. ``notes`` records it.
+
+    ``residual`` (``None``, ``"ar1"`` or ``"car1"``) adds a residual correlation within
+    person (nlme's ``corAR1`` / ``corCAR1``; see :func:`residual_time`), and ``notes``
+    then records the estimated phi.
 
     Raises EstimationError (with the direction) when the model cannot be fitted.
     """
@@ -279,14 +323,15 @@ def fit_frame(
 
             slopes = tuple(mf.random) if random_slopes else ()
             formula = _lmm_formula(mf, slopes, slope_correlation)
+            data, structure = residual_time(mf, residual)
             try:
-                fit = lmm(formula, mf.frame, reml=reml)
+                fit = lmm(formula, data, reml=reml, **structure)
                 zero = [] if slope_correlation else _zero_slopes(fit)
                 if zero:
                     caught.clear()  # the boundary warning of the model now reduced
                     slopes = tuple(t for t in slopes if t not in zero)
                     formula = _lmm_formula(mf, slopes, slope_correlation)
-                    fit = lmm(formula, mf.frame, reml=reml)
+                    fit = lmm(formula, data, reml=reml, **structure)
                     notes.append(
                         f"the between-person SD of the {', '.join(zero)} slope was estimated "
                         f"at 0, so that random slope was dropped: {formula} (the same "
@@ -301,6 +346,8 @@ def fit_frame(
                     f"the {mf.direction} model {formula!r} "
                     f"({mf.sleep}, {mf.pain}) could not be fitted: {exc}"
                 ) from exc
+            if structure:
+                notes.append(residual_note(fit, structure))
     return FitOutcome(fit, tuple((w.category, str(w.message)) for w in caught), tuple(notes))
 
 

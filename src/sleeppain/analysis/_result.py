@@ -81,6 +81,8 @@ class CrossLagSpec:
     outcome_mean: bool = False
     #: (sleep column, "better" or "worse"): what a higher sleep value means
     sleep_higher_is: tuple[tuple[str, str], ...] = ()
+    #: residual correlation within person passed to sp.lmm: None, "ar1" or "car1"
+    residual: str | None = None
 
     def expected_sign(self, sleep: str, direction: str) -> int:
         """Expected sign of a direction's effect from ``sleep_higher_is`` (0: undeclared).
@@ -360,6 +362,8 @@ class CrossLagResult(ResultMixin):
                 r["slope_sd"] = self._slope_sd(fit, focal)
                 r["n_obs"] = int(mf.accounting.rows_used)
                 r["n_persons"] = int(mf.accounting.persons_used)
+                if self.spec.residual is not None:
+                    r["phi"] = float(fit.phi)
                 rows.append({"sleep": s, "direction": d, **r})
         tab = pd.DataFrame(rows)
         tab["p_holm"] = np.nan
@@ -370,7 +374,7 @@ class CrossLagResult(ResultMixin):
             tab = tab.set_index("direction").drop(columns="sleep")
         else:
             tab = tab.set_index(["sleep", "direction"])
-        tab = tab[EFFECT_COLUMNS]
+        tab = tab[EFFECT_COLUMNS + (["phi"] if self.spec.residual is not None else [])]
         self._cache[key] = tab
         return tab.copy()
 
@@ -410,6 +414,9 @@ class CrossLagResult(ResultMixin):
                 g = fit.glance().iloc[0]
                 for c in ("sigma", "logLik", "AIC", "BIC", "converged", "singular"):
                     row[c] = g[c]
+                if self.spec.residual is not None:
+                    row["correlation"] = g["correlation"]
+                    row["phi"] = float(fit.phi)
             else:
                 row["working_correlation"] = fit.working_correlation
                 row["converged"] = fit.converged
