@@ -42,6 +42,8 @@ class ChunkResult:
     reduced: NDArray[np.bool_] | None = None
     #: wall-clock seconds spent simulating and fitting the chunk (in its worker)
     wall_seconds: float = float("nan")
+    #: estimated residual AR(1) phi per study (``residual="ar1"`` path only)
+    phi: FloatArray | None = None
 
 
 def run_chunk(
@@ -55,8 +57,14 @@ def run_chunk(
     test: str = "satterthwaite",
     outcome_mean: bool = False,
     slope_correlation: bool = False,
+    residual: str | None = None,
+    residual_ar: float = 0.0,
 ) -> ChunkResult:
     """Simulate ``n_sims`` studies from ``seed`` and fit both lagged models to each.
+
+    With ``residual`` or a non-zero ``residual_ar`` the studies are simulated with AR(1)
+    innovations and fitted one by one through ``sp.crosslag``
+    (:func:`sleeppain.planning._ar.run_chunk_ar`).
 
     ``test="satterthwaite"`` adds lmerTest's Satterthwaite degrees of freedom of the
     cross-lagged effect; ``"z"`` leaves them infinite (normal reference). The models are
@@ -73,6 +81,11 @@ def run_chunk(
     >>> r.estimate.shape
     (2, 4)
     """
+    if residual is not None or residual_ar != 0.0:
+        from sleeppain.planning._ar import run_chunk_ar
+
+        args = (sleep_scale, round_to_scale, test, outcome_mean, slope_correlation)
+        return run_chunk_ar(seed, n_sims, n_persons, n_days, params, *args, residual, residual_ar)
     cpu_start = time.process_time()
     wall_start = time.perf_counter()
     rng = np.random.default_rng(seed)
