@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,9 @@ from sleeppain.mixed.residual import (
     residual_stats,
 )
 from sleeppain.mixed.result import LmmResult
+
+if TYPE_CHECKING:
+    from sleeppain.panel import PanelResult
 
 __all__ = ["anova", "fit_design", "lmm", "make_deviance"]
 
@@ -428,7 +431,9 @@ def lmm(
     return fit_design(design, reml=reml, control=control, stacklevel=2, residual=resid)
 
 
-def anova(*fits: LmmResult, names: list[str] | None = None, refit: bool = True) -> pd.DataFrame:
+def anova(
+    *fits: LmmResult | PanelResult, names: list[str] | None = None, refit: bool = True
+) -> pd.DataFrame:
     """Likelihood-ratio comparison of nested fits (lme4's ``anova(fit0, fit1)``).
 
     REML fits are refitted by maximum likelihood first (lme4's default ``refit = TRUE``).
@@ -439,8 +444,8 @@ def anova(*fits: LmmResult, names: list[str] | None = None, refit: bool = True) 
 
     Parameters
     ----------
-    *fits : LmmResult
-        Two or more fits to the same rows.
+    *fits : LmmResult or PanelResult
+        Two or more fits to the same rows (all ``sp.lmm`` fits, or all panel fits).
     names : list of str, optional
         Row labels (default ``"model1"``, ``"model2"``...).
     refit : bool
@@ -464,7 +469,23 @@ def anova(*fits: LmmResult, names: list[str] | None = None, refit: bool = True) 
     >>> tab = sp.anova(sp.lmm("y ~ 1 + (1 | id)", df), sp.lmm("y ~ x + (1 | id)", df))
     >>> bool(tab["Pr(>Chisq)"].iloc[1] < 0.001)
     True
+
+    Cohort-panel fits (``sp.clpm``, ``sp.riclpm``) are handed to
+    :func:`sleeppain.panel.anova_panel` (lavaan's chi-square difference test).
     """
+    from sleeppain.panel import PanelResult, anova_panel
+
+    if any(isinstance(f, PanelResult) for f in fits):
+        if not all(isinstance(f, PanelResult) for f in fits):
+            raise SpecificationError(
+                "anova: a cohort-panel fit (sp.clpm / sp.riclpm) can only be compared with "
+                "other panel fits, not with sp.lmm fits; pass panel fits only."
+            )
+        if not refit:
+            raise SpecificationError(
+                "anova: refit= is an option of sp.lmm fits; drop it for panel fits."
+            )
+        return anova_panel(*fits, names=names)
     if len(fits) < 2:
         raise SpecificationError("anova needs at least two fits, e.g. anova(fit0, fit1).")
     for f in fits:
