@@ -63,8 +63,9 @@ def test_default_uncorrelated_model_is_not_singular(batch, direction: str) -> No
     singular = unc.theta[:, 0] < SINGULAR_TOL  # what run_chunk counts for the default
     reduced = unc.theta[:, 2] < SINGULAR_TOL
     assert singular.mean() <= MAX_SHARE_SINGULAR
-    # the correlated model puts the correlation at +/-1 in more than 20% of these studies
-    assert cor.singular.mean() > MAX_SHARE_SINGULAR
+    # the correlated model puts the correlation at +/-1 in about a fifth to a third of
+    # studies like these (0.32 and 0.36 over 500 in benchmarks/RESULTS.md)
+    assert cor.singular.mean() >= 0.15 > singular.mean()
     # a reduced study is the random-intercept fit: same criterion and estimates
     ri = fit_batched(st.take(np.flatnonzero(reduced)), free=(True, False, False))
     np.testing.assert_allclose(ri.deviance, unc.deviance[reduced], rtol=1e-8)

@@ -248,3 +248,22 @@ def test_stragglers_are_finished_by_the_scipy_fallback(simulated_stats) -> None:
     without = fit_batched(stats, max_iter=1, fallback=False)
     assert without.n_fallback == 0
     assert not without.converged.all()
+
+
+def test_correlated_fit_leaves_a_boundary_local_minimum() -> None:
+    """A study (found against lme4 1.1-31 in benchmarks/bench_power.py --singular 100) whose
+    Newton path from lme4's start stops on the face theta3 = 0, 2.6 REML units above the
+    interior optimum; the restart from (theta1, theta2, 0.5) reaches the optimum."""
+    from sleeppain.planning._generate import crosslag_stats, generate_batch
+    from sleeppain.planning._reml import fit_batched, fit_one_scipy
+    from sleeppain.simulate import DiaryParameters
+
+    params = DiaryParameters(missing_day_share=0.1, sleep_to_pain=-0.15, pain_to_sleep=-0.05)
+    batch = generate_batch(np.random.default_rng(5), 100, 100, 14, params)
+    st = crosslag_stats(batch, "sleep->pain").take(np.array([64]))
+    stuck = fit_batched(st, restart_boundary=False)
+    fit = fit_batched(st)
+    ref = fit_one_scipy(st)
+    assert stuck.theta[0, 2] < 1e-4 and stuck.deviance[0] > ref.deviance[0] + 1.0
+    assert fit.converged[0] and not fit.singular[0]
+    np.testing.assert_allclose(fit.deviance, ref.deviance, rtol=1e-10)

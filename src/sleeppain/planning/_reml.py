@@ -602,6 +602,7 @@ def fit_batched(
     gtol: float = 1e-6,
     max_iter: int = 60,
     fallback: bool = True,
+    restart_boundary: bool = True,
 ) -> BatchFit:
     """Fit ``y ~ X + (1 + x | id)`` by REML to every study of a batch.
 
@@ -621,6 +622,11 @@ def fit_batched(
         Newton iterations before the stragglers are refitted one by one.
     fallback : bool
         Refit stragglers with ``scipy.optimize.minimize`` (L-BFGS-B).
+    restart_boundary : bool
+        For the correlated model, restart every fit that ends on the face ``theta3 = 0``
+        from ``(theta1, theta2, 0.5)`` and keep the lower criterion: that face can hold a
+        local minimum 2-3 REML units above the interior optimum (1 of 100 simulated
+        studies of 100 persons x 14 days, found by comparison with lme4 1.1-31).
 
     Returns
     -------
@@ -775,6 +781,25 @@ def fit_batched(
             theta[s] = th
             iterations[s] += it
             converged[s] = ok
+
+    if restart_boundary and free[1] and free[2]:
+        face = np.flatnonzero(np.isfinite(f) & (theta[:, 2] < SINGULAR_TOL))
+        if face.size:
+            start = theta[face] * np.array([1.0, 1.0, 0.0]) + np.array([0.0, 0.0, 0.5])
+            again = fit_batched(
+                stats.take(face),
+                theta0=start,
+                free=free,
+                gtol=gtol,
+                max_iter=max_iter,
+                fallback=fallback,
+                restart_boundary=False,
+            )
+            f_face = _evaluate(theta[face], stats.take(face), gradient=False).deviance
+            better = again.converged & (again.deviance < f_face - 1e-8)
+            theta[face[better]] = again.theta[better]
+            iterations[face] += again.iterations
+            converged[face[better]] = True
 
     final = _evaluate(theta, stats, gradient=False)
     nmp = stats.nobs - p
