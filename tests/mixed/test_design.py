@@ -94,7 +94,9 @@ def test_missing_rows_dropped_and_counted(diary):
         "missing or non-finite 'person'": 1,
     }
     assert sum(c for _, c in acc.dropped) == acc.n_dropped
-    assert acc.to_frame()["rows"].iloc[-1] == 295
+    assert acc.to_frame().set_index("item").loc["rows used", "value"] == 295
+    assert acc.glance()["stage"].iloc[0] == "model rows"
+    acc.check()  # the reasons add up to the rows dropped
     assert list(d.index[:3]) == [4, 5, 6]
 
 

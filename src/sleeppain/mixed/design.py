@@ -29,13 +29,14 @@ import itertools
 import tokenize
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import patsy
 import scipy.sparse as sparse
 
+from sleeppain.accounting import Accounting
 from sleeppain.errors import (
     DataDropWarning,
     DataStructureError,
@@ -82,8 +83,11 @@ _EVAL_ENV = patsy.EvalEnvironment(
 
 
 @dataclass(frozen=True)
-class RowAccounting:
+class RowAccounting(Accounting):
     """Which rows a fit used and why the others were dropped.
+
+    An :class:`~sleeppain.accounting.Accounting` record (stage ``"model rows"``): it has
+    ``tidy()``, ``glance()``, ``summary()`` and ``to_frame()`` as every accounting record.
 
     Attributes
     ----------
@@ -94,23 +98,28 @@ class RowAccounting:
     dropped : tuple of (reason, count)
         Each dropped row is counted once, under the first variable (in formula order) that
         made it unusable; the counts add up to ``n_input - n_used``.
+
+    Examples
+    --------
+    >>> acc = RowAccounting(10, 8, (("missing or non-finite 'y'", 2),))
+    >>> acc.glance()[["stage", "rows_input", "rows_used", "rows_dropped"]].values.tolist()
+    [['model rows', 10, 8, 2]]
     """
+
+    stage: ClassVar[str] = "model rows"
+    title: ClassVar[str] = "Model-row accounting"
 
     n_input: int
     n_used: int
     dropped: tuple[tuple[str, int], ...] = ()
 
+    def _counts(self) -> tuple[int, int, tuple[tuple[str, int], ...]]:
+        return self.n_input, self.n_used, self.dropped
+
     @property
     def n_dropped(self) -> int:
         """Number of rows dropped."""
         return self.n_input - self.n_used
-
-    def to_frame(self) -> pd.DataFrame:
-        """The accounting as a DataFrame (reason, rows)."""
-        rows = [("input rows", self.n_input)]
-        rows += [(f"dropped: {r}", c) for r, c in self.dropped]
-        rows.append(("used rows", self.n_used))
-        return pd.DataFrame(rows, columns=["item", "rows"])
 
 
 @dataclass(frozen=True, eq=False)
