@@ -159,6 +159,8 @@ class PowerResult(ResultMixin):
             "rmse": "RMSE",
             "coverage": "coverage",
             "share_converged": "converged",
+            "share_singular": "singular",
+            "share_reduced": "slope SD 0",
             "ar_bias": "AR bias",
             "ar_bias_nickell": "AR bias (Nickell)",
         }
@@ -170,8 +172,8 @@ class PowerResult(ResultMixin):
             if p.missing_pain_logit == 0
             else f"MAR, {p.missing_pain_logit:g} log-odds per pain point of the previous day"
         )
-        cols = list(self._labels)
         t = object.__getattribute__(self, "table")
+        cols = [c for c in self._labels if c in t.columns]
         shown = t[cols].rename(columns=self._labels).set_index(["persons", "days", "direction"])
         return Display(
             title="Simulated power of lagged multilevel models (sleeppain.power)",
@@ -194,6 +196,14 @@ class PowerResult(ResultMixin):
             notes=(
                 "AR bias: simulated bias of the autoregressive effect under person-mean "
                 "centring; Nickell's approximation -(1 + phi)/(T - 1) shown beside it.",
+                "random part: "
+                + (
+                    "(1 + x | id), correlated (slope_correlation=True); singular: a variance "
+                    "or the correlation on its boundary"
+                    if self.settings.get("slope_correlation")
+                    else "(1 + x || id); slope SD 0: the slope SD was estimated at 0, so the "
+                    "fit is the random-intercept model (not singular; Bates et al. 2015)"
+                ),
             ),
         )
 
