@@ -132,7 +132,7 @@ def test_without_the_stage_the_optimiser_stops_far_above_the_optimum(monkeypatch
     """The failure the stage fixes (so the test above can fail): 19 deviance units here."""
     df = far_from_zero()
     centred = fit("y ~ xc + (1 + xc | g)", df)
-    monkeypatch.setattr(_scaling, "needs_scaling", lambda design: False)
+    monkeypatch.setattr(_scaling, "needs_scaling", lambda design, stats=None: False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         direct = sp.lmm("y ~ x + (1 + x | g)", df, reml=False)
@@ -143,7 +143,7 @@ def test_wide_predictor_no_longer_breaks_the_fixed_effects_system(monkeypatch):
     df = far_from_zero(seed=1, sd_x=100.0, sd_b0=50.0, sd_b1=0.01)
     raw, centred = fit("y ~ x + (1 + x | g)", df), fit("y ~ xc + (1 + xc | g)", df)
     assert abs(raw.objective - centred.objective) < OBJ_TOL
-    monkeypatch.setattr(_scaling, "needs_scaling", lambda design: False)
+    monkeypatch.setattr(_scaling, "needs_scaling", lambda design, stats=None: False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.raises(EstimationError, match="not positive definite"):

@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 
+from sleeppain.mixed.blockstats import BlockStats
 from sleeppain.mixed.design import Design
 from sleeppain.mixed.optimize import LmmControl, check_convergence, optimize_theta
 
@@ -79,10 +80,7 @@ def _column_stats(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return M.mean(axis=0), M.std(axis=0)
 
 
-def _badly_scaled(M: np.ndarray) -> bool:
-    if M.shape[0] == 0 or M.shape[1] == 0:
-        return False
-    c, s = _column_stats(M)
+def _bad_moments(c: np.ndarray, s: np.ndarray) -> bool:
     live = s > 0
     return bool(
         np.any(live & (np.abs(c) > CENTRE_RATIO * s))
@@ -90,12 +88,77 @@ def _badly_scaled(M: np.ndarray) -> bool:
     )
 
 
-def needs_scaling(design: Design) -> bool:
+def _badly_scaled(M: np.ndarray) -> bool:
+    if M.shape[0] == 0 or M.shape[1] == 0:
+        return False
+    return _bad_moments(*_column_stats(M))
+
+
+#: a column whose SD is below this share of its scale (|mean| or SD) counts as constant
+#: when the moments come from cross-products (the row-wise path compares with exactly 0)
+_CONSTANT_REL = 1e-12
+
+
+def _moments_from_stats(
+    design: Design, stats: BlockStats
+) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Column means and SDs of ``X`` and of the random-effect columns from block statistics.
+
+    :func:`~sleeppain.mixed.block_stats` centres the non-intercept columns of ``X`` first
+    (its ``centering`` holds their means), so ``diag(X'X) / n`` are their variances;
+    ``Z'1`` (the intercept column of the summed ``Z'X``) and ``diag(Z'Z)`` give the
+    random-effect columns' moments. None when ``X`` has no intercept column.
+    """
+    X, n = design.X, stats.n
+    cand = np.flatnonzero(X[0] == 1.0) if n else np.zeros(0, dtype=int)
+    k = next((int(j) for j in cand if np.all(X[:, j] == 1.0)), None)
+    if k is None:
+        return None
+    x_mean = -stats.centering.B[k].copy()
+    x_mean[k] = 1.0
+    x_var = np.diag(stats.XtX) / n
+    x_var[k] = 0.0
+    z_mean = stats.ZtX[:, :, k].sum(axis=0) / n
+    z_var = np.einsum("gii->i", stats.ZtZ) / n - z_mean**2
+    # a random-effect column that is also a fixed-effect column (the usual random slope)
+    # takes the centred X'X variance, free of the cancellation in E[z^2] - E[z]^2
+    names = [nm for t in design.terms for nm in t.names]
+    where = {nm: j for j, nm in enumerate(design.fixef_names)}
+    for a, nm in enumerate(names):
+        j = where.get(nm)
+        if j is not None and j != k:
+            z_mean[a], z_var[a] = x_mean[j], x_var[j]
+    out = []
+    for mean, var in ((x_mean, x_var), (z_mean, z_var)):
+        sd = np.sqrt(np.maximum(var, 0.0))
+        sd = np.where(sd <= _CONSTANT_REL * np.maximum(np.abs(mean), 1.0), 0.0, sd)
+        out.append((mean, sd))
+    return out
+
+
+def needs_scaling(design: Design, stats: BlockStats | None = None) -> bool:
     """Whether a column of ``X`` or of a random-effect term is badly centred or scaled.
 
     Badly centred: ``|mean| > CENTRE_RATIO * sd``; badly scaled: ``sd`` outside
-    :data:`SCALE_RANGE`. Constant columns (the intercept) are ignored.
+    :data:`SCALE_RANGE`. Constant columns (the intercept) are ignored. With the design's
+    block statistics (``stats``, already formed for the deviance) the moments come from
+    the cross-products, without another pass over the rows.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from sleeppain.mixed import build_design, deviance_from_design
+    >>> rng = np.random.default_rng(1)
+    >>> df = pd.DataFrame({"x": 1e4 + rng.normal(size=60), "g": np.repeat(np.arange(10), 6)})
+    >>> df["y"] = rng.normal(size=60)
+    >>> d = build_design("y ~ x + (1 | g)", df)
+    >>> needs_scaling(d), needs_scaling(d, deviance_from_design(d, reml=True).stats)
+    (True, True)
     """
+    if stats is not None and stats.n == design.n:
+        moments = _moments_from_stats(design, stats)
+        if moments is not None:
+            return any(_bad_moments(c, s) for c, s in moments if c.size)
     return _badly_scaled(design.X) or any(_badly_scaled(t.Xi) for t in design.terms)
 
 
@@ -228,7 +291,8 @@ def optimize_checked(
     >>> "centred and scaled" in rec.message
     True
     """
-    if not scalable or not needs_scaling(design):
+    stats = getattr(dev, "stats", None)
+    if not scalable or not needs_scaling(design, stats if isinstance(stats, BlockStats) else None):
         theta, record = optimize_theta(dev, control)
         return theta, check_convergence(dev, theta, record, control)
     from sleeppain.mixed.deviance import deviance_from_design

@@ -259,12 +259,33 @@ class LmmResult(ResultMixin):
         return dataclasses.replace(self, df_method=key)
 
     def satterthwaite(self) -> SatterthwaiteParts:
-        """Hessian and Jacobians behind Satterthwaite's df (computed once, then cached)."""
+        """Hessian and Jacobians behind Satterthwaite's df (computed once, then cached).
+
+        On a badly centred or scaled design (a predictor around 1e4,
+        :func:`~sleeppain.mixed._scaling.needs_scaling`) the finite differences are taken
+        on the standardised design and mapped back
+        (:func:`~sleeppain.mixed._scaling.satterthwaite_parts_standardized`): the df are
+        invariant to that reparametrisation, and lmerTest 3.1-3 on the standardised model
+        gives them (``tests/reference/scaling``), while differentiating the original
+        parametrisation gives meaningless df (273 instead of 28 on that reference).
+        """
         if "satt" not in self._shared:
+            from sleeppain.mixed._scaling import needs_scaling, satterthwaite_parts_standardized
+            from sleeppain.mixed.blockstats import BlockStats
+
+            stats = getattr(self.evaluator, "stats", None)
+            standardize = self.residual is None and needs_scaling(
+                self.design, stats if isinstance(stats, BlockStats) else None
+            )
             with single_threaded_blas():
-                self._shared["satt"] = satterthwaite_parts(
-                    self.evaluator, self._x, self.sigma, stacklevel=3
-                )
+                if standardize:
+                    self._shared["satt"] = satterthwaite_parts_standardized(
+                        self.design, self._theta, self.sigma, reml=self.reml, stacklevel=3
+                    )
+                else:
+                    self._shared["satt"] = satterthwaite_parts(
+                        self.evaluator, self._x, self.sigma, stacklevel=3
+                    )
         return self._shared["satt"]
 
     @property
