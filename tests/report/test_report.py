@@ -121,6 +121,22 @@ def test_every_warning_is_explained(tmp_path: Path) -> None:
         assert explain_warning(cat) in text
 
 
+def test_dropped_zero_slope_is_explained_not_warned(tmp_path: Path) -> None:
+    from sleeppain.report._report import ZERO_SLOPE_NOTE
+
+    data = sp.simulate.diary(40, 10, seed=4).data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = sp.crosslag(data, id="id", day="day", sleep="sleep_quality", pain="pain")
+        res.report(tmp_path)
+    assert len(res.model_notes) == 2 and not res.fit_warnings
+    parsed = _parse(tmp_path / "report.html")
+    assert "warnings" not in parsed.sections
+    text = parsed.sections["model-notes"]
+    assert "slope was dropped" in text and ZERO_SLOPE_NOTE in " ".join(text.split())
+    assert "## Model notes" in (tmp_path / "report.md").read_text()
+
+
 def test_empty_person_slopes_panel_is_a_sentence() -> None:
     import matplotlib
 

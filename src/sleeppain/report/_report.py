@@ -123,7 +123,7 @@ _EXPLAIN = {
 ZERO_SLOPE_NOTE = (
     "The data show no detectable person-to-person differences in this effect beyond chance, "
     "so the model with a person-specific slope is the same as the simpler model without it, "
-    "which is reported (Bates, Kliegl, Vasishth & Baayen 2015). The average effect and its "
+    "which is reported (Bates, Kliegl, Vasishth and Baayen 2015). The average effect and its "
     "interval are unchanged. Persons may still differ a little; a longer or larger diary "
     "would be needed to see it."
 )
@@ -442,6 +442,7 @@ def _sections(
             _Section(
                 "Model notes",
                 definitions=[(f"{m}: {n}", ZERO_SLOPE_NOTE) for m, n in notes],
+                html_id="model-notes",
             )
         )
     warns = [(w.split(":", 1)[0], w) for w in warnings_text]
