@@ -167,3 +167,22 @@ def test_agq_loglik_relation_to_lme4(case: str) -> None:
     fit = _fit(case)
     ref = REF[case]
     assert fit.loglik == pytest.approx(ref["logLik"] - _sat(case) / 2, abs=OBJ_ATOL)
+
+
+#: Conditional modes and variances at the optimum (derived quantities, 1e-3 relative;
+#: modes near zero are compared with an absolute 1e-3 of the random-effect SD).
+RANEF_RTOL = 1e-3
+
+
+@pytest.mark.parametrize("case", [c for c in PARAMS if c.id != "awake_nb"])
+def test_conditional_modes_and_variances(case: str) -> None:
+    fit = _fit(case)
+    ref = REF[case]
+    re = fit.ranef()
+    t0 = fit.design.terms[0]
+    rows = re[(re["group"] == t0.group) & (re["term"] == t0.names[0])].head(5)
+    sd = float(fit.varcorr()["sd"].iloc[0])
+    np.testing.assert_allclose(
+        rows["estimate"], ref["ranef_tight_head"], rtol=RANEF_RTOL, atol=RANEF_RTOL * sd
+    )
+    np.testing.assert_allclose(rows["cond_var"], ref["condvar_tight_head"], rtol=RANEF_RTOL)

@@ -103,6 +103,9 @@ glmer_case <- function(name, formula, data, family, nAGQ = 1, source, fixed_pars
     messages = as.list(fit@optinfo$conv$lme4$messages),
     varcor = list(grp = vc$grp, var1 = vc$var1, var2 = vc$var2, vcov = vc$vcov, sdcor = vc$sdcor),
     ranef_head = head(ranef(fit)[[1]][, 1], 5),
+    # conditional modes and variances (first random effect, first 5 levels) of the tight fit
+    ranef_tight_head = head(ranef(tight)[[1]][, 1], 5),
+    condvar_tight_head = head(attr(ranef(tight, condVar = TRUE)[[1]], "postVar")[1, 1, ], 5),
     fitted_head = head(unname(fitted(fit)), 5),
     eta_head = head(unname(predict(fit, type = "link")), 5)
   )
