@@ -110,6 +110,9 @@ def _moments_from_stats(
     random-effect columns' moments. None when ``X`` has no intercept column.
     """
     X, n = design.X, stats.n
+    if X.shape[0] == 0:
+        # statistics formed elsewhere (e.g. summed over Dask partitions): no rows here
+        return None
     cand = np.flatnonzero(X[0] == 1.0) if n else np.zeros(0, dtype=int)
     k = next((int(j) for j in cand if np.all(X[:, j] == 1.0)), None)
     if k is None:
