@@ -212,3 +212,21 @@ def test_dsem_estimator_is_wired_when_available() -> None:
     assert np.isfinite(r.effects().loc["sleep->pain", "estimate"])
     with pytest.raises(sp.errors.SpecificationError, match="only"):
         sp.crosslag(sim.data, id="id", day="day", sleep="sleep_quality", pain="pain", chains=2)
+
+
+def test_residual_ar_note_gets_its_own_explanation(tmp_path: Path) -> None:
+    from sleeppain.report._report import RESIDUAL_NOTE, ZERO_SLOPE_NOTE
+
+    data = sp.simulate.diary(60, 14, seed=5).data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = sp.crosslag(
+            data, id="id", day="day", sleep="sleep_quality", pain="pain", residual="ar1"
+        )
+        res.report(tmp_path)
+    residual = [n for _, n in res.model_notes if n.startswith("residual ")]
+    assert len(residual) == 2
+    text = " ".join(_parse(tmp_path / "report.html").sections["model-notes"].split())
+    assert RESIDUAL_NOTE in text
+    dropped = [n for _, n in res.model_notes if "slope was dropped" in n]
+    assert (ZERO_SLOPE_NOTE in text) == bool(dropped)

@@ -120,6 +120,14 @@ _EXPLAIN = {
 
 
 #: plain explanation of a random slope dropped at a zero SD (sp.crosslag's default)
+RESIDUAL_NOTE = (
+    "Today's unexplained pain (or sleep) partly carries over into tomorrow's. The model "
+    "lets the within-person residuals of days k apart correlate phi^k (nlme's corAR1; "
+    "corCAR1 for prompts at fractions of a day), so the intervals allow for it. A missing "
+    "day is a gap, never a neighbour. With the outcome's own previous value also in the "
+    "model, phi and the autoregression share the carry-over: read them together, not apart."
+)
+
 ZERO_SLOPE_NOTE = (
     "The data show no detectable person-to-person differences in this effect beyond chance, "
     "so the model with a person-specific slope is the same as the simpler model without it, "
@@ -441,7 +449,7 @@ def _sections(
         secs.append(
             _Section(
                 "Model notes",
-                definitions=[(f"{m}: {n}", ZERO_SLOPE_NOTE) for m, n in notes],
+                definitions=[(f"{m}: {n}", explain_model_note(n)) for m, n in notes],
                 html_id="model-notes",
             )
         )
@@ -457,6 +465,11 @@ def _sections(
         )
     secs.append(_Section("Glossary", definitions=list(GLOSSARY), html_id="glossary"))
     return secs
+
+
+def explain_model_note(note: str) -> str:
+    """The plain-language explanation of one model note (a dropped slope, a residual AR)."""
+    return RESIDUAL_NOTE if note.startswith("residual ") else ZERO_SLOPE_NOTE
 
 
 def _dsem_section(dsem: Any) -> _Section:
