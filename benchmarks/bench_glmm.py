@@ -105,7 +105,9 @@ def main() -> None:
 
     data = simulate(persons, days)
     load_before = os.getloadavg()
-    sp.glmm(FORMULA, simulate(50, 10))  # warm-up: imports
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sp.glmm(FORMULA, simulate(50, 10))  # warm-up: imports
     times = []
     fit = None
     for _ in range(args.repeats):
@@ -144,7 +146,6 @@ def main() -> None:
     print("| fit | seconds | -2 logLik (exact Laplace at its estimates) | beta | SE | ratio |")
     print("|---|---|---|---|---|---|")
     gp = glmm_problem(FORMULA, data)
-    nt = fit.theta.size
     print(
         f"| sp.glmm (best of {args.repeats}) | {t_sp:.2f} | {fit.objective:.4f} | "
         f"{np.round(fit.beta, 4).tolist()} | {np.round(fit.std_errors.to_numpy(), 5).tolist()}"
@@ -165,7 +166,6 @@ def main() -> None:
             )
             if rr["messages"]:
                 print(f"|  lme4 messages: {'; '.join(rr['messages'])} | | | | | |")
-    del nt
 
 
 if __name__ == "__main__":

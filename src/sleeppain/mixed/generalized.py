@@ -692,9 +692,8 @@ def optimize_glmm(
         options={"maxiter": ctl.maxiter, "gtol": ctl.gtol, "ftol": ctl.ftol, "maxcor": 20},
     )
     x = np.asarray(res.x, dtype=float)
-    # polish: a few Newton steps on the finite-difference Hessian (interior parameters)
-    val = f(x)
     theta, beta, size = split(x)
+    # PIRLS once more from u = 0 at the end: the record shows a cold start converges
     cache["u"] = None
     final_val, st_cold = glmm_objective(gp, theta, beta, nagq=nagq, size=size, control=ctl)
     cache["u"] = st_cold.u
@@ -775,7 +774,6 @@ def optimize_glmm(
         pirls_max_step=float(st_cold.max_step),
         pirls_halvings=int(st_cold.halvings),
     )
-    del val
     return GlmmOptimum(
         theta=theta.copy(),
         beta=beta.copy(),
@@ -1260,7 +1258,6 @@ class GlmmResult(ResultMixin):
                 f"{self.nobs}, groups: " + ", ".join(f"{k}, {v}" for k, v in self.ngroups.items()),
             ),
         )
-        vc = self.varcorr()
         vrows = []
         for t, S in zip(self.design.terms, self._term_covs(), strict=True):
             sd = np.sqrt(np.diag(S))
@@ -1281,7 +1278,6 @@ class GlmmResult(ResultMixin):
                         else ""
                     )
                 vrows.append(row)
-        del vc
         vtab = pd.DataFrame(vrows).set_index("Groups")
         td = self.tidy()
         coef = pd.DataFrame(

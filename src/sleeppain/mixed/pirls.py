@@ -496,6 +496,7 @@ class PirlsState:
     max_step: float
     halvings: int
     H: np.ndarray | None = None
+    rows: dict | None = field(default=None, repr=False, compare=False)
 
 
 def _batched_chol_solve(H: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -567,8 +568,11 @@ def _pirls_block(
     lam = lambda_block(theta, problem.term_ncols)
     eye = np.eye(k)
 
+    last: dict = {}
+
     def moments(u: np.ndarray, s: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         zs, M = problem.group_moments(s, w)
+        last.update(s=s, w=w, zs=zs, M=M, cond=cond)
         return zs @ lam - u, (lam.T @ M @ lam) + eye
 
     eta = problem.eta_at(theta, base, u, lam)
@@ -619,6 +623,7 @@ def _pirls_block(
         max_step=max_step,
         halvings=halvings,
         H=H,
+        rows=last,
     )
 
 
@@ -818,9 +823,13 @@ def laplace_gradient(
         raise SpecificationError("the analytic gradient needs a canonical link.")
     lam = lambda_block(np.asarray(theta, dtype=float), problem.term_ncols)
     u, eta = state.u, state.eta
-    _, s, w = cond.evaluate(eta)
+    rows = state.rows
+    if rows is not None and rows.get("cond") is cond:  # reuse PIRLS's last pass at the mode
+        s, w, zs, M = rows["s"], rows["w"], rows["zs"], rows["M"]
+    else:
+        _, s, w = cond.evaluate(eta)
+        zs, M = problem.group_moments(s, w)
     wp = cond.dweight(eta)
-    zs, M = problem.group_moments(s, w)
     H = (lam.T @ M @ lam) + np.eye(problem.k)
     Hinv = np.linalg.inv(H)
     P = lam @ Hinv @ lam.T  # Lambda H^-1 Lambda'
