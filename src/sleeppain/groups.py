@@ -356,10 +356,15 @@ def _as_frame(data: Any, group: str, outcomes: Sequence[str] | None, id: str | N
         if group not in frame.columns:
             raise SpecificationError(
                 f"group={group!r} is not a variable of the Diary (it has {list(data.variables)}). "
-                "Add the grouping column when building the Diary, e.g. "
-                "Diary.from_frame(df, ..., person_covariates=...) or pass a person-level DataFrame."
+                "Keep the grouping column in the frame given to sp.Diary.from_frame (every "
+                "column besides id= and day= becomes a diary variable), or pass a "
+                "person-level DataFrame."
             )
         outs = list(outcomes) if outcomes else list(data.sleep)
+        # Nights the Diary added to hold sleep ratings carry no day variables, so the
+        # person-level group is missing there: take it from the person's own rows.
+        person_group = frame.groupby("id", sort=False)[group].transform("first")
+        frame = frame.assign(**{group: frame[group].where(frame[group].notna(), person_group)})
         return frame, outs, "id"
     if not isinstance(data, pd.DataFrame):
         to_pandas = getattr(data, "to_pandas", None)
@@ -390,21 +395,30 @@ def _levels(frame: pd.DataFrame, group: str, levels: Sequence[Any] | None) -> tu
             raise SpecificationError(f"levels={levels!r} must name exactly two groups.")
         absent = [lv for lv in levels if lv not in set(present)]
         if absent:
+            try:
+                values = sorted(_py(v) for v in present)
+            except TypeError:
+                values = [_py(v) for v in present]
             raise DataStructureError(
                 f"group level(s) {absent} of levels= do not occur in column {group!r} "
-                f"(its levels are {sorted(map(str, present))}); an empty group cannot be compared."
+                f"(dtype {frame[group].dtype}; its levels are {values[:10]}); an empty group "
+                "cannot be compared. Give levels= as they appear in the column."
             )
         return tuple(levels)  # type: ignore[return-value]
     if len(present) != 2:
-        shown = sorted(map(str, present))
+        try:
+            values = sorted(_py(v) for v in present)
+        except TypeError:
+            values = [_py(v) for v in present]
+        shown = [repr(v) for v in values]
         how = (
-            f"Choose two with levels=(first, second), e.g. levels=({shown[0]!r}, {shown[1]!r})."
+            f"Choose two with levels=(first, second), e.g. levels=({shown[0]}, {shown[1]})."
             if len(shown) > 2
             else "Both groups need at least one row with a value."
         )
         raise DataStructureError(
-            f"column {group!r} has {len(present)} level(s) {shown[:10]}, but a comparison needs "
-            f"exactly two. {how}"
+            f"column {group!r} has {len(present)} level(s) [{', '.join(shown[:10])}], but a "
+            f"comparison needs exactly two. {how}"
         )
     try:
         return tuple(sorted(present))  # type: ignore[return-value]
@@ -424,11 +438,32 @@ def _to_person_means(
             "all): a between-person comparison needs one group per person. Use paired=True to "
             "compare the same persons in two conditions."
         )
+    frame = frame.assign(**{o: _finite(frame[o], o) for o in outcomes})
+    numeric = [c for c in covariates if pd.api.types.is_numeric_dtype(frame[c].dtype)]
+    categorical = [c for c in covariates if c not in numeric]
+    for c in categorical:
+        varies = frame.groupby(id, observed=True)[c].nunique(dropna=True)
+        varies = varies[varies > 1]
+        if len(varies):
+            raise DataStructureError(
+                f"categorical covariate {c!r} changes within person(s) "
+                f"{[_py(v) for v in varies.index[:5]]} ({len(varies)} in all): rows are averaged "
+                "per person, so a non-numeric covariate must be constant per person. Code it "
+                "as numbers (then its person mean is used) or keep one value per person."
+            )
     g = frame.groupby(id, observed=True, sort=True)
-    means = g[list(outcomes) + list(covariates)].mean()
+    means = g[list(outcomes) + numeric].mean()
+    for c in categorical:
+        means[c] = g[c].first()
+    means = means[list(outcomes) + list(covariates)]
     means[group] = g[group].first()
     nights = g[list(outcomes)].count().add_prefix("n_nights_")
     return means.reset_index(), nights.reset_index()
+
+
+def _py(value: Any) -> Any:
+    """A NumPy scalar as the plain Python value (for messages: ``0``, not ``np.int64(0)``)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _finite(values: pd.Series, outcome: str) -> pd.Series:
@@ -501,11 +536,18 @@ def _compare_one(
     a = ys[sub[group] == levels[0]].to_numpy(float)
     b = ys[sub[group] == levels[1]].to_numpy(float)
     acct["used"] = int(a.size + b.size)
+    if not keep.any():
+        raise DataStructureError(
+            f"outcome {outcome!r} has no usable value: {acct['missing_outcome']} of "
+            f"{len(frame)} values missing"
+            + (f", {cov_missing} more with a missing covariate" if covariates else "")
+            + f". Check the column, or drop {outcome!r} from outcomes=."
+        )
     for lv, x in zip(levels, (a, b), strict=True):
         if x.size < 2:
             raise DataStructureError(
-                f"group {lv!r} has {x.size} usable value(s) of {outcome!r}: each group needs at "
-                "least 2 (check the group's rows and missing values)."
+                f"group {_py(lv)!r} has {x.size} usable value(s) of {outcome!r}: each group "
+                "needs at least 2 (check the group's rows and missing values)."
             )
     if np.ptp(np.r_[a, b]) == 0:
         raise DataStructureError(

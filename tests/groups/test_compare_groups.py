@@ -408,3 +408,72 @@ def test_consensus_sleep_diary_scores_plug_in() -> None:
     assert (acct["unit"] == "person").all()
     assert (acct["units"] == nights["id"].nunique()).all()
     assert res.groups()["nights_min"].min() >= 1
+
+
+def test_level_advice_uses_the_column_values_and_works() -> None:
+    """Integer levels are shown as integers, and the suggested levels= is accepted as given."""
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"g": np.repeat([0, 1, 2], 10), "y": rng.normal(size=30)})
+    with pytest.raises(sp.DataStructureError) as info:
+        sp.compare_groups(df, group="g", outcomes=["y"])
+    msg = str(info.value)
+    assert "levels=(0, 1)" in msg and "['0'" not in msg
+    res = sp.compare_groups(df, group="g", outcomes=["y"], levels=(0, 1))
+    assert res.accounting()["other_group_levels"].iloc[0] == 10
+    with pytest.raises(sp.DataStructureError, match=r"dtype int64; its levels are \[0, 1, 2\]"):
+        sp.compare_groups(df, group="g", outcomes=["y"], levels=("0", "1"))
+
+
+def test_repeated_rows_with_text_outcome_or_text_covariate() -> None:
+    """Rows averaged per person: a text outcome is a typed error, a text covariate is used."""
+    rng = np.random.default_rng(4)
+    persons = np.repeat(np.arange(40), 3)
+    sex = np.where(persons % 2 == 0, "f", "m")
+    df = pd.DataFrame(
+        {
+            "id": persons,
+            "g": (persons >= 20).astype(int),
+            "y": rng.normal(size=120) + 0.3 * (sex == "f"),
+            "sex": sex,
+        }
+    )
+    with pytest.raises(sp.DataStructureError, match="outcome 'txt' has 120 non-numeric"):
+        sp.compare_groups(df.assign(txt="a"), group="g", outcomes=["txt"], id="id")
+    res = sp.compare_groups(df, group="g", outcomes=["y"], covariates=["sex"], id="id")
+    coded = sp.compare_groups(
+        df.assign(sex=(df["sex"] == "m").astype(float)),
+        group="g",
+        outcomes=["y"],
+        covariates=["sex"],
+        id="id",
+    )
+    np.testing.assert_allclose(res.tidy()["estimate"], coded.tidy()["estimate"], rtol=RTOL_CLOSED)
+    varying = df.assign(sex=np.where(np.arange(120) % 2 == 0, "f", "m"))
+    with pytest.raises(sp.DataStructureError, match="categorical covariate 'sex' changes"):
+        sp.compare_groups(varying, group="g", outcomes=["y"], covariates=["sex"], id="id")
+
+
+def test_all_missing_outcome_says_so() -> None:
+    df = pd.DataFrame({"g": np.repeat([0, 1], 5), "y": np.nan})
+    with pytest.raises(sp.DataStructureError, match="'y' has no usable value: 10 of 10"):
+        sp.compare_groups(df, group="g", outcomes=["y"])
+
+
+def test_diary_added_nights_are_not_missing_group_rows() -> None:
+    """The nights a Diary adds for sleep ratings take the person's group; none counted missing."""
+    sample = sp.datasets.sample_diary()
+    sample = sample.assign(high=(sample.groupby("id")["pain"].transform("mean") > 4).astype(int))
+    diary = sp.Diary.from_frame(
+        sample[["id", "date", "sleep_quality", "pain", "high"]],
+        id="id",
+        day="date",
+        sleep="sleep_quality",
+    )
+    assert diary.data["high"].isna().sum() > 0  # the added nights
+    res = sp.compare_groups(diary, group="high")
+    acct = res.accounting().iloc[0]
+    assert acct["missing_group"] == 0
+    assert res.groups()["n"].sum() == sample["id"].nunique()
+    with pytest.raises(sp.SpecificationError, match="Keep the grouping column") as info:
+        sp.compare_groups(diary, group="hihg")
+    assert "person_covariates" not in str(info.value)
