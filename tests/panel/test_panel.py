@@ -363,3 +363,34 @@ def test_result_contract_with_a_hostile_name():
         frame.iloc[0, 1] = 99.0
     assert res.tidy().equals(before[0]) and res.glance().equals(before[1])
     assert res.summary() == before[2]
+
+
+def test_empty_wave_named_by_the_users_column_and_wave():
+    """Long data: an all-missing variable-wave names the column and wave, and how to drop it.
+
+    The bundled sample's weekly blocks end in a one-day block without sleep ratings (a
+    morning rating describes the night before, so the last day's night is never rated).
+    """
+    diary = sp.Diary.from_frame(
+        sp.datasets.sample_diary(), id="id", day="date", sleep="sleep_quality"
+    )
+    waves = diary.waves(days=7, variables=["pain", "sleep_quality"])
+    with pytest.raises(sp.DataStructureError) as info:
+        sp.riclpm(waves, x="sleep_quality", y="pain", id="id", wave="wave", names=("s", "p"))
+    msg = str(info.value)
+    assert "column 'sleep_quality' at wave=4 ('s')" in msg
+    assert "data[data['wave'] != 4]" in msg and "n_waves=" in msg
+    assert "'s4'" not in msg
+    res = sp.riclpm(
+        diary.waves(days=7, variables=["pain", "sleep_quality"], n_waves=3),
+        x="sleep_quality",
+        y="pain",
+        id="id",
+        wave="wave",
+    )
+    assert res.accounting().persons_used == 120
+    const = waves[waves["wave"] <= 3].assign(
+        pain=lambda d: np.where(d["wave"] == 2, 3.0, d["pain"])
+    )
+    with pytest.raises(sp.DataStructureError, match=r"column 'pain' at wave=2 \('y'\) is constant"):
+        sp.clpm(const, x="sleep_quality", y="pain", id="id", wave="wave")

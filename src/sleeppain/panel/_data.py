@@ -285,19 +285,35 @@ def prepare_panel(
             + "; ".join(f"{r}: {n}" for r, n in dropped if n)
             + ". With many incomplete persons use missing='fiml'."
         )
-    for j, c in enumerate(flat_names):
+    if long:
+        # name the user's column and wave (the internal label, e.g. 'sleep4', means nothing
+        # to them) and say how to drop that wave
+        where, how = [], []
+        for v in range(k):
+            for w in waves_sorted:
+                wv = w.item() if isinstance(w, np.generic) else w
+                label = f" ({names[v]!r})" if names[v] != cols[v] else ""
+                where.append(f"column {cols[v]!r} at {wave}={wv!r}{label}")
+                how.append(
+                    f"Drop that wave (data[data[{wave!r}] != {wv!r}]; for the last block of "
+                    "Diary.waves() pass n_waves= or min_days=) or check the data."
+                )
+        where += [f"covariate {c!r}" for c in covariates]
+        how += ["Check the data."] * len(covariates)
+    else:
+        where = [f"column {c!r}" for c in flat_names]
+        how = ["Drop that wave or check the data."] * len(flat_names)
+    for j, desc in enumerate(where):
         col = Yk[:, j]
         obs = col[~np.isnan(col)]
         if len(obs) == 0:
             raise DataStructureError(
-                f"column {c!r} has no observed value among the {len(ids)} persons used; "
-                "drop that wave or check the data."
+                f"{desc} has no observed value among the {len(ids)} persons used. {how[j]}"
             )
         if np.ptp(obs) == 0:
             raise DataStructureError(
-                f"column {c!r} is constant ({obs[0]:g} for all {len(obs)} persons observed "
-                "there): its variance is zero, so the model cannot be fitted. Drop that wave "
-                "or check the data."
+                f"{desc} is constant ({obs[0]:g} for all {len(obs)} persons observed "
+                f"there): its variance is zero, so the model cannot be fitted. {how[j]}"
             )
     miss = tuple((c, int(np.isnan(Yk[:, j]).sum())) for j, c in enumerate(flat_names))
     acc = PanelAccounting(
