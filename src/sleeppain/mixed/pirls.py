@@ -354,8 +354,32 @@ class BlockProblem:
         out = self.X @ beta if self.X.shape[1] else np.zeros(self.Zi.shape[0])
         return out if self.offset is None else out + self.offset
 
+    @property
+    def _runs(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(starts, counts)`` when the rows come sorted by group (each group one run)."""
+        if "_runs_cache" not in self.__dict__:
+            codes = self.codes
+            runs = None
+            if codes.size and bool(np.all(codes[1:] >= codes[:-1])):
+                starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+                if starts.size == self.ngroups and codes[0] == 0:
+                    runs = (starts, np.diff(np.r_[starts, codes.size]))
+            object.__setattr__(self, "_runs_cache", runs)
+        return self.__dict__["_runs_cache"]
+
     def _gsum(self, v: np.ndarray) -> np.ndarray:
+        """Per-group sums (``reduceat`` on sorted rows, else ``bincount``)."""
+        runs = self._runs
+        if runs is not None:
+            return np.add.reduceat(v, runs[0])
         return np.bincount(self.codes, weights=v, minlength=self.ngroups)
+
+    def _gather(self, v: np.ndarray) -> np.ndarray:
+        """Each row's value of a per-group vector (``repeat`` on sorted rows)."""
+        runs = self._runs
+        if runs is not None:
+            return np.repeat(v, runs[1])
+        return v[self.codes]
 
     @property
     def _cols(self) -> list[np.ndarray | None]:
@@ -415,7 +439,7 @@ class BlockProblem:
         b = np.asarray(u).reshape(self.ngroups, self.k) @ lam.T
         eta = base.copy()
         for j in range(self.k):
-            eta += self._zmul(j, b[:, j][self.codes])
+            eta += self._zmul(j, self._gather(b[:, j]))
         return eta
 
     def b_from_u(self, theta: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -834,11 +858,10 @@ def laplace_gradient(
     Hinv = np.linalg.inv(H)
     P = lam @ Hinv @ lam.T  # Lambda H^-1 Lambda'
     k = problem.k
-    codes = problem.codes
     h = np.zeros(eta.shape[0])
     for a in range(k):
         for b in range(a + 1):
-            term = problem._zmul(a, problem._zmul(b, P[:, a, b][codes]))
+            term = problem._zmul(a, problem._zmul(b, problem._gather(P[:, a, b])))
             h += term if a == b else 2.0 * term
     t = wp * h
     q = np.empty((problem.ngroups, k))
@@ -849,7 +872,7 @@ def laplace_gradient(
     lv = v @ lam.T
     e = np.zeros(eta.shape[0])
     for j in range(k):
-        e += problem._zmul(j, lv[:, j][codes])
+        e += problem._zmul(j, problem._gather(lv[:, j]))
     X = problem.X
     g_beta = X.T @ (-2.0 * s + t - w * e) if X.shape[1] else np.zeros(0)
     if parts is not None:
