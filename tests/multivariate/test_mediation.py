@@ -195,3 +195,15 @@ def test_engine_choice(monkeypatch):
         sp.mediation(SIM, engine="lmm", seed=1, **KW)
     with pytest.raises(sp.SpecificationError, match="engine="):
         sp.mediation(SIM, engine="nlme", seed=1, **KW)
+
+
+def test_misspelt_column_and_empty_outcome():
+    """Errors name the user's argument's column (not an internal columns=) and an empty y."""
+    with pytest.raises(sp.DataStructureError, match=r"\['xx'\] are not in the data") as info:
+        sp.mediation(SIM, id="id", day="day", x="xx", m="m", y="y", seed=1)
+    assert "from columns=" not in str(info.value)
+    with (
+        pytest.warns(sp.DataQualityWarning, match="'y' has no values"),
+        pytest.raises(sp.DataStructureError, match="'y' has no observed values"),
+    ):
+        sp.mediation(SIM.assign(y=np.nan), seed=1, **KW)

@@ -238,3 +238,25 @@ def test_sleep_variables_sit_on_the_night_index():
     np.testing.assert_allclose(fr["_Y1"].to_numpy()[:4], [7.0, 6, 8, 5])
     # the lag-1 predictor of night n is night n - 1
     np.testing.assert_allclose(fr["_R1"].to_numpy()[1:4], [7.0, 6, 8])
+
+
+class _ArrowLike:
+    """A table that is not pandas but converts with to_pandas() (as polars and pyarrow do)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._frame = frame
+
+    def to_pandas(self) -> pd.DataFrame:
+        return self._frame.copy()
+
+
+def test_polars_like_tables_and_misspelt_columns():
+    """A to_pandas() table gives the pandas fit; a wrong column is named with a suggestion."""
+    a = _fit(SIM, id="id", day="day", variables=V, random="fixed")
+    b = _fit(_ArrowLike(SIM), id="id", day="day", variables=V, random="fixed")
+    np.testing.assert_allclose(a.coef, b.coef, rtol=1e-12)
+    with pytest.raises(sp.SpecificationError, match=r"got a numpy\.ndarray"):
+        sp.network(SIM.to_numpy(), id="id", day="day", variables=V)
+    with pytest.raises(sp.DataStructureError, match=r"\['v9', 'dya'\] are not in the data") as info:
+        sp.network(SIM, id="id", day="dya", variables=[*V[:-1], "v9"])
+    assert "'dya' -> 'day'" in str(info.value) and "from columns=" not in str(info.value)

@@ -394,3 +394,25 @@ def test_empty_wave_named_by_the_users_column_and_wave():
     )
     with pytest.raises(sp.DataStructureError, match=r"column 'pain' at wave=2 \('y'\) is constant"):
         sp.clpm(const, x="sleep_quality", y="pain", id="id", wave="wave")
+
+
+def test_to_pandas_tables_are_converted():
+    """A polars / pyarrow-like table (anything with to_pandas()) fits as its pandas frame."""
+
+    class ArrowLike:
+        def __init__(self, frame):
+            self._frame = frame
+
+        def to_pandas(self):
+            return self._frame.copy()
+
+    diary = sp.Diary.from_frame(
+        sp.datasets.sample_diary(), id="id", day="date", sleep="sleep_quality"
+    )
+    waves = diary.waves(days=7, variables=["pain", "sleep_quality"], n_waves=3)
+    kw = {"x": "sleep_quality", "y": "pain", "id": "id", "wave": "wave"}
+    a = sp.clpm(waves, **kw)
+    b = sp.clpm(ArrowLike(waves), **kw)
+    np.testing.assert_allclose(a.effects()["estimate"], b.effects()["estimate"], rtol=1e-12)
+    with pytest.raises(sp.SpecificationError, match=r"got a numpy\.ndarray"):
+        sp.clpm(waves.to_numpy(), **kw)

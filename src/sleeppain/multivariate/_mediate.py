@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from sleeppain.errors import EstimationError, SpecificationError
+from sleeppain.errors import DataStructureError, EstimationError, SpecificationError
 from sleeppain.multivariate._medresult import MediationResult
 from sleeppain.multivariate._prep import as_diary, names, rewarn, within_variance_check
 from sleeppain.results import check_conf_level, check_n_boot, check_seed
@@ -377,6 +377,11 @@ def mediation(
             "must be day variables (only x may be a sleep variable)."
         )
     within_variance_check(diary, [x, m], fn)
+    for v in (y, *covariates):
+        if not diary.data[v].notna().any():
+            raise DataStructureError(
+                f"{fn}: variable {v!r} has no observed values; check the column (or drop it)."
+            )
 
     base = diary.data
     xw = diary.within(x).to_numpy()

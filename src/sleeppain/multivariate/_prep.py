@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -62,7 +63,26 @@ def as_diary(
         if missing or timing != data.sleep_timing:
             data = data.with_sleep((*data.sleep, *missing), timing)
         return data
+    if not isinstance(data, pd.DataFrame):
+        from sleeppain.diary._frames import as_pandas
+
+        # polars / pyarrow tables are converted (to_pandas()); anything else: typed error
+        data = as_pandas(data, f"sp.{fn}")
     if isinstance(data, pd.DataFrame):
+        absent = [c for c in (*needed, *(c for c in (id, day) if c is not None)) if c not in data]
+        if absent:
+            cols = [str(c) for c in data.columns]
+            hints = []
+            for c in absent:
+                close = difflib.get_close_matches(str(c), cols, n=1)
+                if close:
+                    hints.append(f"{c!r} -> {close[0]!r}?")
+            raise DataStructureError(
+                f"{fn}: column(s) {absent} are not in the data"
+                + (f" (did you mean {', '.join(hints)})" if hints else "")
+                + f"; the data have columns {cols[:25]}. Fix the name in the call or rename "
+                "the column."
+            )
         if day is None:
             raise SpecificationError(
                 f"{fn}: day= is required when data is a DataFrame (the calendar day or date "
@@ -85,7 +105,7 @@ def as_diary(
             sleep_timing=sleep_timing or "previous_night",
             columns=needed,
         )
-    raise SpecificationError(
+    raise SpecificationError(  # unreachable: as_pandas returns a DataFrame or raises
         f"{fn}: data must be a sp.Diary or a pandas DataFrame, got {type(data).__name__}."
     )
 

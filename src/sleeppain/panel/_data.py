@@ -146,7 +146,10 @@ def prepare_panel(
         covariates varying within a person, no usable person.
     """
     if not isinstance(data, pd.DataFrame):
-        raise DataStructureError(f"data must be a pandas DataFrame, got {type(data).__name__}.")
+        from sleeppain.diary._frames import as_pandas
+
+        # polars / pyarrow tables are converted (to_pandas()); anything else: typed error
+        data = as_pandas(data, "sp.clpm / sp.riclpm")
     k = len(variables)
     names = tuple(str(n) for n in names)
     if len(names) != k:
