@@ -260,3 +260,33 @@ def test_polars_like_tables_and_misspelt_columns():
     with pytest.raises(sp.DataStructureError, match=r"\['v9', 'dya'\] are not in the data") as info:
         sp.network(SIM, id="id", day="dya", variables=[*V[:-1], "v9"])
     assert "'dya' -> 'day'" in str(info.value) and "from columns=" not in str(info.value)
+
+
+def test_n_of_1_tests_use_t_on_the_residual_df():
+    """A short N-of-1 series: t tests and intervals on n - k - 1 df, as statsmodels OLS with
+    HC3 and ``use_t=True`` (R: ``lmtest::coeftest(lm, vcovHC(lm, "HC3"))``); a z test would
+    be anti-conservative on 19 days."""
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(11)
+    n = 20
+    a, b = np.zeros(n), np.zeros(n)
+    for t in range(1, n):
+        a[t] = 0.4 * a[t - 1] + rng.normal()
+        b[t] = 0.3 * a[t - 1] + 0.2 * b[t - 1] + rng.normal()
+    one = pd.DataFrame({"day": np.arange(n), "a": a, "b": b})
+    res = sp.network(one, day="day", variables=["a", "b"])
+    X = sm.add_constant(np.column_stack([a[:-1], b[:-1]]))
+    tidy = res.tidy().set_index("term")
+    for v in ["a", "b"]:
+        ols = sm.OLS(one[v].to_numpy()[1:], X).fit(cov_type="HC3", use_t=True)
+        terms = [f"a -> {v}", f"b -> {v}"]
+        np.testing.assert_allclose(tidy.loc[terms, "std_error"], ols.bse[1:], rtol=TOL_CLOSED)
+        np.testing.assert_allclose(tidy.loc[terms, "p_value"], ols.pvalues[1:], rtol=TOL_CLOSED)
+        np.testing.assert_allclose(
+            tidy.loc[terms, ["conf_low", "conf_high"]], ols.conf_int()[1:], rtol=TOL_CLOSED
+        )
+        assert (tidy.loc[terms, "df"] == n - 1 - 3).all()
+        np.testing.assert_allclose(
+            res.temporal_p.loc[v].to_numpy(), ols.pvalues[1:], rtol=TOL_CLOSED
+        )

@@ -128,11 +128,24 @@ class NetworkResult(ResultMixin):
         """Standard errors of :attr:`temporal`."""
         return self._mat(self.coef_se)
 
+    def _edge_df(self) -> np.ndarray:
+        """Reference df of each outcome's tests: inf (z, as mlVAR) or the N-of-1 residual df.
+
+        The N-of-1 VAR uses t tests on the least-squares residual df, as
+        ``lmtest::coeftest(fit, vcov = sandwich::vcovHC(fit, type = "HC3"))`` does for an
+        ``lm`` fit: on a short series a z test would be anti-conservative.
+        """
+        if self.method == "n1_ols":
+            return np.array([float(f["df_resid"]) for f in self.fits])
+        return np.full(len(self.variables), np.inf)
+
     @property
     def temporal_p(self) -> pd.DataFrame:
-        """Two-sided z-test p-values of :attr:`temporal` (as mlVAR)."""
+        """Two-sided p-values of :attr:`temporal`: z tests for mlVAR (as mlVAR), t tests on
+        the residual df for the N-of-1 VAR (as ``lmtest::coeftest`` with HC3)."""
+        df = self._edge_df()[:, None]
         with np.errstate(divide="ignore", invalid="ignore"):
-            return self._mat(2.0 * stats.norm.sf(np.abs(self.coef / self.coef_se)))
+            return self._mat(2.0 * stats.t.sf(np.abs(self.coef / self.coef_se), df))
 
     @property
     def contemporaneous(self) -> pd.DataFrame:
@@ -186,10 +199,11 @@ class NetworkResult(ResultMixin):
         temporal edges and ``"a -- b"`` for undirected ones.
         """
         conf_level = check_conf_level(conf_level)
-        zc = stats.norm.ppf(0.5 + conf_level / 2)
         v = self.variables
+        dfs = self._edge_df()
         rows = []
         for j, out in enumerate(v):
+            crit = float(stats.t.ppf(0.5 + conf_level / 2, dfs[j]))
             for i, pred in enumerate(v):
                 b, s = float(self.coef[j, i]), float(self.coef_se[j, i])
                 z = b / s if s > 0 else np.nan
@@ -199,10 +213,10 @@ class NetworkResult(ResultMixin):
                         "estimate": b,
                         "std_error": s,
                         "statistic": z,
-                        "df": np.inf,
-                        "p_value": float(2 * stats.norm.sf(abs(z))),
-                        "conf_low": b - zc * s,
-                        "conf_high": b + zc * s,
+                        "df": float(dfs[j]),
+                        "p_value": float(2 * stats.t.sf(abs(z), dfs[j])),
+                        "conf_low": b - crit * s,
+                        "conf_high": b + crit * s,
                         "network": "temporal",
                         "outcome": out,
                         "predictor": pred,
@@ -256,7 +270,7 @@ class NetworkResult(ResultMixin):
         kind = (
             f"multilevel VAR (mlVAR lmer estimator, {re}, {'REML' if self.reml else 'ML'})"
             if self.method == "mlvar"
-            else "N-of-1 VAR (least squares, HC3 robust SEs)"
+            else "N-of-1 VAR (least squares, HC3 robust SEs, t tests on the residual df)"
         )
         header = (
             ("Model", kind),

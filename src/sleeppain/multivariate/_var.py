@@ -153,8 +153,9 @@ def network(
 
     With a single person (a Diary with one id, or a DataFrame without ``id=``) the model is
     an N-of-1 VAR: least squares of each variable on all variables' previous-day values
-    (plus an intercept), HC3 robust standard errors, contemporaneous network from the
-    residuals; no between network.
+    (plus an intercept), HC3 robust standard errors with t tests on the residual df (as
+    ``lmtest::coeftest`` with ``sandwich::vcovHC(type = "HC3")``), contemporaneous network
+    from the residuals; no between network.
 
     Parameters
     ----------
