@@ -207,3 +207,15 @@ def test_misspelt_column_and_empty_outcome():
         pytest.raises(sp.DataStructureError, match="'y' has no observed values"),
     ):
         sp.mediation(SIM.assign(y=np.nan), seed=1, **KW)
+
+
+def test_undefined_se_of_cov_ab_is_not_silent(monkeypatch):
+    """When the Hessian gives no SE for cov(a_j, b_j) the narrower intervals are flagged."""
+    import sleeppain.mixed.optimize as optimize
+
+    monkeypatch.setattr(optimize, "richardson_hessian", lambda f, x, levels=2: -np.eye(len(x)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sp.BoundaryFitWarning)
+        with pytest.warns(sp.ConvergenceWarning, match=r"cov\(a_j, b_j\) could not be computed"):
+            res = sp.mediation(SIM, seed=1, n_draws=500, **KW)
+    assert np.isnan(res.se_cov_ab)

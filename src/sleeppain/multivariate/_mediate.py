@@ -33,7 +33,12 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from sleeppain.errors import DataStructureError, EstimationError, SpecificationError
+from sleeppain.errors import (
+    ConvergenceWarning,
+    DataStructureError,
+    EstimationError,
+    SpecificationError,
+)
 from sleeppain.multivariate._medresult import MediationResult
 from sleeppain.multivariate._prep import as_diary, names, rewarn, within_variance_check
 from sleeppain.results import check_conf_level, check_n_boot, check_seed
@@ -464,6 +469,16 @@ def mediation(
         vcov_vp = 2.0 * np.linalg.pinv(H)
         var_c = float(grad @ vcov_vp @ grad)
         se_cov = float(np.sqrt(var_c)) if var_c > 0 else np.nan
+        if not np.isfinite(se_cov):
+            warnings.warn(
+                f"{fn}: the standard error of cov(a_j, b_j) could not be computed (the "
+                "numerical Hessian of the variance parameters is not positive definite, often "
+                "at a boundary fit); the Monte Carlo intervals of 'indirect' and 'total' treat "
+                "cov(a_j, b_j) as known and are too narrow. Consider random=('a',) or ('b',), "
+                "or check the random-effect variances.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
     else:
         cov_ab, se_cov, vcov_vp = 0.0, 0.0, None
     draws = monte_carlo_effects(
