@@ -219,3 +219,13 @@ def test_undefined_se_of_cov_ab_is_not_silent(monkeypatch):
         with pytest.warns(sp.ConvergenceWarning, match=r"cov\(a_j, b_j\) could not be computed"):
             res = sp.mediation(SIM, seed=1, n_draws=500, **KW)
     assert np.isnan(res.se_cov_ab)
+
+
+def test_added_nights_are_explained_in_the_summary():
+    sample = sp.datasets.sample_diary()
+    diary = sp.Diary.from_frame(sample, id="id", day="date", sleep="sleep_quality")
+    res = _fit(diary, x="sleep_quality", m="pain", y="waso_min")
+    added = diary.accounting.nights_added
+    assert added > 0 and res.nights_added == added
+    assert int(res.accounting["rows"].iloc[0]) == len(sample) + added
+    assert f"{added:,} night(s) the Diary added" in res.summary()

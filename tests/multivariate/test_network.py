@@ -290,3 +290,18 @@ def test_n_of_1_tests_use_t_on_the_residual_df():
         np.testing.assert_allclose(
             res.temporal_p.loc[v].to_numpy(), ols.pvalues[1:], rtol=TOL_CLOSED
         )
+
+
+def test_added_nights_are_explained_in_the_summary():
+    """Rows the Diary added for sleep ratings show up as missing day values: say so."""
+    sample = sp.datasets.sample_diary()
+    diary = sp.Diary.from_frame(sample, id="id", day="date", sleep="sleep_quality")
+    res = _fit(diary, variables=["sleep_quality", "pain"], sleep="sleep_quality", random="fixed")
+    added = diary.accounting.nights_added
+    assert added > 0 and res.nights_added == added
+    acct = res.accounting.set_index("outcome")
+    assert (acct["rows"] == len(sample) + added).all()
+    text = res.summary()
+    assert f"{added:,} night(s) the Diary added" in text
+    plain = _fit(SIM, id="id", day="day", variables=V, random="fixed")
+    assert plain.nights_added == 0 and "the Diary added" not in plain.summary()

@@ -511,6 +511,7 @@ def mediation(
         fit=fit,
         vcov_varpar=vcov_vp,
         profile_evals=n_profile,
+        nights_added=int(diary.accounting.nights_added),
     )
 
 

@@ -55,6 +55,8 @@ class MediationResult(ResultMixin):
         engine that LmmResult is the homoscedastic fit of the rescaled data at the
         estimated ``delta`` (outcome rows divided by ``delta``); its log-likelihood lacks
         the ``- n_y log(delta)`` of :attr:`loglik`.
+    nights_added : int
+        Rows of the Diary added to hold sleep ratings (counted in the accounting's rows).
     """
 
     x: str
@@ -83,6 +85,7 @@ class MediationResult(ResultMixin):
     fit: Any = field(default=None, repr=False)
     vcov_varpar: np.ndarray | None = field(default=None, repr=False)
     profile_evals: int = 0
+    nights_added: int = 0
 
     def __post_init__(self) -> None:
         for name in ("estimates", "vcov_abc", "draws", "vcov_varpar"):
@@ -178,6 +181,8 @@ class MediationResult(ResultMixin):
         return pd.DataFrame(np.array(self.draws), columns=list(EFFECTS))
 
     def _display(self) -> Display:
+        from sleeppain.multivariate._prep import added_nights_note
+
         when = "night" if self.x_is_sleep else "day"
         header = (
             ("Model", "stacked 1-1-1 within-person mediation (Bauer, Preacher & Gil 2006)"),
@@ -207,6 +212,7 @@ class MediationResult(ResultMixin):
             notes=(
                 "indirect = a*b + cov(a_j, b_j); total = c' + indirect. Predictors centred at "
                 "person means; person means enter as between-person covariates.",
+                *([added_nights_note(self.nights_added)] if self.nights_added else []),
             ),
         )
 

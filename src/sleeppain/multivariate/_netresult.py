@@ -57,6 +57,8 @@ class NetworkResult(ResultMixin):
         Per outcome: rows, missing outcome, missing lag, used, persons.
     n_contemporaneous_rows : int
         Rows with every outcome's residual (used for the contemporaneous network).
+    nights_added : int
+        Rows of the Diary added to hold sleep ratings (counted in the accounting's rows).
     """
 
     variables: tuple[str, ...]
@@ -79,6 +81,7 @@ class NetworkResult(ResultMixin):
     n_persons: int = 0
     intercepts: np.ndarray | None = field(default=None, repr=False)
     scales: Any = field(default=None, repr=False)
+    nights_added: int = 0
 
     def __post_init__(self) -> None:
         for name in (
@@ -303,6 +306,10 @@ class NetworkResult(ResultMixin):
                 "means enter as between-person covariates. Reference: Epskamp, Waldorp, Mõttus "
                 "& Borsboom (2018), Multivariate Behavioral Research 53:453."
             )
+        from sleeppain.multivariate._prep import added_nights_note
+
+        if self.nights_added:
+            notes.append(added_nights_note(self.nights_added))
         return Display(
             title="Network of diary variables",
             header=header,

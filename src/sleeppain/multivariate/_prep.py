@@ -13,7 +13,7 @@ import pandas as pd
 from sleeppain.diary._ingest import user_stacklevel
 from sleeppain.errors import DataStructureError, SpecificationError
 
-__all__ = ["as_diary", "names", "rewarn", "within_variance_check"]
+__all__ = ["added_nights_note", "as_diary", "names", "rewarn", "within_variance_check"]
 
 #: A variable whose pooled within-person sum of squares is below this share of its total
 #: sum of squares (or exactly zero) has no within-person variance.
@@ -133,3 +133,15 @@ def rewarn(caught: list[warnings.WarningMessage], prefix: str) -> None:
     """Re-issue warnings caught during an inner fit, prefixed, at the user's call."""
     for w in caught:
         warnings.warn(f"{prefix}: {w.message}", w.category, stacklevel=user_stacklevel())
+
+
+def added_nights_note(n: int) -> str:
+    """Plain words for the rows a Diary added to hold sleep ratings (empty when none)."""
+    if n <= 0:
+        return ""
+    return (
+        f"The rows include {n:,} night(s) the Diary added to hold sleep ratings (a rating "
+        "describes a night whose day has no entry, e.g. the night before a person's first "
+        "morning report): they carry no day variables, so they count as missing values of "
+        "day variables here, not as missing input data."
+    )

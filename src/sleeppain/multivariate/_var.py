@@ -383,6 +383,7 @@ def _fit_mlvar(
         fits=tuple(fits),
         _accounting=pd.DataFrame(acc),
         n_contemporaneous_rows=n_contemp,
+        nights_added=int(diary.accounting.nights_added),
         n_persons=diary.n_persons,
         scales=scale,
     )
@@ -441,6 +442,7 @@ def _fit_n1(
         fits=tuple(fits),
         _accounting=pd.DataFrame(acc),
         n_contemporaneous_rows=n_contemp,
+        nights_added=int(diary.accounting.nights_added),
         n_persons=1,
         intercepts=icpt,
     )
