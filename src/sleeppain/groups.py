@@ -225,6 +225,7 @@ class GroupComparisonResult(ResultMixin):
     paired: bool
     conf_level: float
     notes: tuple[str, ...]
+    id: str | None = None
 
     def tidy(self) -> pd.DataFrame:
         """One row per outcome in the house schema, plus the test and effect-size columns."""
@@ -886,7 +887,12 @@ def compare_groups(
         _table=table,
         _groups=pd.DataFrame(grps),
         _accounting=acct,
-        _data=frame,
+        _data=(
+            # paired: the person-by-condition means the test compares (what plot() shows)
+            frame.groupby([id, group], observed=True)[outs].mean().reset_index()
+            if paired
+            else frame
+        ),
         group=group,
         levels=lv,
         outcomes=tuple(outs),
@@ -894,4 +900,5 @@ def compare_groups(
         paired=bool(paired),
         conf_level=conf_level,
         notes=tuple(notes),
+        id=id if paired else None,
     )

@@ -477,3 +477,29 @@ def test_diary_added_nights_are_not_missing_group_rows() -> None:
     with pytest.raises(sp.SpecificationError, match="Keep the grouping column") as info:
         sp.compare_groups(diary, group="hihg")
     assert "person_covariates" not in str(info.value)
+
+
+def test_paired_plot_shows_the_compared_person_means_joined():
+    """Paired: the figure shows each person's two condition means (the pairs tested), joined
+    by a line, not the raw rows; a '$' in a label stays literal text (no mathtext)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(12)
+    persons = np.repeat(np.arange(15), 6)
+    cond = np.tile(["pre $x$", "post", "pre $x$", "post", "pre $x$", "post"], 15)
+    df = pd.DataFrame({"id": persons, "cond": cond, "y": rng.normal(size=90)})
+    res = sp.compare_groups(
+        df, group="cond", outcomes=["y"], id="id", paired=True, levels=("pre $x$", "post")
+    )
+    fig = res.plot(kind="distributions")
+    ax = fig.axes[0]
+    assert len(ax.collections[0].get_offsets()) == 15  # one point per person and condition
+    means = df.groupby(["id", "cond"])["y"].mean().unstack()
+    shown = np.sort(np.asarray(ax.collections[0].get_offsets())[:, 1])
+    np.testing.assert_allclose(shown, np.sort(means["pre $x$"].to_numpy()), rtol=RTOL_CLOSED)
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == [r"pre \$x\$", "post"]
+    plt.close(fig)

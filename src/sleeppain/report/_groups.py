@@ -43,14 +43,23 @@ def plot_group_comparison(res: GroupComparisonResult, kind: str = "both"):
         ax, o = axes[i], outs[i]
         vals = [data.loc[data[res.group] == lv, o].dropna().to_numpy(float) for lv in (a, b)]
         ax.boxplot(vals, widths=0.5, showfliers=False)
-        for j, v in enumerate(vals):
-            ax.scatter(
-                j + 1 + rng.uniform(-0.15, 0.15, v.size), v, s=8, alpha=0.5, color=colours[j]
-            )
-        ax.set_xticks([1, 2], [str(a), str(b)])
-        ax.set_xlabel(res.group)
-        ax.set_ylabel(o)
-        ax.set_title(o)
+        if res.paired and res.id is not None:
+            # each person's two condition means, joined: the pairs the paired test uses
+            wide = data.pivot(index=res.id, columns=res.group, values=o)[[a, b]].dropna()
+            jit = rng.uniform(-0.1, 0.1, len(wide))
+            xs = np.column_stack([1 + jit, 2 + jit])
+            ax.plot(xs.T, wide.to_numpy(float).T, color="grey", lw=0.5, alpha=0.4)
+            for j in range(2):
+                ax.scatter(xs[:, j], wide.iloc[:, j], s=8, alpha=0.6, color=colours[j])
+        else:
+            for j, v in enumerate(vals):
+                ax.scatter(
+                    j + 1 + rng.uniform(-0.15, 0.15, v.size), v, s=8, alpha=0.5, color=colours[j]
+                )
+        ax.set_xticks([1, 2], [_text(a), _text(b)])
+        ax.set_xlabel(_text(res.group))
+        ax.set_ylabel(_text(o) + (" (person mean)" if res.id is not None else ""))
+        ax.set_title(_text(o))
     if kind in ("both", "forest"):
         ax = axes[-1]
         t = res._table
@@ -64,8 +73,15 @@ def plot_group_comparison(res: GroupComparisonResult, kind: str = "both"):
             capsize=3,
         )
         ax.axvline(0, color="grey", lw=0.8, ls="--")
-        ax.set_yticks(y, t["term"].astype(str).tolist())
-        ax.set_xlabel(f"Hedges' g ({b} minus {a}), {round(res.conf_level * 100)} % CI")
+        ax.set_yticks(y, [_text(v) for v in t["term"]])
+        ax.set_xlabel(
+            f"Hedges' g, {round(res.conf_level * 100)} % CI\n({_text(b)} minus {_text(a)})"
+        )
         ax.set_title("Standardised differences")
     fig.tight_layout()
     return fig
+
+
+def _text(value: object) -> str:
+    """A user's label as literal text: matplotlib would read ``$...$`` as mathtext."""
+    return str(value).replace("$", r"\$")
