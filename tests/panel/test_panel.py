@@ -416,3 +416,18 @@ def test_to_pandas_tables_are_converted():
     np.testing.assert_allclose(a.effects()["estimate"], b.effects()["estimate"], rtol=1e-12)
     with pytest.raises(sp.SpecificationError, match=r"got a numpy\.ndarray"):
         sp.clpm(waves.to_numpy(), **kw)
+
+
+def test_waves_show_the_first_day_as_the_diary_shows_days():
+    """A date diary's blocks start on a date a reader recognises, beside the integer index."""
+    sample = sp.datasets.sample_diary()
+    diary = sp.Diary.from_frame(sample, id="id", day="date", sleep="sleep_quality")
+    w = diary.waves(days=7, variables=["pain"])
+    first = w.loc[w["wave"] == 1, "first_label"].iloc[0]
+    assert pd.Timestamp(first) == pd.Timestamp(diary.data["day_label"].min())
+    assert (pd.to_datetime(w["first_label"]) - pd.Timestamp("1970-01-01")).dt.days.equals(
+        w["first_day"].astype("int64")
+    )
+    ints = sp.Diary.from_frame(sample, id="id", day="day")
+    wi = ints.waves(days=7, variables=["pain"])
+    assert wi["first_label"].tolist() == wi["first_day"].tolist()

@@ -48,7 +48,8 @@ def diary_waves(
     Returns
     -------
     DataFrame
-        ``id, wave, first_day`` (integer calendar day of the block's start), ``days``
+        ``id, wave, first_day`` (integer calendar day of the block's start),
+        ``first_label`` (that day as the diary shows days: a date for a date diary), ``days``
         (days of the block with a diary row) and one column per variable plus
         ``n_<variable>`` (days observed). Every person-block with at least one diary row
         appears; absent blocks have no row.
@@ -97,6 +98,15 @@ def diary_waves(
         out[f"n_{c}"] = g[c].count()
         out.loc[out[f"n_{c}"] < min_days, c] = np.nan
     out = out.reset_index()
+    # the block's first day as the diary shows days (a date for a date diary, not 19785)
+    from sleeppain.diary._time import day_labels
+
+    kind = getattr(diary, "day_kind", "integer")
+    out.insert(
+        out.columns.get_loc("first_day") + 1,
+        "first_label",
+        day_labels(out["first_day"].to_numpy(), kind),
+    )
     if n_waves is not None:
         out = out[out["wave"] <= n_waves].reset_index(drop=True)
     return out
