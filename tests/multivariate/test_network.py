@@ -305,3 +305,15 @@ def test_added_nights_are_explained_in_the_summary():
     assert f"{added:,} night(s) the Diary added" in text
     plain = _fit(SIM, id="id", day="day", variables=V, random="fixed")
     assert plain.nights_added == 0 and "the Diary added" not in plain.summary()
+
+
+def test_summary_states_the_timing_of_day_to_night_edges():
+    """pain -> sleep in the temporal network is day n-1 -> night n: the summary says so."""
+    sample = sp.datasets.sample_diary()
+    diary = sp.Diary.from_frame(sample, id="id", day="date", sleep="sleep_quality")
+    res = _fit(diary, variables=["sleep_quality", "pain"], sleep="sleep_quality", random="fixed")
+    text = res.summary()
+    assert "pain -> sleep_quality is day n-1 -> night n" in text
+    assert "sleep_quality -> pain is night n-1 -> day n" in text
+    plain = _fit(SIM, id="id", day="day", variables=V, random="fixed")
+    assert "Timing:" not in plain.summary()

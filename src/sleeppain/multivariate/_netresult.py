@@ -308,6 +308,16 @@ class NetworkResult(ResultMixin):
             )
         from sleeppain.multivariate._prep import added_nights_note
 
+        day_vars = [v for v in self.variables if v not in self.sleep]
+        if self.sleep and day_vars:
+            s0, d0 = self.sleep[0], day_vars[0]
+            notes.append(
+                "Timing: sleep variables sit on the night index (night n follows day n), so "
+                f"a temporal edge {s0} -> {d0} is night n-1 -> day n (the night before the "
+                f"day), and {d0} -> {s0} is day n-1 -> night n (the day before last night). "
+                f"How a day's {d0} goes with the night that follows it (day n -> night n, "
+                "sp.crosslag's pain->sleep) is in the contemporaneous network, undirected."
+            )
         if self.nights_added:
             notes.append(added_nights_note(self.nights_added))
         return Display(
