@@ -765,6 +765,7 @@ def compare_groups(
     covariates : list of str
         Adjust the difference by OLS with HC3 errors (numeric, or categorical as dummies).
         Rows with a missing covariate are left out of that outcome's analysis and counted.
+        Independent groups only (with ``paired=True`` person-level covariates cancel out).
     id : str, optional
         Person column; rows are averaged per person (or paired by person with ``paired``).
     paired : bool
@@ -781,7 +782,8 @@ def compare_groups(
         Confidence level of all intervals.
     n_boot : int, optional
         Also give a percentile bootstrap interval of the difference of means
-        (``boot_conf_low``, ``boot_conf_high``) from ``n_boot`` resamples within groups.
+        (``boot_conf_low``, ``boot_conf_high``) from ``n_boot`` resamples within groups
+        (independent groups only).
     seed : int, optional
         Keyword-only seed for the bootstrap.
 
@@ -826,6 +828,19 @@ def compare_groups(
         )
     if paired and id is None:
         raise SpecificationError("paired=True needs id= to match each person's two conditions.")
+    if paired and covariates:
+        raise SpecificationError(
+            f"covariates={list(covariates)} cannot adjust a paired comparison: it tests each "
+            "person's difference between the two conditions, so person-level covariates "
+            "cancel out. Leave covariates= out, or for day-level covariates fit a mixed "
+            "model, e.g. sp.lmm('y ~ condition + covariate + (1 | id)', data)."
+        )
+    if paired and n_boot is not None:
+        raise SpecificationError(
+            "n_boot= gives a bootstrap interval for independent groups only; a paired "
+            "comparison reports the paired t interval and the Wilcoxon signed-rank test. "
+            "Leave n_boot= out with paired=True."
+        )
     n_rows = len(frame)
     missing_group = int(frame[group].isna().sum())
     lv = _levels(frame, group, levels)

@@ -503,3 +503,24 @@ def test_paired_plot_shows_the_compared_person_means_joined():
     labels = [t.get_text() for t in ax.get_xticklabels()]
     assert labels == [r"pre \$x\$", "post"]
     plt.close(fig)
+
+
+def test_paired_refuses_covariates_and_n_boot_instead_of_ignoring_them():
+    """A paired comparison cannot be covariate-adjusted or bootstrapped here: say so, rather
+    than report an unadjusted result whose glance() lists the covariates."""
+    rng = np.random.default_rng(13)
+    df = pd.DataFrame(
+        {
+            "id": np.repeat(np.arange(20), 2),
+            "cond": np.tile(["a", "b"], 20),
+            "y": rng.normal(size=40),
+            "age": np.repeat(rng.normal(50, 5, 20), 2),
+        }
+    )
+    kw = {"group": "cond", "outcomes": ["y"], "id": "id", "paired": True}
+    with pytest.raises(sp.SpecificationError, match="cannot adjust a paired comparison"):
+        sp.compare_groups(df, covariates=["age"], **kw)
+    with pytest.raises(sp.SpecificationError, match="independent groups only"):
+        sp.compare_groups(df, n_boot=200, seed=1, **kw)
+    res = sp.compare_groups(df, **kw)
+    assert res.tidy()["method"].iloc[0] in ("paired_t", "wilcoxon")
