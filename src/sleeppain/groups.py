@@ -765,7 +765,8 @@ def compare_groups(
     covariates : list of str
         Adjust the difference by OLS with HC3 errors (numeric, or categorical as dummies).
         Rows with a missing covariate are left out of that outcome's analysis and counted.
-        Independent groups only (with ``paired=True`` person-level covariates cancel out).
+        Independent groups only (with ``paired=True`` person-level covariates cancel out);
+        not with ``method="nonparametric"`` or ``n_boot``.
     id : str, optional
         Person column; rows are averaged per person (or paired by person with ``paired``).
     paired : bool
@@ -834,6 +835,19 @@ def compare_groups(
             "person's difference between the two conditions, so person-level covariates "
             "cancel out. Leave covariates= out, or for day-level covariates fit a mixed "
             "model, e.g. sp.lmm('y ~ condition + covariate + (1 | id)', data)."
+        )
+    if covariates and not paired and method == "nonparametric":
+        raise SpecificationError(
+            f"method='nonparametric' (Mann-Whitney U) cannot adjust for covariates="
+            f"{list(covariates)}; an adjusted comparison is OLS with HC3 errors "
+            "(method='auto' or 'parametric'). Drop covariates= for the rank test."
+        )
+    if covariates and not paired and n_boot is not None:
+        raise SpecificationError(
+            "n_boot= bootstraps the unadjusted difference of means, but with covariates= "
+            "the estimate is the adjusted difference (OLS, whose HC3 interval is already "
+            "robust to unequal variances); leave n_boot= out, or drop covariates= for the "
+            "bootstrap interval of the raw difference."
         )
     if paired and n_boot is not None:
         raise SpecificationError(

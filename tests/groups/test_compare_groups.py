@@ -524,3 +524,18 @@ def test_paired_refuses_covariates_and_n_boot_instead_of_ignoring_them():
         sp.compare_groups(df, n_boot=200, seed=1, **kw)
     res = sp.compare_groups(df, **kw)
     assert res.tidy()["method"].iloc[0] in ("paired_t", "wilcoxon")
+
+
+def test_covariates_with_rank_test_or_bootstrap_are_refused() -> None:
+    """An explicit rank test or a bootstrap of the raw difference cannot be covariate-adjusted:
+    refused with the reason instead of an OLS estimate beside an unadjusted interval."""
+    rng = np.random.default_rng(14)
+    df = pd.DataFrame(
+        {"g": np.repeat([0, 1], 30), "y": rng.normal(size=60), "age": rng.normal(50, 5, 60)}
+    )
+    kw = {"group": "g", "outcomes": ["y"], "covariates": ["age"]}
+    with pytest.raises(sp.SpecificationError, match="cannot adjust for covariates"):
+        sp.compare_groups(df, method="nonparametric", **kw)
+    with pytest.raises(sp.SpecificationError, match="unadjusted difference"):
+        sp.compare_groups(df, n_boot=200, seed=1, **kw)
+    assert sp.compare_groups(df, **kw).tidy()["method"].iloc[0] == "ols_hc3"
