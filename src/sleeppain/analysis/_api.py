@@ -7,13 +7,14 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sleeppain._distributed import is_dask_frame
 from sleeppain.analysis._frames import FrameOptions, ModelFrame, build_frames
 from sleeppain.analysis._models import fit_frame
 from sleeppain.analysis._result import CrossLagResult, CrossLagSpec
-from sleeppain.errors import LagCoverageWarning, SpecificationError
+from sleeppain.errors import DataStructureError, LagCoverageWarning, SpecificationError
 
 __all__ = ["crosslag", "dsem_available"]
 
@@ -118,6 +119,7 @@ def crosslag(
     moderator: str | None = None,
     time_of_day: bool = False,
     residual: str | None = None,
+    family: str | Mapping[str, str] = "gaussian",
     **dsem_options: Any,
 ) -> Any:
     """Cross-lagged within-person effects of sleep on next-day pain and of pain on sleep.
@@ -224,6 +226,20 @@ def crosslag(
         / k`` of the prompt among the k slots. The estimated phi of each model is in
         :meth:`~CrossLagResult.effects` (``phi``), ``glance()`` and the model notes.
         ``estimator="lmm"`` only.
+    family : {"gaussian", "binomial"} or dict
+        The outcome's family: one value for both directions, or a dict per direction,
+        e.g. ``{"sleep->pain": "binomial"}`` for flare days after a poor night (the other
+        direction stays ``"gaussian"``). A ``"binomial"`` direction needs a 0/1 outcome,
+        which you build, e.g. ``df["flare"] = (df["pain"] >= 7).astype(int)`` and
+        ``pain="flare"``; it is fitted by :func:`sleeppain.glmm` (lme4's ``glmer``:
+        logistic, Laplace, maximum likelihood; ``reml`` does not apply) with the same
+        random part ``(1 + x || id)``, or by GEE with statsmodels' Binomial family (logit).
+        Its autoregressive term is the outcome's previous value as observed (0/1: the
+        dynamic random-intercept logit), not a within-person deviation.
+        :meth:`~CrossLagResult.effects` adds ``odds_ratio``, ``or_conf_low`` and
+        ``or_conf_high`` (``exp`` of the log-odds estimate and interval) and leaves
+        ``std_estimate`` NaN for that direction (noted in ``model_notes``). Not available
+        with ``estimator="dsem"``, a Dask diary, ``residual=`` or ``time_of_day=True``.
 
     Returns
     -------
@@ -261,7 +277,39 @@ def crosslag(
     ...                   pain="pain", estimator="gee")
     >>> bool(res.effects().loc["sleep->pain", "conf_high"] < 0)
     True
+
+    A binary outcome (flare days, pain >= 7) in the sleep -> pain direction:
+
+    >>> df = sim.data.assign(flare=(sim.data["pain"] >= 7).astype(int))
+    >>> res = sp.crosslag(df, id="id", day="day", sleep="sleep_quality", pain="flare",
+    ...                   estimator="gee", family={"sleep->pain": "binomial"})
+    >>> bool(res.effects().loc["sleep->pain", "odds_ratio"] > 0)
+    True
     """
+    families = _families(family)
+    if "binomial" in dict(families).values():
+        if estimator == "dsem":
+            raise SpecificationError(
+                "family='binomial' is not available with estimator='dsem' (its dynamic model "
+                "is linear); use estimator='lmm' (a logistic mixed model) or 'gee'."
+            )
+        if residual is not None:
+            raise SpecificationError(
+                f"residual={residual!r} is not available with family='binomial' (a residual "
+                "correlation of the linear mixed model; a logistic model has no residual "
+                "scale); drop residual=."
+            )
+        if time_of_day and dict(families)["sleep->pain"] == "binomial":
+            raise SpecificationError(
+                "time_of_day=True is not available with a binary sleep->pain outcome (the "
+                "prompt-level model is linear); drop time_of_day= or fit that direction "
+                "with family='gaussian'."
+            )
+        if is_dask_frame(data) or type(data).__name__ == "DaskDiary":
+            raise SpecificationError(
+                "family='binomial' is not available for a Dask diary (sp.glmm works in "
+                "memory); compute the diary to pandas, or use family='gaussian'."
+            )
     if estimator == "dsem":
         shared = {
             "id": id,
@@ -318,6 +366,7 @@ def crosslag(
         time_of_day=time_of_day,
         residual=residual,
     )
+    spec = dataclasses.replace(spec, family=families)
     if is_dask_frame(data) or type(data).__name__ == "DaskDiary":  # partition by partition
         if spec.residual is not None:
             raise SpecificationError(
@@ -336,6 +385,7 @@ def crosslag(
         needed=_needed(spec),
     )
     spec = dataclasses.replace(spec, sleep_timing=diary.sleep_timing)
+    _check_binary(diary, spec)
     frames, ext_frames = _model_frames(diary, spec)
     fits, ext_fits, caught, notes = _fit_models(frames, ext_frames, spec)
     caught += _coverage_warnings(frames)
@@ -455,6 +505,70 @@ def _specification(data: Any, **kw: Any) -> CrossLagSpec:
     )
 
 
+def _families(value: object) -> tuple[tuple[str, str], ...]:
+    """Normalise ``family=`` to ((direction, family), ...) in DIRECTIONS order.
+
+    Examples
+    --------
+    >>> _families({"sleep_to_pain": "Binomial"})
+    (('sleep->pain', 'binomial'), ('pain->sleep', 'gaussian'))
+    """
+    from sleeppain.analysis._frames import DIRECTIONS
+    from sleeppain.analysis._models import FAMILIES
+
+    def norm(v: object, where: str) -> str:
+        f = v.strip().lower() if isinstance(v, str) else v
+        if f not in FAMILIES:
+            raise SpecificationError(
+                f"family={v!r}{where} is not known; use 'gaussian' (a rating: linear model) "
+                "or 'binomial' (a 0/1 outcome, e.g. a flare day: logistic model)."
+            )
+        return str(f)
+
+    if isinstance(value, Mapping):
+        given: dict[str, str] = {}
+        for k, v in value.items():
+            d = str(k).replace(" ", "").replace("_to_", "->").lower()
+            if d not in DIRECTIONS:
+                raise SpecificationError(
+                    f"family= names the direction {k!r}; use 'sleep->pain' and/or "
+                    "'pain->sleep', e.g. family={'sleep->pain': 'binomial'}."
+                )
+            given[d] = norm(v, f" for {k!r}")
+        return tuple((d, given.get(d, "gaussian")) for d in DIRECTIONS)
+    f = norm(value, "")
+    return tuple((d, f) for d in DIRECTIONS)
+
+
+def _check_binary(diary: Any, spec: CrossLagSpec) -> None:
+    """A binomial direction's outcome must be 0/1 where observed; name bad (id, day) rows."""
+    fam = dict(spec.family)
+    outcomes = []
+    if fam.get("sleep->pain") == "binomial":
+        outcomes.append(("sleep->pain", spec.pain))
+    if fam.get("pain->sleep") == "binomial":
+        outcomes += [("pain->sleep", s) for s in spec.sleep]
+    data = diary.data
+    for direction, col in outcomes:
+        v = pd.to_numeric(data[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        bad = ~np.isnan(v) & (v != 0) & (v != 1)
+        if bad.any():
+            where = data.loc[bad, ["id", "day_label"]].head(3)
+            rows = "; ".join(f"id={i!r} on {d}" for i, d in where.itertuples(index=False))
+            values = sorted({float(x) for x in v[bad]})[:5]
+            raise DataStructureError(
+                f"family='binomial' for {direction} needs a 0/1 outcome, but {col!r} takes "
+                f"other values ({', '.join(f'{x:g}' for x in values)}) on {int(bad.sum())} "
+                f"rows, e.g. {rows}. Build the 0/1 outcome first and pass that column, "
+                + (
+                    "e.g. df['flare'] = (df['pain'] >= 7).astype(int) and pain='flare'."
+                    if direction == "sleep->pain"
+                    else "e.g. df['poor_night'] = (df['sleep_quality'] <= 3).astype(int) "
+                    "and sleep='poor_night'."
+                )
+            )
+
+
 def _residual(value: object, estimator: str) -> str | None:
     """Normalise ``residual=`` (None, "ar1", "car1"), for the mixed model only."""
     if value is None:
@@ -496,6 +610,7 @@ def _model_frames(
         moderator=spec.moderator,
         time_of_day=spec.time_of_day,
         outcome_mean=spec.outcome_mean,
+        binary=tuple(d for d, f in spec.family if f == "binomial"),
     )
     frames: dict[tuple[str, str], ModelFrame] = {}
     ext_frames: dict[tuple[str, str, str], ModelFrame] = {}
@@ -531,6 +646,7 @@ def _fit_models(
             reml=spec.reml,
             slope_correlation=spec.slope_correlation,
             residual=spec.residual,
+            family=spec.family_of(mf.direction),
         )
         label = f"{mf.direction} ({mf.sleep}" + (f", {mf.extension}" if mf.extension else "") + ")"
         for cat, msg in out.warnings:

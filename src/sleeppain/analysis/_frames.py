@@ -340,6 +340,9 @@ class FrameOptions:
     #: default leaves the outcome's between-person level to the random intercept, as
     #: Bolger & Laurenceau 2013, ch. 4 and 9, do; see crosslag's ``outcome_mean``)
     outcome_mean: bool = False
+    #: directions whose outcome is binary (0/1): their autoregressive term is the
+    #: outcome's own previous value as observed (0/1), not its within-person deviation
+    binary: tuple[str, ...] = ()
 
 
 def _parts(diary: Diary, sleep: str, pain: str, opts: FrameOptions) -> dict[str, object]:
@@ -355,6 +358,8 @@ def _parts(diary: Diary, sleep: str, pain: str, opts: FrameOptions) -> dict[str,
         "p_next": (pain, -1),
         "p_w_next": (p_w, -1),
         "s_w_prev": (s_w, 1),
+        "p": (pain, 0),
+        "s_prev": (sleep, 1),
         "cov": {c: (c, 0) for c in opts.covariates},
         "pcov": {
             c: (_series(diary, person_constant(diary, c, "person_covariates"), c), 0)
@@ -419,7 +424,16 @@ def _sleep_to_pain(
         "sleep_m": f"{sleep}, person mean (grand-mean centred)",
         "pain_m": f"{pain}, person mean (grand-mean centred)",
     }
-    fixed = _finish_terms(cols, labels, parts, opts, "pain_next", "pain_w", "pain_m")  # type: ignore[arg-type]
+    lagged = "pain_w"
+    if "sleep->pain" in opts.binary:
+        # a binary outcome's autoregression: yesterday's 0/1 value itself (the dynamic
+        # random-intercept logit), not its deviation from the person's share of 1s
+        cols = {k if k != "pain_w" else "pain_lag": v for k, v in cols.items()}
+        cols["pain_lag"] = parts["p"]  # type: ignore[assignment]
+        del labels["pain_w"]
+        labels["pain_lag"] = f"{pain}, day n (0/1, the outcome's previous day)"
+        lagged = "pain_lag"
+    fixed = _finish_terms(cols, labels, parts, opts, "pain_next", lagged, "pain_m")  # type: ignore[arg-type]
     return cols, labels, fixed, parts["p_w_next"]  # type: ignore[return-value]
 
 
@@ -440,7 +454,14 @@ def _pain_to_sleep(
         "pain_m": f"{pain}, person mean (grand-mean centred)",
         "sleep_m": f"{sleep}, person mean (grand-mean centred)",
     }
-    fixed = _finish_terms(cols, labels, parts, opts, "sleep", "sleep_w_prev", "sleep_m")  # type: ignore[arg-type]
+    lagged = "sleep_w_prev"
+    if "pain->sleep" in opts.binary:
+        cols = {k if k != "sleep_w_prev" else "sleep_lag": v for k, v in cols.items()}
+        cols["sleep_lag"] = parts["s_prev"]  # type: ignore[assignment]
+        del labels["sleep_w_prev"]
+        labels["sleep_lag"] = f"{sleep}, night n-1 (0/1, the outcome's previous night)"
+        lagged = "sleep_lag"
+    fixed = _finish_terms(cols, labels, parts, opts, "sleep", lagged, "sleep_m")  # type: ignore[arg-type]
     return cols, labels, fixed, parts["s_w"]  # type: ignore[return-value]
 
 

@@ -1,4 +1,5 @@
-"""Fitting one model frame: a linear mixed model (``sp.lmm``) or a GEE (statsmodels).
+"""Fitting one model frame: a linear mixed model (``sp.lmm``), a logistic mixed model
+(``sp.glmm``, for a 0/1 outcome) or a GEE (statsmodels).
 
 Warnings raised while fitting (singular fits, convergence) are recorded and re-issued
 with the direction in the message, pointing at the user's call.
@@ -157,7 +158,7 @@ class GeeFit(ResultMixin):
         )
 
 
-def _fit_gee(mf: ModelFrame) -> GeeFit:
+def _fit_gee(mf: ModelFrame, family: str = "gaussian") -> GeeFit:
     import statsmodels.api as sm
 
     frame = mf.frame
@@ -173,7 +174,7 @@ def _fit_gee(mf: ModelFrame) -> GeeFit:
             X[order],
             groups=groups[order],
             cov_struct=sm.cov_struct.Exchangeable(),
-            family=sm.families.Gaussian(),
+            family=sm.families.Binomial() if family == "binomial" else sm.families.Gaussian(),
         )
         res = model.fit()
     converged = bool(getattr(res, "converged", True))
@@ -208,7 +209,8 @@ def _fit_gee(mf: ModelFrame) -> GeeFit:
 class FitOutcome:
     """A fit, the warnings its estimation raised (category, message), and notes.
 
-    ``notes`` says when a random slope whose SD was estimated at 0 was dropped.
+    ``notes`` says when a random slope whose SD was estimated at 0 was dropped, and which
+    models have a binary outcome (log-odds estimates).
     """
 
     fit: Any
@@ -222,16 +224,30 @@ ZERO_SD_TOL = 1e-4
 
 
 def _zero_slopes(fit: Any) -> list[str]:
-    """Random-slope terms of ``id`` whose SD was estimated at 0 (relative to sigma)."""
+    """Random-slope terms of ``id`` whose SD was estimated at 0 (relative to sigma).
+
+    A logistic GLMM has no residual scale (lme4's ``sigma()`` is 1): its theta is the SD
+    itself, so the same tolerance applies to the SD directly.
+    """
     if not getattr(fit, "is_singular", False):
         return []
     vc = fit.varcorr()
     rows = vc[(vc["group"] == "id") & vc["term2"].isna() & (vc["term1"] != "Intercept")]
-    sigma = float(fit.sigma)
+    sigma = float(fit.sigma) if hasattr(fit, "sigma") else 1.0
     return [
         str(t) for t, sd in zip(rows["term1"], rows["sd"], strict=True) if sd < ZERO_SD_TOL * sigma
     ]
 
+
+#: outcome families of sp.crosslag: a linear model, or a logistic model of a 0/1 outcome
+FAMILIES = ("gaussian", "binomial")
+
+#: the model note of a direction with a binary outcome (the report explains it)
+BINARY_NOTE = (
+    "binary outcome: logistic mixed model (sp.glmm, Laplace, maximum likelihood); the "
+    "estimate is a log-odds ratio, odds_ratio = exp(estimate); std_estimate is not defined "
+    "for a 0/1 outcome and is left NaN"
+)
 
 #: residual structures sp.crosslag passes to sp.lmm (nlme's corAR1 / corCAR1)
 RESIDUALS = ("ar1", "car1")
@@ -289,8 +305,14 @@ def fit_frame(
     tidy: bool = True,
     slope_correlation: bool = False,
     residual: str | None = None,
+    family: str = "gaussian",
 ) -> FitOutcome:
     """Fit one model frame; warnings are captured (not issued) and returned.
+
+    ``family="binomial"`` (a 0/1 outcome) fits ``sp.glmm(formula, data,
+    family="binomial")`` (lme4's ``glmer``, Laplace, ML: ``reml`` does not apply) with the
+    same random part, or a GEE with statsmodels' Binomial family (logit link); ``notes``
+    then says the estimates are log-odds. ``residual`` must be None with it.
 
     The mixed model has an uncorrelated random intercept and slope(s), ``(1 + x || id)``,
     unless ``slope_correlation`` (``(1 + x | id)``). When a slope's SD of the uncorrelated
@@ -316,22 +338,32 @@ def fit_frame(
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        if family == "binomial" and residual is not None:
+            raise EstimationError(
+                f"the {mf.direction} model has a binary outcome: residual={residual!r} is an "
+                "option of the linear mixed model only."
+            )
         if estimator == "gee":
-            fit: Any = _fit_gee(mf)
+            fit: Any = _fit_gee(mf, family)
         else:
-            from sleeppain.mixed import lmm
+            from sleeppain.mixed import glmm, lmm
+
+            def fit_one(formula: str, data: pd.DataFrame) -> Any:
+                if family == "binomial":
+                    return glmm(formula, data, family="binomial")
+                return lmm(formula, data, reml=reml, **structure)
 
             slopes = tuple(mf.random) if random_slopes else ()
             formula = _lmm_formula(mf, slopes, slope_correlation)
             data, structure = residual_time(mf, residual)
             try:
-                fit = lmm(formula, data, reml=reml, **structure)
+                fit = fit_one(formula, data)
                 zero = [] if slope_correlation else _zero_slopes(fit)
                 if zero:
                     caught.clear()  # the boundary warning of the model now reduced
                     slopes = tuple(t for t in slopes if t not in zero)
                     formula = _lmm_formula(mf, slopes, slope_correlation)
-                    fit = lmm(formula, data, reml=reml, **structure)
+                    fit = fit_one(formula, data)
                     notes.append(
                         f"the between-person SD of the {', '.join(zero)} slope was estimated "
                         f"at 0, so that random slope was dropped: {formula} (the same "
@@ -348,7 +380,16 @@ def fit_frame(
                 ) from exc
             if structure:
                 notes.append(residual_note(fit, structure))
+        if family == "binomial":
+            notes.append(BINARY_NOTE if estimator != "gee" else _gee_binary_note())
     return FitOutcome(fit, tuple((w.category, str(w.message)) for w in caught), tuple(notes))
+
+
+def _gee_binary_note() -> str:
+    return BINARY_NOTE.replace(
+        "logistic mixed model (sp.glmm, Laplace, maximum likelihood)",
+        "GEE with a logit link (statsmodels Binomial; population-averaged log-odds)",
+    )
 
 
 def focal_rows(fit: Any, terms: tuple[str, ...], conf_level: float) -> pd.DataFrame:

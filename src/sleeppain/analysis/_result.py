@@ -49,6 +49,8 @@ _ESTIMATE_COLUMNS = [
     "conf_low",
     "conf_high",
 ]
+#: odds ratio columns of effects() when a direction has a binary outcome
+OR_COLUMNS = ["odds_ratio", "or_conf_low", "or_conf_high"]
 EFFECT_COLUMNS = [
     *_ESTIMATE_COLUMNS,
     "std_estimate",
@@ -83,6 +85,24 @@ class CrossLagSpec:
     sleep_higher_is: tuple[tuple[str, str], ...] = ()
     #: residual correlation within person passed to sp.lmm: None, "ar1" or "car1"
     residual: str | None = None
+    #: (direction, "gaussian" or "binomial"): the outcome family of each direction
+    family: tuple[tuple[str, str], ...] = ()
+
+    def family_of(self, direction: str) -> str:
+        """The outcome family of a direction (``"gaussian"`` unless declared).
+
+        Examples
+        --------
+        >>> CrossLagSpec(("sq",), "flare", "previous_night",
+        ...              family=(("sleep->pain", "binomial"),)).family_of("sleep->pain")
+        'binomial'
+        """
+        return dict(self.family).get(direction, "gaussian")
+
+    @property
+    def binary(self) -> tuple[str, ...]:
+        """The directions with a binary (0/1) outcome."""
+        return tuple(d for d in DIRECTIONS if self.family_of(d) == "binomial")
 
     def expected_sign(self, sleep: str, direction: str) -> int:
         """Expected sign of a direction's effect from ``sleep_higher_is`` (0: undeclared).
@@ -105,8 +125,11 @@ class CrossLagSpec:
     def describe(self) -> list[str]:
         """Lines describing the two models in the user's names."""
         s = ", ".join(self.sleep)
-        ar_sp = " + pain_w[day n]" if self.lagged_outcome else ""
-        ar_ps = " + sleep_w[night n-1]" if self.lagged_outcome else ""
+        bin_sp, bin_ps = ("sleep->pain" in self.binary), ("pain->sleep" in self.binary)
+        ar_sp = (" + pain[day n] (0/1)" if bin_sp else " + pain_w[day n]") * self.lagged_outcome
+        ar_ps = (
+            " + sleep[night n-1] (0/1)" if bin_ps else " + sleep_w[night n-1]"
+        ) * self.lagged_outcome
         cov = "".join(f" + {c}" for c in (*self.covariates, *self.person_covariates))
         if self.estimator == "gee":
             re = "; GEE, exchangeable working correlation, robust SEs"
@@ -114,6 +137,13 @@ class CrossLagSpec:
             sp_means, ps_means = " + sleep_m", " + pain_m"
         else:
             re = f"; linear mixed model ({'REML' if self.reml else 'ML'}), Satterthwaite df"
+            if self.binary:
+                re = (
+                    "; logistic mixed model (Laplace, ML), Wald z"
+                    if len(self.binary) == 2
+                    else re.replace("linear mixed", "mixed models: linear") + "; binary: "
+                    "logistic (Laplace, ML), Wald z"
+                )
             bar = "|" if self.slope_correlation else "||"
             re_sp = f" + (1 + sleep_w {bar} id)" if self.random_slopes else " + (1 | id)"
             re_ps = f" + (1 + pain_w {bar} id)" if self.random_slopes else " + (1 | id)"
@@ -121,6 +151,13 @@ class CrossLagSpec:
                 sp_means, ps_means = " + sleep_m + pain_m", " + pain_m + sleep_m"
             else:
                 sp_means, ps_means = " + sleep_m", " + pain_m"
+        kind = (
+            "; binary outcome: logistic GEE (logit link), log-odds"
+            if self.estimator == "gee"
+            else "; binary outcome: logistic mixed model (sp.glmm, Laplace, ML), log-odds"
+        )
+        re_sp += kind if bin_sp else ""
+        re_ps += kind if bin_ps else ""
         return [
             f"sleep: {s}; pain: {self.pain}; sleep timing: {self.sleep_timing.replace('_', ' ')}"
             + re,
@@ -343,7 +380,11 @@ class CrossLagResult(ResultMixin):
             outcome, both on the model's rows); ``slope_sd`` (between-person SD of the
             random slope; NaN without random slopes or for GEE); ``n_obs``, ``n_persons``;
             ``p_holm`` (Holm-adjusted p-value across the sleep measures, within each
-            direction: equal to ``p_value`` with one measure).
+            direction: equal to ``p_value`` with one measure). When a direction has a
+            binary outcome (``family="binomial"``): its estimate is a log-odds ratio
+            (Wald z, ``df`` = inf), ``std_estimate`` is NaN, and the columns ``family``,
+            ``odds_ratio``, ``or_conf_low``, ``or_conf_high`` (``exp`` of the estimate and
+            interval; NaN for a gaussian direction) are added.
 
         Examples
         --------
@@ -358,7 +399,15 @@ class CrossLagResult(ResultMixin):
                 mf, fit = self.frames[(s, d)], self.fits[(s, d)]
                 focal = mf.focal[0]
                 r = focal_rows(fit, (focal,), conf_level).iloc[0].to_dict()
-                r["std_estimate"] = std_effect(mf, fit)
+                binary = self.spec.family_of(d) == "binomial"
+                # a 0/1 outcome has no within-person SD on the scale of its log-odds
+                r["std_estimate"] = np.nan if binary else std_effect(mf, fit)
+                if self.spec.binary:
+                    r["family"] = self.spec.family_of(d)
+                    for c, src in zip(
+                        OR_COLUMNS, ("estimate", "conf_low", "conf_high"), strict=True
+                    ):
+                        r[c] = float(np.exp(r[src])) if binary else np.nan
                 r["slope_sd"] = self._slope_sd(fit, focal)
                 r["n_obs"] = int(mf.accounting.rows_used)
                 r["n_persons"] = int(mf.accounting.persons_used)
@@ -374,7 +423,11 @@ class CrossLagResult(ResultMixin):
             tab = tab.set_index("direction").drop(columns="sleep")
         else:
             tab = tab.set_index(["sleep", "direction"])
-        tab = tab[EFFECT_COLUMNS + (["phi"] if self.spec.residual is not None else [])]
+        tab = tab[
+            EFFECT_COLUMNS
+            + (["phi"] if self.spec.residual is not None else [])
+            + (["family", *OR_COLUMNS] if self.spec.binary else [])
+        ]
         self._cache[key] = tab
         return tab.copy()
 
@@ -410,6 +463,8 @@ class CrossLagResult(ResultMixin):
             }
             row["nobs"] = mf.accounting.rows_used
             row["persons"] = mf.accounting.persons_used
+            if self.spec.binary:
+                row["family"] = self.spec.family_of(d)
             if self.spec.estimator == "lmm":
                 g = fit.glance().iloc[0]
                 for c in ("sigma", "logLik", "AIC", "BIC", "converged", "singular"):
@@ -628,6 +683,12 @@ class CrossLagResult(ResultMixin):
         """
         from sleeppain.report._progress import progress_callback
 
+        if self.spec.binary:
+            raise SpecificationError(
+                f"compare() contrasts standardised effects, which a binary outcome does not "
+                f"have ({', '.join(self.spec.binary)} is family='binomial', in log-odds); "
+                "compare the directions in their own units with effects() instead."
+            )
         n_boot = check_n_boot(n_boot, minimum=10)
         conf_level = check_conf_level(conf_level)
         seed = check_seed(seed)
@@ -968,7 +1029,7 @@ def _vertex(mf: ModelFrame, fit: Any, conf_level: float, sleep: str) -> tuple[st
 def _effects_display(effects: pd.DataFrame) -> pd.DataFrame:
     """The columns of :meth:`CrossLagResult.effects` worth printing, in reading order."""
     cols = ["estimate", "std_error", "conf_low", "conf_high", "df", "p_value", "p_holm"]
-    cols += ["std_estimate", "slope_sd", "n_obs", "n_persons"]
+    cols += ["std_estimate", "slope_sd", "n_obs", "n_persons", *OR_COLUMNS]
     out = effects[[c for c in cols if c in effects.columns]].copy()
     if "p_holm" in out and np.allclose(
         out["p_holm"].to_numpy(float), out["p_value"].to_numpy(float), equal_nan=True
@@ -980,7 +1041,18 @@ def _effects_display(effects: pd.DataFrame) -> pd.DataFrame:
 
 
 def _slope_arrays(mf: ModelFrame, fit: Any) -> tuple[Any, np.ndarray]:
-    """Person slopes of a main model with their prediction error SDs (and the person ids)."""
+    """Person slopes of a main model with their prediction error SDs (and the person ids).
+
+    A logistic mixed model (:class:`~sleeppain.GlmmResult`) has no residual SD: its slopes
+    are the fixed effect plus the conditional modes of ``fit.ranef()`` (``cond_se`` its
+    conditional SD, lme4's ``condVar``), and ``pev_se`` comes from Henderson's equations
+    linearised at the mode, i.e. weighted by the IRLS weights ``mu (1 - mu)`` with unit
+    scale (Breslow & Clayton 1993, J Am Stat Assoc 88:9, eq. 6).
+    """
+    from sleeppain.mixed import GlmmResult
+
+    if isinstance(fit, GlmmResult):
+        return _glmm_slope_arrays(mf, fit)
     frame = mf.frame
     X = np.column_stack([np.ones(len(frame)), *(frame[c].to_numpy(float) for c in mf.fixed)])
     focal = mf.focal[0]
@@ -1003,4 +1075,43 @@ def _slope_arrays(mf: ModelFrame, fit: Any) -> tuple[Any, np.ndarray]:
         1 + list(mf.fixed).index(focal),
         1,
     )
+    return arr, np.asarray(levels)
+
+
+def _glmm_slope_arrays(mf: ModelFrame, fit: Any) -> tuple[Any, np.ndarray]:
+    """:func:`_slope_arrays` for a logistic mixed model (modes from ``fit.ranef()``)."""
+    import dataclasses
+
+    frame = mf.frame
+    focal = mf.focal[0]
+    X = np.column_stack([np.ones(len(frame)), *(frame[c].to_numpy(float) for c in mf.fixed)])
+    Z = np.column_stack([np.ones(len(frame)), frame[focal].to_numpy(float)])
+    codes, levels = pd.factorize(frame["id"], sort=True)
+    theta = np.asarray(fit.theta, dtype=float)
+    theta = {3: theta, 2: np.array([theta[0], 0.0, theta[-1]]), 1: np.array([theta[0], 0, 0])}[
+        theta.size
+    ]
+    eta = np.asarray(fit.eta, dtype=float)
+    mu = 1.0 / (1.0 + np.exp(-eta))
+    sw = np.sqrt(np.asarray(fit.trials, dtype=float) * mu * (1.0 - mu))
+    arr = person_slopes(
+        X * sw[:, None],
+        Z * sw[:, None],
+        np.zeros(len(frame)),
+        codes,
+        len(levels),
+        theta,
+        1.0,
+        1 + list(mf.fixed).index(focal),
+        1,
+    )
+    re = fit.ranef()
+    re = re[(re["group"] == "id") & (re["term"] == focal)].set_index("level")
+    fixed = float(fit.fixef[focal])
+    if len(re):
+        mode = re["estimate"].reindex(levels).to_numpy(float)
+        cond = re["std_error"].reindex(levels).to_numpy(float)
+    else:  # the slope's SD was estimated at 0 and the slope dropped: every person = fixed
+        mode, cond = np.zeros(len(levels)), np.zeros(len(levels))
+    arr = dataclasses.replace(arr, slope=fixed + mode, cond_se=cond)
     return arr, np.asarray(levels)

@@ -128,6 +128,23 @@ RESIDUAL_NOTE = (
     "model, phi and the autoregression share the carry-over: read them together, not apart."
 )
 
+#: plain explanation of a direction with a binary outcome (family="binomial")
+BINARY_NOTE = (
+    "The outcome of this direction is yes/no (for example a flare day), so the model is "
+    "logistic: its estimate is the change in the log-odds of a 'yes', and odds_ratio is how "
+    "many times the odds are multiplied (1 = no change; 1.5 = half as high again). Odds "
+    "ratios are not on the rating scale of the other direction, so no standardised effect "
+    "is given and the two directions are not compared by size."
+)
+
+#: glossary entry shown when a direction has a binary outcome
+ODDS_RATIO_ENTRY = (
+    "odds_ratio",
+    "For a yes/no outcome (a flare day): how many times the odds of a 'yes' are multiplied "
+    "when the predictor is one point above the person's usual level; 1 means no change, "
+    "below 1 fewer, above 1 more. or_conf_low / or_conf_high are its 95% interval.",
+)
+
 ZERO_SLOPE_NOTE = (
     "The data show no detectable person-to-person differences in this effect beyond chance, "
     "so the model with a person-specific slope is the same as the simpler model without it, "
@@ -171,6 +188,37 @@ def _sure(p: float, lo: float, hi: float) -> str:
     )
 
 
+def _odds_sentence(
+    res: Any, s: str, d: str, b: float, lo: float, hi: float, higher: str | None
+) -> str:
+    """The first sentence for a binary outcome: an odds ratio, not rating points."""
+    pain = res.spec.pain
+    if d == "sleep->pain":
+        sign = -1.0 if higher == "better" else 1.0
+        what = (
+            f"a night rated one point worse than the person's usual {s}"
+            if higher is not None
+            else f"a night one point higher than the person's usual {s}"
+        )
+        if "pain->sleep" in res.spec.binary:
+            sign, what = 1.0, f"a night with {s} = 1 (rather than 0)"
+        event = f"next-day {pain} (a day with {pain} = 1)"
+    else:
+        sign = 1.0
+        what = (
+            f"a day with {pain} = 1 (rather than 0)"
+            if "sleep->pain" in res.spec.binary
+            else f"a day with {pain} one point above the person's usual"
+        )
+        event = f"{s} = 1 that night"
+    ratio = float(np.exp(sign * b))
+    ci = sorted((float(np.exp(sign * lo)), float(np.exp(sign * hi))))
+    return (
+        f"After {what}, the odds of {event} were {_fmt(ratio)} times the odds after a usual "
+        f"one (odds ratio; 95% interval {_fmt(ci[0])} to {_fmt(ci[1])}; 1 means no change)."
+    )
+
+
 def plain_summary(res: Any) -> list[tuple[str, list[str]]]:
     """Two or three plain sentences per direction (and sleep measure).
 
@@ -189,11 +237,17 @@ def plain_summary(res: Any) -> list[tuple[str, list[str]]]:
             r = eff.loc[d] if len(res.spec.sleep) == 1 else eff.loc[(s, d)]
             b, lo, hi, p = (float(r[c]) for c in ("estimate", "conf_low", "conf_high", "p_value"))
             pain = res.spec.pain
-            if d == "sleep->pain":
+            binary = d in getattr(res.spec, "binary", ())
+            if binary:
+                first = _odds_sentence(res, s, d, b, lo, hi, higher)
+            elif d == "sleep->pain":
                 if higher is not None:
                     # one point worse sleep
                     sign = -1.0 if higher == "better" else 1.0
                     what = f"a night rated one point worse than the person's usual {s}"
+                elif "pain->sleep" in getattr(res.spec, "binary", ()):
+                    sign = 1.0
+                    what = f"a night with {s} = 1 (rather than 0)"
                 else:
                     sign = 1.0
                     what = f"a night one point higher than the person's usual {s}"
@@ -205,7 +259,11 @@ def plain_summary(res: Any) -> list[tuple[str, list[str]]]:
                     f"{_fmt(ci[0])} to {_fmt(ci[1])} points)."
                 )
             else:
-                what = f"a day with {pain} one point above the person's usual"
+                what = (
+                    f"a day with {pain} = 1 (rather than 0)"
+                    if "sleep->pain" in getattr(res.spec, "binary", ())
+                    else f"a day with {pain} one point above the person's usual"
+                )
                 tail = ""
                 if higher is not None:
                     worse = (b < 0) if higher == "better" else (b > 0)
@@ -353,19 +411,34 @@ def _figures(res: Any, diary: Any, out: Path, progress: bool) -> list[tuple[str,
     plot_diaries(diary, sleep=sleep, pain=pain, persons=4, ax=axes[:, 0])
     fig.tight_layout()
     save(fig, "fig_diaries.png", f"Four persons' diaries: {pain} by day and {sleep} by night")
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    plot_within(res, "sleep->pain", sleep, ax=axes[0])
-    plot_within(res, "pain->sleep", sleep, ax=axes[1])
-    fig.tight_layout()
+    # a straight line through a 0/1 outcome's deviations would misdraw a log-odds slope
+    binary = tuple(getattr(res.spec, "binary", ()))
+    linear = [d for d in ("sleep->pain", "pain->sleep") if d not in binary]
+    if linear:
+        fig, axes = plt.subplots(1, len(linear), figsize=(5 * len(linear), 4), squeeze=False)
+        for ax, d in zip(axes[0], linear, strict=True):
+            plot_within(res, d, sleep, ax=ax)
+        fig.tight_layout()
+        save(
+            fig,
+            "fig_within.png",
+            (
+                f"Within-person scatter: {sleep} (night n) vs next-day {pain}, and {pain} "
+                "(day n) vs that night's sleep, with the fitted cross-lagged slopes"
+                if len(linear) == 2
+                else f"Within-person scatter of {linear[0]} with its fitted cross-lagged slope"
+            ),
+        )
+    fig, ax = plt.subplots(figsize=(6, 1.2 + 0.5 * len(res.effects())))
+    plot_effects(res, standardized=not binary, ax=ax)
     save(
         fig,
-        "fig_within.png",
-        f"Within-person scatter: {sleep} (night n) vs next-day {pain}, and {pain} (day n) "
-        "vs that night's sleep, with the fitted cross-lagged slopes",
+        "fig_effects.png",
+        "Standardised within-person cross-lagged effects (95% CI)"
+        if not binary
+        else "Within-person cross-lagged effects on each model's own scale (log-odds for "
+        "a binary outcome; 95% CI)",
     )
-    fig, ax = plt.subplots(figsize=(6, 1.2 + 0.5 * len(res.effects())))
-    plot_effects(res, standardized=True, ax=ax)
-    save(fig, "fig_effects.png", "Standardised within-person cross-lagged effects (95% CI)")
     if res.spec.estimator == "lmm" and res.spec.random_slopes:
         slopes = res.person_effects()
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
@@ -412,9 +485,12 @@ def _sections(
         _Section("Models", items=res.spec.describe()),
         _Section("Data accounting", items=res.accounting_text().splitlines()),
     ]
-    effects = _Section(
-        "Within-person cross-lagged effects", tables=[effects_display(res.effects())]
-    )
+    eff = res.effects()
+    table = effects_display(eff)
+    odds = [c for c in ("odds_ratio", "or_conf_low", "or_conf_high") if c in eff.columns]
+    if odds:
+        table = table.join(eff[odds])
+    effects = _Section("Within-person cross-lagged effects", tables=[table])
     if res.multiplicity_note():
         effects.paragraphs.append(res.multiplicity_note())
     secs.append(effects)
@@ -463,12 +539,18 @@ def _sections(
                 html_id="warnings",
             )
         )
-    secs.append(_Section("Glossary", definitions=list(GLOSSARY), html_id="glossary"))
+    glossary = list(GLOSSARY)
+    if getattr(res.spec, "binary", ()):
+        glossary.insert(1, ODDS_RATIO_ENTRY)
+    secs.append(_Section("Glossary", definitions=glossary, html_id="glossary"))
     return secs
 
 
 def explain_model_note(note: str) -> str:
-    """The plain-language explanation of one model note (a dropped slope, a residual AR)."""
+    """The plain-language explanation of one model note (a dropped slope, a residual AR,
+    a binary outcome)."""
+    if note.startswith("binary outcome"):
+        return BINARY_NOTE
     return RESIDUAL_NOTE if note.startswith("residual ") else ZERO_SLOPE_NOTE
 
 
