@@ -230,8 +230,9 @@ def crosslag(
         The outcome's family: one value for both directions, or a dict per direction,
         e.g. ``{"sleep->pain": "binomial"}`` for flare days after a poor night (the other
         direction stays ``"gaussian"``). A ``"binomial"`` direction needs a 0/1 outcome,
-        which you build, e.g. ``df["flare"] = (df["pain"] >= 7).astype(int)`` and
-        ``pain="flare"``; it is fitted by :func:`sleeppain.glmm` (lme4's ``glmer``:
+        which you build, e.g. ``df["flare"] = (df["pain"] >= 7).astype(int).where(
+        df["pain"].notna())`` and ``pain="flare"`` (the ``where`` keeps a missing pain
+        rating missing instead of turning it into 0); it is fitted by :func:`sleeppain.glmm` (lme4's ``glmer``:
         logistic, Laplace, maximum likelihood; ``reml`` does not apply) with the same
         random part ``(1 + x || id)``, or by GEE with statsmodels' Binomial family (logit).
         Its autoregressive term is the outcome's previous value as observed (0/1: the
@@ -280,7 +281,8 @@ def crosslag(
 
     A binary outcome (flare days, pain >= 7) in the sleep -> pain direction:
 
-    >>> df = sim.data.assign(flare=(sim.data["pain"] >= 7).astype(int))
+    >>> df = sim.data.assign(flare=(sim.data["pain"] >= 7).astype(int).where(
+    ...     sim.data["pain"].notna()))
     >>> res = sp.crosslag(df, id="id", day="day", sleep="sleep_quality", pain="flare",
     ...                   estimator="gee", family={"sleep->pain": "binomial"})
     >>> bool(res.effects().loc["sleep->pain", "odds_ratio"] > 0)
@@ -561,10 +563,11 @@ def _check_binary(diary: Any, spec: CrossLagSpec) -> None:
                 f"other values ({', '.join(f'{x:g}' for x in values)}) on {int(bad.sum())} "
                 f"rows, e.g. {rows}. Build the 0/1 outcome first and pass that column, "
                 + (
-                    "e.g. df['flare'] = (df['pain'] >= 7).astype(int) and pain='flare'."
+                    "e.g. df['flare'] = (df['pain'] >= 7).astype(int).where(df['pain']"
+                    ".notna()) and pain='flare'."
                     if direction == "sleep->pain"
-                    else "e.g. df['poor_night'] = (df['sleep_quality'] <= 3).astype(int) "
-                    "and sleep='poor_night'."
+                    else "e.g. df['poor_night'] = (df['sleep_quality'] <= 3).astype(int)"
+                    ".where(df['sleep_quality'].notna()) and sleep='poor_night'."
                 )
             )
 
