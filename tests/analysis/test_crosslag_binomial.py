@@ -275,6 +275,8 @@ def test_bad_arguments(data: pd.DataFrame, kw: dict, match: str) -> None:
         sp.crosslag(data, id="id", day="day", sleep="poor_night", pain="flare", **kw)
 
 
-def test_compare_refuses_binary(flare_only: sp.CrossLagResult) -> None:
+def test_compare_and_within_plot_refuse_binary(flare_only: sp.CrossLagResult) -> None:
     with pytest.raises(SpecificationError, match="binary outcome"):
         flare_only.compare(n_boot=10, seed=1)
+    with pytest.raises(SpecificationError, match="odds_ratio"):
+        flare_only.plot_within("sleep->pain")

@@ -971,10 +971,21 @@ class CrossLagResult(ResultMixin):
     def plot_within(
         self, direction: str = "sleep->pain", sleep: str | None = None, ax: Axes | None = None
     ) -> Axes:
-        """Within-person scatter of a direction's predictor and outcome, with the fitted line."""
+        """Within-person scatter of a direction's predictor and outcome, with the fitted line.
+
+        Not for a direction with a binary outcome (its slope is in log-odds, not a line
+        through the 0/1 values): use :meth:`effects`' ``odds_ratio`` there.
+        """
         from sleeppain.report._figures import plot_within
 
-        return plot_within(self, self._direction(direction), self._sleep_key(sleep), ax=ax)
+        d = self._direction(direction)
+        if d in self.spec.binary:
+            raise SpecificationError(
+                f"plot_within() draws a straight line through the outcome's values; the "
+                f"{d} outcome is binary (family='binomial', a log-odds slope). Read its "
+                "odds_ratio in res.effects(), or plot the other direction."
+            )
+        return plot_within(self, d, self._sleep_key(sleep), ax=ax)
 
     def plot_person_slopes(
         self, direction: str = "sleep->pain", sleep: str | None = None, ax: Axes | None = None
