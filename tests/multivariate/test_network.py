@@ -317,3 +317,16 @@ def test_summary_states_the_timing_of_day_to_night_edges():
     assert "sleep_quality -> pain is night n-1 -> day n" in text
     plain = _fit(SIM, id="id", day="day", variables=V, random="fixed")
     assert "Timing:" not in plain.summary()
+
+
+def test_inner_fit_warnings_speak_the_users_names():
+    """A boundary fit of an outcome model names lag(...) and mean(...) of the user's
+    variables, not the internal _L0/_B1 columns, and says what to pass to sp.network."""
+    sample = sp.datasets.sample_diary()
+    diary = sp.Diary.from_frame(sample, id="id", day="date", sleep="sleep_quality")
+    with pytest.warns(sp.BoundaryFitWarning) as got:
+        sp.network(diary, variables=["sleep_quality", "pain"], sleep="sleep_quality")
+    text = " ".join(str(w.message) for w in got)
+    assert "lag(sleep_quality)" in text and "mean(pain)" in text and "|| id)" in text
+    assert "_L0" not in text and "_B1" not in text and "_id" not in text
+    assert "random='fixed'" in text

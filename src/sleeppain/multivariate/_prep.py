@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -129,10 +130,38 @@ def within_variance_check(diary: Any, variables: Sequence[str], fn: str) -> None
             )
 
 
-def rewarn(caught: list[warnings.WarningMessage], prefix: str) -> None:
-    """Re-issue warnings caught during an inner fit, prefixed, at the user's call."""
+def rewarn(
+    caught: list[warnings.WarningMessage],
+    prefix: str,
+    rename: Mapping[str, str] | None = None,
+    hints: Mapping[type, str] | None = None,
+) -> None:
+    """Re-issue warnings caught during an inner fit, prefixed, at the user's call.
+
+    ``rename`` maps internal column names (``_L0``) to what the user knows
+    (``lag(sleep_quality)``), so that a message about the inner model reads in their terms;
+    ``hints`` appends a sentence to warnings of a category (what to do in the outer call).
+
+    Examples
+    --------
+    >>> with warnings.catch_warnings(record=True) as got:
+    ...     warnings.simplefilter("always")
+    ...     rewarn([warnings.WarningMessage(UserWarning("_L1 + _L10"), UserWarning, "", 0)],
+    ...            "network", {"_L1": "lag(a)", "_L10": "lag(b)"})
+    >>> str(got[0].message)
+    'network: lag(a) + lag(b)'
+    """
     for w in caught:
-        warnings.warn(f"{prefix}: {w.message}", w.category, stacklevel=user_stacklevel())
+        text = str(w.message)
+        if rename:
+            pattern = re.compile(
+                "|".join(re.escape(k) for k in sorted(rename, key=len, reverse=True)) + r"\b"
+            )
+            text = pattern.sub(lambda m: rename[m.group(0)], text)
+        for cat, hint in (hints or {}).items():
+            if issubclass(w.category, cat):
+                text = f"{text} {hint}"
+        warnings.warn(f"{prefix}: {text}", w.category, stacklevel=user_stacklevel())
 
 
 def added_nights_note(n: int) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sleeppain.errors import SpecificationError
+from sleeppain.errors import BoundaryFitWarning, SpecificationError
 from sleeppain.multivariate._netresult import NetworkResult
 from sleeppain.multivariate._prep import as_diary, names, rewarn, within_variance_check
 
@@ -337,7 +337,17 @@ def _fit_mlvar(
             if fit2.loglik > fit.loglik + 1e-9:
                 fit, caught = fit2, caught2
         fit = fit.with_df("z")
-        rewarn(caught, f"network, outcome {v!r}")
+        rename = {f"_Y{i}": w for i, w in enumerate(variables)}
+        rename |= {f"_L{i}": f"lag({w})" for i, w in enumerate(variables)}
+        rename |= {f"_B{i}": f"mean({w})" for i, w in enumerate(variables)}
+        rename["_id"] = diary.id_column
+        hint = (
+            "In sp.network: random='fixed' keeps random intercepts only (random lag slopes "
+            "with zero variance add nothing)."
+            if random != "fixed"
+            else ""
+        )
+        rewarn(caught, f"network, outcome {v!r}", rename, {BoundaryFitWarning: hint})
         fits.append(fit)
         fe = fit.fixef
         ses = fit.std_errors
