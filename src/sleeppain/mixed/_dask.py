@@ -46,6 +46,7 @@ from sleeppain.errors import (
     SpecificationError,
 )
 from sleeppain.mixed._blas import single_threaded_blas
+from sleeppain.mixed._format import plain
 from sleeppain.mixed._pls import Centering
 from sleeppain.mixed._scaling import CENTRE_RATIO, SCALE_RANGE, PredictorScaling
 from sleeppain.mixed.blockstats import BlockStats, block_stats
@@ -271,7 +272,7 @@ def _split_person(levels: np.ndarray, owner: np.ndarray, group: str) -> None:
         parts = sorted({int(owner[order][i]) for i in (dup[0], dup[0] + 1)})
         raise DataStructureError(
             f"{dup.size} person(s) have rows in more than one partition, e.g. "
-            f"{group}={label!r} in partitions {parts}; a Dask fit needs each person's rows "
+            f"{group}={plain(label)} in partitions {parts}; a Dask fit needs each person's rows "
             f"in one partition. Repartition by person first: ddf = ddf.shuffle({group!r}) "
             f"or ddf = ddf.set_index({group!r}) (sorted by person), or write the "
             "parquet partitioned by person."
@@ -681,7 +682,7 @@ def _design(plan: Plan, comb: Combined, stacklevel: int) -> StatsDesign:
     n = comb.n
     if comb.ymax == comb.ymin:
         raise DataStructureError(
-            f"the response {parsed.response!r} is constant ({comb.ymin!r}) in the {n} rows "
+            f"the response {parsed.response!r} is constant ({plain(comb.ymin)}) in the {n} rows "
             "used; a mixed model needs variation in the outcome."
         )
     stats = comb.stats

@@ -16,6 +16,8 @@ Examples
 ['< 2e-16', '3.26e-06']
 >>> abbreviate(["(Intercept)", "Days"], 6)
 ['(Intr)', 'Days']
+>>> plain(np.float64(3.0)), plain(np.int64(7)), plain("a")
+('3', '7', "'a'")
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ __all__ = [
     "make_unique",
     "matrix_lines",
     "named_vector_lines",
+    "plain",
     "r_round",
     "signif_stars",
 ]
@@ -420,3 +423,33 @@ def coefmat_lines(
     if stars:
         lines += ["---", SIGNIF_LEGEND]
     return lines
+
+
+def plain(value: object) -> str:
+    """A value as a user wrote it, for error messages (never a NumPy repr).
+
+    NumPy scalars become Python ones, whole floats print without ``.0`` (``3``, not
+    ``np.float64(3.0)``), other floats with up to 6 significant digits, strings quoted,
+    dates as ``2024-03-02``.
+
+    Examples
+    --------
+    >>> plain(np.float64(2.5)), plain(np.bool_(True)), plain(np.datetime64("2024-03-02"))
+    ('2.5', 'True', '2024-03-02')
+    """
+    if isinstance(value, np.generic):
+        if isinstance(value, np.datetime64):
+            return str(value)
+        value = value.item()
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        if math.isfinite(value) and value == round(value) and abs(value) < 1e15:
+            return str(int(value))
+        return f"{value:.6g}"
+    if isinstance(value, str):
+        return repr(value)
+    if hasattr(value, "isoformat") and hasattr(value, "normalize"):  # pandas Timestamp
+        ts = value.normalize()  # type: ignore[attr-defined]
+        return str(ts.date()) if ts == value else str(value)
+    return str(value)

@@ -43,6 +43,7 @@ from sleeppain.errors import (
     SleepPainWarning,
     SpecificationError,
 )
+from sleeppain.mixed._format import plain
 from sleeppain.mixed.formula import ParsedFormula, ReTermSpec, parse_formula, split_top_level
 
 __all__ = ["Design", "ReTerm", "RowAccounting", "build_design", "theta_layout"]
@@ -218,6 +219,10 @@ class Design:
     accounting : RowAccounting
     fixed_info : patsy.DesignInfo or None
         Used to rebuild ``X`` for new data (``None`` when the fast numeric path built X).
+    renamed : tuple of (column, identifier)
+        Columns the formula named in a form patsy cannot read (``Q('pain score')``,
+        `` `pain score` ``, ``Informed.liking``) and the identifier the patsy information
+        uses for each (see :func:`sleeppain.mixed.formula.dotted_columns`).
     """
 
     parsed: ParsedFormula
@@ -230,7 +235,13 @@ class Design:
     index: pd.Index
     accounting: RowAccounting
     fixed_info: Any = None
+    renamed: tuple[tuple[str, str], ...] = ()
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def with_safe_columns(self, newdata: pd.DataFrame) -> pd.DataFrame:
+        """``newdata`` plus the identifier copies of :attr:`renamed` columns (for predict)."""
+        extra = {safe: newdata[name] for name, safe in self.renamed if name in newdata.columns}
+        return newdata.assign(**extra) if extra else newdata
 
     @property
     def n(self) -> int:
@@ -544,7 +555,11 @@ def _lme4_order(nl: list[int]) -> list[int]:
 
 
 def build_design(
-    formula: str | ParsedFormula, data: pd.DataFrame, *, stacklevel: int = 2
+    formula: str | ParsedFormula,
+    data: pd.DataFrame,
+    *,
+    stacklevel: int = 2,
+    response_levels: tuple[Any, ...] | None = None,
 ) -> Design:
     """Build the design of a linear mixed model (stage 2 of the engine).
 
@@ -556,6 +571,9 @@ def build_design(
         One row per observation.
     stacklevel : int
         Passed to the warnings this stage issues, so they point at the user's call.
+    response_levels : tuple, optional
+        The user's values behind a coded response (``sp.clmm`` codes categories 0, 1, ...),
+        so that messages name the value the user has, not its code.
 
     Returns
     -------
@@ -658,9 +676,11 @@ def build_design(
             f"a model variable ({', '.join(used)})."
         )
     if np.ptp(y) == 0:
+        value = y[0] if response_levels is None else response_levels[int(y[0])]
         raise DataStructureError(
-            f"the response {parsed.response!r} is constant ({y[0]!r}) in the {n} rows used; "
-            "a mixed model needs variation in the outcome."
+            f"the response {parsed.response!r} is constant (every one of the {n} rows used "
+            f"is {plain(value)}); a mixed model needs variation in the outcome. Check the "
+            "response column and any filtering of the rows, or model another outcome."
         )
 
     X, fixef_names, dropped = _drop_aliased(X, fixef_names)

@@ -26,6 +26,7 @@ from sleeppain.errors import (
     SpecificationError,
 )
 from sleeppain.mixed._blas import single_threaded_blas
+from sleeppain.mixed._format import plain
 from sleeppain.mixed._scaling import optimize_checked
 from sleeppain.mixed.design import Design, RowAccounting, build_design
 from sleeppain.mixed.deviance import deviance_from_design
@@ -251,7 +252,7 @@ def residual_data(spec: ResidualSpec, design: Design, data: pd.DataFrame) -> Res
             bad = time[time != np.round(time)][0]
             raise DataStructureError(
                 f"correlation='ar1' needs integer times (nlme's corAR1), but {spec.time!r} "
-                f"has non-integer values such as {float(bad)!r}. Use correlation='car1' for "
+                f"has non-integer values such as {plain(bad)}. Use correlation='car1' for "
                 "continuous times."
             )
         codes = design.terms[0].codes
@@ -266,7 +267,7 @@ def residual_data(spec: ResidualSpec, design: Design, data: pd.DataFrame) -> Res
             level = design.terms[0].levels[cs[i]]
             raise DataStructureError(
                 f"{int(dup.sum())} duplicated {spec.time!r} value(s) within a person, e.g. "
-                f"{design.terms[0].group}={level!r} at {spec.time}={ts[i]!r}; a residual "
+                f"{design.terms[0].group}={plain(level)} at {spec.time}={plain(ts[i])}; a residual "
                 "correlation needs one observation per time. Aggregate the reports of a day "
                 "(or use a finer time) or drop the duplicates."
             )

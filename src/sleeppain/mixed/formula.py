@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -305,6 +306,10 @@ def parse_formula(formula: str) -> ParsedFormula:
 
 
 # ----------------------------------------------------------------------- R-style names
+#: A quoted column name: patsy's ``Q('pain score')`` / ``Q("pain score")`` or R's backticks
+#: `` `pain score` `` (formulaic too).
+_QUOTED = re.compile(r"""(?<![\w.])Q\(\s*(['"])(.*?)\1\s*\)|`([^`]+)`""")
+
 #: A dotted name as R writes it (``Informed.liking``); not followed by ``(`` (a call such as
 #: ``np.log(x)``) and not preceded by a quote, dot or word character.
 _DOTTED = re.compile(r"(?<![\w.'\"])([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)+)(?![\w.(])")
@@ -373,13 +378,18 @@ class DottedNames:
             dropped_fixef=self._all(design.dropped_fixef),
             terms=terms,
             accounting=accounting,
+            renamed=self.pairs,
         )
 
 
 def dotted_columns(formula: Any, data: Any) -> tuple[Any, Any, DottedNames]:
-    """Accept R-style dotted column names in a formula (``Informed.liking ~ Product``).
+    """Accept column names that are not identifiers: R-style dotted names
+    (``Informed.liking ~ Product``) and quoted names, patsy's ``Q('pain score')`` or R's
+    (and formulaic's) backticks `` `pain score` ``, anywhere in the formula: response,
+    fixed part, random-effect expressions and grouping factors.
 
-    A dotted name in the formula that is a column of ``data`` (and not a call such as
+    A quoted name is read under an identifier (spaces and other characters ->
+    underscores, made unique), as is a dotted name in the formula that is a column of ``data`` (and not a call such as
     ``np.log(x)``) is read under an identifier (dots -> underscores, made unique), in the
     formula and in a renamed shallow copy of ``data``; :meth:`DottedNames.restore_design`
     writes the names back after the design is built. A table with ``to_pandas()``
@@ -394,7 +404,12 @@ def dotted_columns(formula: Any, data: Any) -> tuple[Any, Any, DottedNames]:
     Returns
     -------
     formula, data, DottedNames
-        Unchanged (and an empty DottedNames) when no dotted column is named.
+        Unchanged (and an empty DottedNames) when no dotted or quoted column is named.
+
+    Raises
+    ------
+    SpecificationError
+        A quoted name is not a column of ``data`` (close matches are suggested).
 
     Examples
     --------
@@ -403,6 +418,9 @@ def dotted_columns(formula: Any, data: Any) -> tuple[Any, Any, DottedNames]:
     >>> f, d, names = dotted_columns("Informed.liking ~ Product + (1 | Product)", df)
     >>> f, list(d.columns), names.pairs
     ('Informed_liking ~ Product + (1 | Product)', ['Informed_liking', 'Product'], (('Informed.liking', 'Informed_liking'),))
+    >>> df = pd.DataFrame({"pain score": [1.0], "person id": [1]})
+    >>> dotted_columns("Q('pain score') ~ 1 + (1 | `person id`)", df)[0]
+    'pain_score ~ 1 + (1 | person_id)'
     """
     import pandas as pd
 
@@ -414,18 +432,55 @@ def dotted_columns(formula: Any, data: Any) -> tuple[Any, Any, DottedNames]:
     if not isinstance(formula, str) or not isinstance(data, pd.DataFrame):
         return formula, data, DottedNames()
     columns = {str(c) for c in data.columns}
-    found = [m for m in dict.fromkeys(_DOTTED.findall(formula)) if m in columns]
-    if not found:
-        return formula, data, DottedNames()
+    quoted = _quoted_columns(formula, [str(c) for c in data.columns])
+    # identifiers quoted without need (Q('x'), `x`) are written plainly
+    unquoted = _QUOTED.sub(lambda m: _quoted_name(m), formula) if quoted else formula
+    found = [m for m in dict.fromkeys(_DOTTED.findall(_QUOTED.sub("", formula))) if m in columns]
+    if not found and all(_IDENT.match(q) and "." not in q for q in quoted):
+        return unquoted, data, DottedNames()
     taken = set(columns) | set(re.findall(r"[A-Za-z_]\w*", formula))
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     for name in found:
-        safe = re.sub(r"\W", "_", name)
-        while safe in taken:
-            safe += "_"
-        taken.add(safe)
-        pairs.append((name, safe))
-    rename: Callable[[re.Match[str]], str] = lambda m: dict(pairs).get(m[1], m[0])  # noqa: E731
-    new_formula = _DOTTED.sub(rename, formula)
-    new_data = data.rename(columns=dict(pairs))
+        pairs.append((name, _safe_name(name, taken)))
+    for name in quoted:
+        if (not _IDENT.match(name) or "." in name) and name not in found:
+            pairs.append((name, _safe_name(name, taken)))
+    safe_of = dict(pairs)
+    quote: Callable[[re.Match[str]], str] = lambda m: safe_of.get(_quoted_name(m), _quoted_name(m))  # noqa: E731
+    rename: Callable[[re.Match[str]], str] = lambda m: safe_of.get(m[1], m[0])  # noqa: E731
+    new_formula = _DOTTED.sub(rename, _QUOTED.sub(quote, formula)) if pairs else unquoted
+    new_data = data.rename(columns=safe_of) if pairs else data
     return new_formula, new_data, DottedNames(tuple(pairs))
+
+
+def _safe_name(name: str, taken: set[str]) -> str:
+    """An identifier for the column ``name`` not in ``taken`` (which it joins)."""
+    safe = re.sub(r"\W", "_", name)
+    if not safe or not (safe[0].isalpha() or safe[0] == "_"):
+        safe = "_" + safe
+    while safe in taken:
+        safe += "_"
+    taken.add(safe)
+    return safe
+
+
+def _quoted_name(m: re.Match[str]) -> str:
+    return m[2] if m[2] is not None else m[3]
+
+
+def _quoted_columns(formula: str, columns: list[str]) -> list[str]:
+    """Column names quoted as ``Q('name')`` or `` `name` `` in ``formula`` (in order).
+
+    Raises SpecificationError (with close matches) for a quoted name that is no column.
+    """
+    names = list(dict.fromkeys(_quoted_name(m) for m in _QUOTED.finditer(formula)))
+    for name in names:
+        if name not in columns:
+            close = difflib.get_close_matches(name, columns, n=3, cutoff=0.6)
+            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            raise SpecificationError(
+                f"formula {formula!r} quotes {name!r}, which is not a column of the data."
+                f"{hint} Quote the column's exact name, e.g. Q('pain score') or "
+                "`pain score`."
+            )
+    return names

@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any, Literal
 
@@ -56,7 +56,7 @@ from sleeppain.errors import (
     SpecificationError,
 )
 from sleeppain.mixed.design import Design, RowAccounting, build_design
-from sleeppain.mixed.formula import parse_formula
+from sleeppain.mixed.formula import dotted_columns, parse_formula
 from sleeppain.mixed.pirls import (
     BlockProblem,
     GlmFamily,
@@ -67,7 +67,14 @@ from sleeppain.mixed.pirls import (
     laplace,
     laplace_gradient,
 )
-from sleeppain.results import Display, DisplayTable, ResultMixin, check_conf_level, tidy_frame
+from sleeppain.results import (
+    Display,
+    DisplayTable,
+    ResultMixin,
+    check_conf_level,
+    readonly,
+    tidy_frame,
+)
 
 __all__ = [
     "GlmmControl",
@@ -263,6 +270,8 @@ def glmm_problem(
         Outcomes outside the family's support (the rows are named).
     """
     GlmFamily(family)  # validates the name
+    # Q('flare day'), `flare day` and R-style dotted names; written back after the design
+    safe, data, renamed = dotted_columns(formula, data)
     if not isinstance(data, pd.DataFrame):
         raise DataStructureError(
             f"data must be a pandas DataFrame, got {type(data).__name__}; wrap arrays with "
@@ -290,7 +299,9 @@ def glmm_problem(
             pre_drops.append((f"missing or non-finite {extra[k]!r}", newly))
         ok &= good
     sub = data if ok.all() else data.iloc[np.flatnonzero(ok)]
-    design = build_design(parse_formula(formula), sub, stacklevel=stacklevel + 1)
+    design = renamed.restore_design(
+        build_design(parse_formula(safe), sub, stacklevel=stacklevel + 1), formula
+    )
     pos = np.flatnonzero(ok)[design.rows]
     acc = design.accounting
     accounting = RowAccounting(
@@ -881,6 +892,14 @@ class GlmmResult(ResultMixin):
     b_var: np.ndarray | None = None
     _extra: dict = field(default_factory=dict, repr=False)
 
+    def __post_init__(self) -> None:
+        # every array field is a read-only copy: nothing handed out can change the fit
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray):
+                object.__setattr__(self, f.name, readonly(value))
+        object.__setattr__(self, "messages", tuple(self.messages))
+
     # -- basic quantities --------------------------------------------------------------
     @property
     def nobs(self) -> int:
@@ -1065,6 +1084,7 @@ class GlmmResult(ResultMixin):
         else:
             if not isinstance(newdata, pd.DataFrame):
                 raise SpecificationError("newdata must be a pandas DataFrame.")
+            newdata = d.with_safe_columns(newdata)  # Q('pain score') columns
             X = _new_matrix(d.parsed.fixed, d.fixed_info, newdata, d.fixef_names)
             eta = X @ self.beta
             if include_random:
@@ -1451,11 +1471,10 @@ def glmm(
         )
     nagq = int(nagq)
     ctl = control or GlmmControl()
-    parsed = parse_formula(formula)
-    if nagq > 1:
-        if len(parsed.re_terms) != 1:
-            raise SpecificationError(_AGQ_REFUSAL)
+    if nagq > 1 and len(parse_formula(dotted_columns(formula, data)[0]).re_terms) != 1:
+        raise SpecificationError(_AGQ_REFUSAL)
     gp = glmm_problem(formula, data, family=family, trials=trials, weights=weights, stacklevel=2)
+    parsed = gp.design.parsed
     if nagq > 1 and (len(gp.design.terms) != 1 or gp.design.terms[0].ncols != 1):
         raise SpecificationError(_AGQ_REFUSAL)
     messages: list[str] = []

@@ -39,7 +39,7 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 import numpy as np
@@ -54,7 +54,7 @@ from sleeppain.errors import (
     SpecificationError,
 )
 from sleeppain.mixed.design import Design, RowAccounting, build_design
-from sleeppain.mixed.formula import parse_formula
+from sleeppain.mixed.formula import dotted_columns, parse_formula
 from sleeppain.mixed.generalized import (
     SINGULAR_TOL,
     OptimizerRecord,
@@ -73,7 +73,14 @@ from sleeppain.mixed.pirls import (
     laplace_gradient,
     pirls,
 )
-from sleeppain.results import Display, DisplayTable, ResultMixin, check_conf_level, tidy_frame
+from sleeppain.results import (
+    Display,
+    DisplayTable,
+    ResultMixin,
+    check_conf_level,
+    readonly,
+    tidy_frame,
+)
 
 __all__ = ["ClmmResult", "OrdinalCond", "clmm", "clmm_gradient", "clmm_objective"]
 
@@ -231,19 +238,27 @@ def _ordinal_codes(col: pd.Series, name: str) -> tuple[np.ndarray, tuple[Any, ..
 
 def clmm_problem(formula: str, data: pd.DataFrame, *, stacklevel: int = 1) -> ClmmProblem:
     """Design of a cumulative link mixed model (stages 1-2 of :func:`clmm`)."""
-    parsed = parse_formula(formula)
+    # Q('pain level'), `pain level` and R-style dotted names; written back after the design
+    safe, data, renamed = dotted_columns(formula, data)
+    parsed = parse_formula(safe)
     if not isinstance(data, pd.DataFrame):
         raise DataStructureError(f"data must be a pandas DataFrame, got {type(data).__name__}.")
     resp = parsed.response
+    shown = renamed.restore(resp)
     if resp not in data.columns:
         raise SpecificationError(
             f"the response of a cumulative link model must be a column of the data; "
-            f"{resp!r} is not (columns: {', '.join(map(str, list(data.columns)[:20]))})."
+            f"{shown!r} is not (columns: {', '.join(map(str, list(data.columns)[:20]))}). "
+            "Quote a name with spaces as Q('pain level') or `pain level`."
         )
-    codes, levels_all = _ordinal_codes(data[resp], resp)
+    codes, levels_all = _ordinal_codes(data[resp], shown)
     work = data.copy(deep=False)
     work = work.assign(**{resp: codes})
-    design = build_design(parsed, work, stacklevel=stacklevel + 1)
+    design = renamed.restore_design(
+        build_design(parsed, work, stacklevel=stacklevel + 1, response_levels=levels_all),
+        formula,
+    )
+    resp = shown
     y_codes = design.y.astype(int)
     used = np.unique(y_codes)
     if used.size < 2:
@@ -390,6 +405,14 @@ class ClmmResult(ResultMixin):
     converged: bool
     messages: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        # every array field is a read-only copy: nothing handed out can change the fit
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray):
+                object.__setattr__(self, f.name, readonly(value))
+        object.__setattr__(self, "messages", tuple(self.messages))
+
     @property
     def threshold_names(self) -> list[str]:
         """Names of the thresholds as ordinal prints them (``"1|2"``)."""
@@ -527,6 +550,7 @@ class ClmmResult(ResultMixin):
                 )
             index = d.index
         else:
+            newdata = d.with_safe_columns(newdata)  # Q('pain score') columns
             X = _new_matrix(d.parsed.fixed, d.fixed_info, newdata, d.fixef_names)
             keep = [j for j, n in enumerate(d.fixef_names) if n != "Intercept"]
             eta = X[:, keep] @ self.beta

@@ -62,6 +62,7 @@ import pandas as pd
 import scipy.sparse as sparse
 
 from sleeppain.errors import DataStructureError, EstimationError, SpecificationError
+from sleeppain.mixed._format import plain
 from sleeppain.mixed._pls import _cho_solve
 from sleeppain.mixed.deviance import BlockDeviance, BlockStats, Centering, PlsSolution
 
@@ -497,7 +498,7 @@ def residual_stats(
         if np.any(dg <= 0):
             i = int(np.flatnonzero(same)[np.argmax(dg <= 0)]) + 1
             raise DataStructureError(
-                f"duplicated time {ts[i]!r} within a person (person index {int(cs[i])}); "
+                f"duplicated time {plain(ts[i])} within a person (person index {int(cs[i])}); "
                 "each observation of a person needs a distinct time for a residual "
                 "correlation. Aggregate or drop the duplicates."
             )

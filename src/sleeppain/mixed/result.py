@@ -571,6 +571,7 @@ class LmmResult(ResultMixin):
             return pd.Series(d.X @ beta, index=d.index, name="predicted")
         if not isinstance(newdata, pd.DataFrame):
             raise SpecificationError("newdata must be a pandas DataFrame.")
+        newdata = d.with_safe_columns(newdata)  # Q('pain score') columns
         X = self._new_matrix(d.parsed.fixed, d.fixed_info, newdata, d.fixef_names)
         pred = X @ beta
         if include_random:
