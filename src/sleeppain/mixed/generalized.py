@@ -1052,6 +1052,73 @@ class GlmmResult(ResultMixin):
         """Conditional means (per trial for the binomial) for the rows used."""
         return pd.Series(self._linkinv(self.eta), index=self.design.index, name="fitted")
 
+    def residuals(self, type: Literal["pearson", "response"] = "pearson") -> pd.Series:
+        """Conditional residuals of the rows used (lme4's ``residuals(fit, type)``).
+
+        ``"response"``: observed minus fitted mean (proportion minus probability for the
+        binomial). ``"pearson"``: that difference divided by the family's standard
+        deviation at the fitted mean, ``sqrt(mu (1 - mu) / trials)``, ``sqrt(mu)`` or
+        ``sqrt(mu + mu^2 / k)``, times ``sqrt(weights)`` for count prior weights.
+        """
+        if type not in ("pearson", "response"):
+            raise SpecificationError(f"type must be 'pearson' or 'response', got {type!r}.")
+        mu = self._linkinv(self.eta)
+        if self.family == "binomial":
+            obs = self.y / self.trials
+            var = mu * (1 - mu) / self.trials
+        else:
+            obs = self.y
+            k = self.size if self.size is not None else np.inf
+            var = (mu + mu**2 / k) / np.where(self.weights > 0, self.weights, np.nan)
+        r = obs - mu
+        if type == "pearson":
+            r = r / np.sqrt(var)
+        return pd.Series(r, index=self.design.index, name="residual")
+
+    def plot(self, *, conf_level: float = 0.95) -> Any:
+        """Diagnostic figure: Pearson residuals vs fitted means and a caterpillar plot.
+
+        As lme4's ``plot(fit)`` for a GLMM (Pearson residuals against fitted values) and
+        ``lattice::dotplot(ranef(fit, condVar = TRUE))``: sorted conditional modes with
+        +/- z sqrt(conditional variance) intervals (one grouping factor; points only
+        otherwise). Needs matplotlib (``pip install sleeppain[plot]``).
+
+        Parameters
+        ----------
+        conf_level : float
+            Coverage of the caterpillar intervals.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import numpy as np, pandas as pd, sleeppain as sp
+        >>> rng = np.random.default_rng(2)
+        >>> g = np.repeat(np.arange(20), 10)
+        >>> lam = np.exp(0.5 + 0.7 * rng.normal(size=20))[g]
+        >>> df = pd.DataFrame({"id": g, "n": rng.poisson(lam)})
+        >>> fig = sp.glmm("n ~ 1 + (1 | id)", df, family="poisson").plot()
+        >>> fig.axes[0].get_ylabel()
+        'Pearson residuals'
+        >>> import matplotlib.pyplot as plt
+        >>> plt.close(fig)
+        """
+        from sleeppain.report._mixed_figures import mixed_diagnostics
+
+        return mixed_diagnostics(
+            self._linkinv(self.eta),
+            self.residuals("pearson").to_numpy(),
+            self.ranef(),
+            title=f"{self.formula} ({self.family})",
+            conf_level=check_conf_level(conf_level),
+            fitted_label="Fitted mean" + (" (probability)" if self.family == "binomial" else ""),
+            resid_label="Pearson residuals",
+        )
+
     def predict(
         self,
         newdata: pd.DataFrame | None = None,

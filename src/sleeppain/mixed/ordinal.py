@@ -520,6 +520,67 @@ class ClmmResult(ResultMixin):
             )
         return pd.concat(frames, ignore_index=True)
 
+    def residuals(self) -> pd.Series:
+        """Mean-score residuals: observed category index minus its expected index.
+
+        Categories are scored 0, 1, ..., K-1 in order; the expectation uses the fitted
+        category probabilities given the conditional modes. A simple diagnostic for
+        trends against the fitted score, not a residual with a known distribution.
+        """
+        score, expected = self._scores()
+        return pd.Series(score - expected, index=self.design.index, name="residual")
+
+    def _scores(self) -> tuple[np.ndarray, np.ndarray]:
+        probs = self.predict(type="prob").to_numpy()
+        expected = probs @ np.arange(probs.shape[1], dtype=float)
+        return self.y.astype(float), expected
+
+    def plot(self, *, conf_level: float = 0.95) -> Any:
+        """Diagnostic figure: mean-score residuals vs expected score, and the conditional modes.
+
+        The first panel plots :meth:`residuals` against the expected category score; then
+        one caterpillar panel per random effect (sorted conditional modes, as
+        ``lattice::dotplot(ranef(fit))``). Conditional variances are not computed for a
+        CLMM, so the modes are drawn without intervals. Needs matplotlib
+        (``pip install sleeppain[plot]``).
+
+        Parameters
+        ----------
+        conf_level : float
+            Coverage of intervals (used when conditional variances are available).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import numpy as np, pandas as pd, sleeppain as sp
+        >>> rng = np.random.default_rng(3)
+        >>> g = np.repeat(np.arange(25), 8)
+        >>> z = rng.normal(size=25)[g] + rng.logistic(size=200)
+        >>> df = pd.DataFrame({"id": g, "k": np.digitize(z, [-1.0, 1.0])})
+        >>> fig = sp.clmm("k ~ 1 + (1 | id)", df).plot()
+        >>> fig.axes[0].get_xlabel()
+        'Expected category score'
+        >>> import matplotlib.pyplot as plt
+        >>> plt.close(fig)
+        """
+        from sleeppain.report._mixed_figures import mixed_diagnostics
+
+        score, expected = self._scores()
+        return mixed_diagnostics(
+            expected,
+            score - expected,
+            self.ranef(),
+            title=f"{self.formula} (cumulative logit)",
+            conf_level=check_conf_level(conf_level),
+            fitted_label="Expected category score",
+            resid_label="Observed - expected score",
+        )
+
     def predict(
         self,
         newdata: pd.DataFrame | None = None,

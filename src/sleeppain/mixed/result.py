@@ -40,7 +40,7 @@ from sleeppain.mixed.deviance import PlsSolution
 from sleeppain.mixed.inference import SatterthwaiteParts, satterthwaite_df, satterthwaite_parts
 from sleeppain.mixed.optimize import ConvergenceRecord
 from sleeppain.mixed.residual import ResidualData, ResidualFit
-from sleeppain.results import Display, DisplayTable, ResultMixin, tidy_frame
+from sleeppain.results import Display, DisplayTable, ResultMixin, check_conf_level, tidy_frame
 
 __all__ = ["LmmResult"]
 
@@ -548,6 +548,47 @@ class LmmResult(ResultMixin):
         if scaled:
             r = r / self.sigma
         return pd.Series(r, index=self.design.index, name="residual")
+
+    def plot(self, *, conf_level: float = 0.95) -> Any:
+        """Diagnostic figure: residuals vs fitted and a caterpillar plot of the random effects.
+
+        As lme4's ``plot(fit)`` (conditional residuals against fitted values) and
+        ``lattice::dotplot(ranef(fit, condVar = TRUE))`` (sorted conditional modes with
+        +/- z sqrt(conditional variance) intervals), one panel per random effect. Needs
+        matplotlib (``pip install sleeppain[plot]``).
+
+        Parameters
+        ----------
+        conf_level : float
+            Coverage of the caterpillar intervals.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import numpy as np, pandas as pd, sleeppain as sp
+        >>> rng = np.random.default_rng(1)
+        >>> g = np.repeat(np.arange(15), 6)
+        >>> df = pd.DataFrame({"id": g, "y": rng.normal(size=15)[g] + rng.normal(size=90)})
+        >>> fig = sp.lmm("y ~ 1 + (1 | id)", df).plot()
+        >>> fig.axes[0].get_xlabel(), fig.axes[1].get_xlabel()
+        ('Fitted values', 'Conditional mode')
+        >>> import matplotlib.pyplot as plt
+        >>> plt.close(fig)
+        """
+        from sleeppain.report._mixed_figures import mixed_diagnostics
+
+        return mixed_diagnostics(
+            self._fitted,
+            self.design.y - self._fitted,
+            self.ranef(),
+            title=self.formula,
+            conf_level=check_conf_level(conf_level),
+        )
 
     def predict(
         self, newdata: pd.DataFrame | None = None, include_random: bool = True
