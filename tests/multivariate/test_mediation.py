@@ -80,6 +80,13 @@ def test_matches_nlme_on_pain_diary():
         )
     _check(res, REF["cases"]["paindiary_REML"])
     assert res.x_is_sleep
+    # outcome intercept variance ~31.6 with a 0.97 intercept correlation: flagged
+    (caveat,) = res.caveats
+    assert "weakly identified between-person part" in caveat
+    assert "0.975" in caveat and "outcome intercept (Pain)" in caveat
+    assert "a, b and c' (within-person fixed effects) are unaffected" in caveat
+    assert "random=" in caveat
+    assert caveat.split(". ")[0][:40] in res.summary()
 
 
 def test_recovers_known_effects():
@@ -229,3 +236,63 @@ def test_added_nights_are_explained_in_the_summary():
     assert added > 0 and res.nights_added == added
     assert int(res.accounting["rows"].iloc[0]) == len(sample) + added
     assert f"{added:,} night(s) the Diary added" in res.summary()
+
+
+# ------------------------------------------------------------------ identification caveats
+def test_caveat_on_intercept_correlation_and_none_when_well_determined():
+    from sleeppain.multivariate._mediate import INTERCEPT_CORR_LIMIT, identification_caveats
+
+    names = ["Sm", "Sm_x", "Sy", "Sy_m"]
+    S = np.diag([1.0, 0.05, 2.0, 0.05])
+    assert identification_caveats(S, names, variance_se=np.full(4, 0.01)) == ()
+    r = INTERCEPT_CORR_LIMIT + 0.01
+    S2 = S.copy()
+    S2[0, 2] = S2[2, 0] = -r * np.sqrt(2.0)
+    (text,) = identification_caveats(S2, names, random=("a", "b"))
+    assert f"is {-r:.3f}" in text and "unaffected" in text
+    assert "does not remove this" in text and "random=" in text
+    # just below the limit: nothing
+    S3 = S.copy()
+    S3[0, 2] = S3[2, 0] = (INTERCEPT_CORR_LIMIT - 0.01) * np.sqrt(2.0)
+    assert identification_caveats(S3, names) == ()
+    # a slope-slope correlation of 1 is not an intercept correlation
+    S4 = S.copy()
+    S4[1, 3] = S4[3, 1] = 0.05
+    assert identification_caveats(S4, names) == ()
+
+
+def test_caveat_on_poorly_determined_slope_suggests_dropping_it():
+    from sleeppain.multivariate._mediate import identification_caveats
+
+    names = ["Sm", "Sm_x", "Sy", "Sy_m"]
+    S = np.diag([1.0, 0.05, 2.0, 0.04])
+    se = np.array([0.2, 0.01, 0.4, 0.09])  # b slope: SE > variance
+    (text,) = identification_caveats(S, names, variance_se=se, random=("a", "b"))
+    assert "the variance of Sy_m, 0.04, is poorly determined (standard error 0.09)" in text
+    assert "random=('a',) drops the poorly determined 'b'" in text
+    assert "does not remove" not in text
+    se[1] = np.nan
+    (text,) = identification_caveats(S, names, variance_se=se, random=("a", "b"))
+    assert "not computable" in text and "random=() drops" in text
+
+
+def test_variance_se_is_the_delta_method():
+    from sleeppain.multivariate._mediate import _variance_ses
+
+    # q = 1: variance = sigma^2 theta^2, gradient (2 sigma^2 theta, 2 sigma theta^2, 0)
+    theta, sigma = 0.7, 1.3
+    v = np.array([theta, sigma, 0.2])
+    V = np.array([[0.04, 0.01, 0.0], [0.01, 0.09, 0.02], [0.0, 0.02, 0.01]])
+    g = np.array([2 * sigma**2 * theta, 2 * sigma * theta**2, 0.0])
+    np.testing.assert_allclose(_variance_ses(v, V, 1), [np.sqrt(g @ V @ g)], rtol=1e-7)
+
+
+def test_simulated_diary_flags_the_intercept_ridge():
+    """sim_med.csv has independent intercepts of variance 0.49; the stacked fit puts the
+    outcome intercept's variance near 4.5 along the person-mean ridge, and says so."""
+    res = _fit(SIM, **KW)
+    assert res.random_cov.loc["Sy", "Sy"] > 2.0
+    (caveat,) = res.caveats
+    assert "the outcome intercept (y)" in caveat and "unaffected" in caveat
+    assert "weakly identified between-person part" in res.summary()
+    assert "weakly identified between-person part" in res.to_markdown()

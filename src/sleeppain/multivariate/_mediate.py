@@ -218,6 +218,144 @@ def _cov_ab_gradient(v: np.ndarray, q: int, ia: int, ib: int) -> tuple[float, np
     return val, grad
 
 
+#: |correlation| of a random intercept with another random effect above which the
+#: between-person part is called weakly identified (the two are nearly one direction)
+INTERCEPT_CORR_LIMIT = 0.95
+#: a variance component whose delta-method SE exceeds this multiple of its estimate is
+#: poorly determined (the data barely inform it)
+VARIANCE_RSE_LIMIT = 1.0
+
+
+def _variance_ses(vpar: np.ndarray, vcov_vp: np.ndarray, q: int) -> np.ndarray:
+    """Delta-method SEs of the random-effect variances ``sigma^2 diag(T T')``."""
+
+    def variances(v: np.ndarray) -> np.ndarray:
+        T = _lower_tri(v[:-2], q)
+        return v[-2] ** 2 * np.einsum("ij,ij->i", T, T)
+
+    h = 1e-6 * np.maximum(np.abs(vpar), 1.0)
+    J = np.empty((q, vpar.size))
+    for k in range(vpar.size):
+        e = np.zeros(vpar.size)
+        e[k] = h[k]
+        J[:, k] = (variances(vpar + e) - variances(vpar - e)) / (2 * h[k])
+    var = np.einsum("ij,jk,ik->i", J, vcov_vp, J)
+    return np.where(var > 0, np.sqrt(np.abs(var)), np.nan)
+
+
+def identification_caveats(
+    Sigma: np.ndarray,
+    z_names: Sequence[str],
+    *,
+    variance_se: np.ndarray | None = None,
+    labels: dict[str, str] | None = None,
+    random: Sequence[str] = (),
+) -> tuple[str, ...]:
+    """Caveats on a weakly identified random-effect covariance (for the summary notes).
+
+    Flags a random intercept (``Sm``, ``Sy``) whose correlation with another random effect
+    exceeds :data:`INTERCEPT_CORR_LIMIT` in absolute value, and a variance whose
+    delta-method SE exceeds :data:`VARIANCE_RSE_LIMIT` times its estimate (or is not
+    finite). The fixed effects a, b and c' are within-person effects and are unaffected.
+    A poorly determined slope variance is remedied by a simpler ``random=``; an intercept
+    correlation near 1 is structural (the mediator's person mean, a covariate of the
+    outcome equation, nearly equals the mediator's random intercept) and dropping random
+    slopes does not remove it (on PainDiary it stays at 0.974 with ``random=()``).
+
+    Parameters
+    ----------
+    Sigma : ndarray (q, q)
+        Covariance of the random effects.
+    z_names : sequence of str
+        Their stacked names (``Sm, Sm_x, Sy, Sy_m``...).
+    variance_se : ndarray (q,), optional
+        SEs of the diagonal of ``Sigma`` (None: not checked).
+    labels : dict, optional
+        Readable names of the stacked names (e.g. ``{"Sy": "outcome intercept"}``).
+    random : sequence of str
+        The fit's ``random=`` (to suggest the simpler one).
+
+    Returns
+    -------
+    tuple of str
+        Empty when nothing is flagged.
+
+    Examples
+    --------
+    >>> S = np.array([[2.6, 8.8], [8.8, 31.6]])
+    >>> identification_caveats(S, ["Sm", "Sy"])[0].split(":")[0]
+    'weakly identified between-person part'
+    >>> identification_caveats(np.array([[2.6, 0.5], [0.5, 3.0]]), ["Sm", "Sy"])
+    ()
+    """
+    labels = labels or {}
+    names = list(z_names)
+    sd = np.sqrt(np.clip(np.diag(Sigma), 0, None))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = Sigma / np.outer(sd, sd)
+    problems: list[str] = []
+    ridge = False
+    for i, ni in enumerate(names):
+        for j in range(i + 1, len(names)):
+            nj = names[j]
+            if ni not in _INTERCEPTS and nj not in _INTERCEPTS:
+                continue
+            r = corr[i, j]
+            if np.isfinite(r) and abs(r) > INTERCEPT_CORR_LIMIT:
+                ridge = True
+                problems.append(
+                    f"the correlation of {labels.get(ni, ni)} with {labels.get(nj, nj)} is "
+                    f"{r:.3f} (variances {Sigma[i, i]:.4g} and {Sigma[j, j]:.4g})"
+                )
+    slopes: list[str] = []
+    if variance_se is not None:
+        for k, nk in enumerate(names):
+            v, se = Sigma[k, k], variance_se[k]
+            if not np.isfinite(se) or se > VARIANCE_RSE_LIMIT * v:
+                shown = f"{se:.3g}" if np.isfinite(se) else "not computable"
+                problems.append(
+                    f"the variance of {labels.get(nk, nk)}, {v:.4g}, is poorly determined "
+                    f"(standard error {shown})"
+                )
+                if nk in _SLOPE_KEYS:
+                    slopes.append(_SLOPE_KEYS[nk])
+                else:
+                    ridge = True
+    if not problems:
+        return ()
+    text = (
+        "weakly identified between-person part: "
+        + "; ".join(problems)
+        + ". a, b and c' (within-person fixed effects) are unaffected; do not interpret "
+        "the random-effect covariance or the between-person coefficients (Sm_xb, Sy_mb, "
+        "Sy_xb)."
+    )
+    if ridge:
+        text += (
+            " The intercepts are nearly one direction because the mediator's person mean "
+            "(a covariate of the outcome equation) is nearly the mediator's random "
+            "intercept; simplifying random= does not remove this."
+        )
+    simpler = tuple(r for r in random if r not in slopes)
+    if slopes:
+        text += (
+            f" Simplify the random slopes: random={simpler!r} drops the poorly determined "
+            f"{' and '.join(repr(s) for s in slopes)} (compare the fits)."
+        )
+    elif random:
+        text += (
+            " A simpler random= (e.g. random=('a',), or random=() with cov(a_j, b_j) = 0) "
+            "is an option when the slope variances are small; compare the fits."
+        )
+    return (text,)
+
+
+_SLOPE_KEYS = {"Sm_x": "a", "Sy_m": "b", "Sy_x": "c_prime"}
+
+
+_INTERCEPTS = ("Sm", "Sy")
+
+
 def monte_carlo_effects(
     est: np.ndarray, vcov: np.ndarray, cov_ab: float, se_cov_ab: float, n_draws: int, seed: Any
 ) -> np.ndarray:
@@ -481,6 +619,10 @@ def mediation(
             )
     else:
         cov_ab, se_cov, vcov_vp = 0.0, 0.0, None
+    var_se = _variance_ses(vpar, vcov_vp, q) if vcov_vp is not None else None
+    caveats = identification_caveats(
+        Sigma, z_names, variance_se=var_se, labels=_labels(m, y), random=rand
+    )
     draws = monte_carlo_effects(
         est3, vc3, cov_ab, 0.0 if not np.isfinite(se_cov) else se_cov, n_draws, seed
     )
@@ -512,7 +654,19 @@ def mediation(
         vcov_varpar=vcov_vp,
         profile_evals=n_profile,
         nights_added=int(diary.accounting.nights_added),
+        caveats=caveats,
     )
+
+
+def _labels(m: str, y: str) -> dict[str, str]:
+    """Readable names of the stacked random effects."""
+    return {
+        "Sm": f"the mediator intercept ({m})",
+        "Sy": f"the outcome intercept ({y})",
+        "Sm_x": "the a slope",
+        "Sy_m": "the b slope",
+        "Sy_x": "the c' slope",
+    }
 
 
 def _lmm_has_weights() -> bool:

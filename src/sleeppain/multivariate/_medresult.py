@@ -57,6 +57,9 @@ class MediationResult(ResultMixin):
         the ``- n_y log(delta)`` of :attr:`loglik`.
     nights_added : int
         Rows of the Diary added to hold sleep ratings (counted in the accounting's rows).
+    caveats : tuple of str
+        Notes on a weakly identified random-effect covariance (an intercept correlation
+        beyond 0.95 in absolute value, a poorly determined variance); shown in the summary.
     """
 
     x: str
@@ -86,6 +89,7 @@ class MediationResult(ResultMixin):
     vcov_varpar: np.ndarray | None = field(default=None, repr=False)
     profile_evals: int = 0
     nights_added: int = 0
+    caveats: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("estimates", "vcov_abc", "draws", "vcov_varpar"):
@@ -213,6 +217,7 @@ class MediationResult(ResultMixin):
                 "indirect = a*b + cov(a_j, b_j); total = c' + indirect. Predictors centred at "
                 "person means; person means enter as between-person covariates.",
                 *([added_nights_note(self.nights_added)] if self.nights_added else []),
+                *self.caveats,
             ),
         )
 
