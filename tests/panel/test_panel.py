@@ -291,7 +291,8 @@ def test_diary_waves_block_means():
         {"id": [1] * 10, "day": list(range(1, 11)), "pain": [1.0, 2, 3, np.nan, 5, 6, 7, 8, 9, 10]}
     )
     d = sp.Diary.from_frame(df, id="id", day="day")
-    w = sp.panel.diary_waves(d, days=3, min_days=3)
+    with pytest.warns(sp.DataQualityWarning, match=r"wave=4.*'pain'.*n_waves=3"):
+        w = sp.panel.diary_waves(d, days=3, min_days=3)
     assert w["wave"].tolist() == [1, 2, 3, 4]
     assert w["pain"].tolist()[0] == 2.0
     assert np.isnan(w["pain"].iloc[1])  # 2 of 3 days observed < min_days
@@ -368,13 +369,14 @@ def test_result_contract_with_a_hostile_name():
 def test_empty_wave_named_by_the_users_column_and_wave():
     """Long data: an all-missing variable-wave names the column and wave, and how to drop it.
 
-    The bundled sample's weekly blocks end in a one-day block without sleep ratings (a
-    morning rating describes the night before, so the last day's night is never rated).
+    The bundled sample's 21 days in 6-day blocks end in a 3-day block; with min_days=4 its
+    means are all missing (diary_waves warns, and the panel model refuses the wave).
     """
     diary = sp.Diary.from_frame(
         sp.datasets.sample_diary(), id="id", day="date", sleep="sleep_quality"
     )
-    waves = diary.waves(days=7, variables=["pain", "sleep_quality"])
+    with pytest.warns(sp.DataQualityWarning, match=r"wave=4, at most 3 of 6.*n_waves=3"):
+        waves = diary.waves(days=6, variables=["pain", "sleep_quality"], min_days=4)
     with pytest.raises(sp.DataStructureError) as info:
         sp.riclpm(waves, x="sleep_quality", y="pain", id="id", wave="wave", names=("s", "p"))
     msg = str(info.value)
@@ -424,10 +426,56 @@ def test_waves_show_the_first_day_as_the_diary_shows_days():
     diary = sp.Diary.from_frame(sample, id="id", day="date", sleep="sleep_quality")
     w = diary.waves(days=7, variables=["pain"])
     first = w.loc[w["wave"] == 1, "first_label"].iloc[0]
-    assert pd.Timestamp(first) == pd.Timestamp(diary.data["day_label"].min())
+    # the first reported day, not the night the Diary adds before it
+    assert pd.Timestamp(first) == pd.Timestamp(sample["date"].min())
+    assert pd.Timestamp(first) > pd.Timestamp(diary.data["day_label"].min())
     assert (pd.to_datetime(w["first_label"]) - pd.Timestamp("1970-01-01")).dt.days.equals(
         w["first_day"].astype("int64")
     )
     ints = sp.Diary.from_frame(sample, id="id", day="day")
     wi = ints.waves(days=7, variables=["pain"])
     assert wi["first_label"].tolist() == wi["first_day"].tolist()
+
+
+def test_waves_count_values_on_the_day_they_were_entered():
+    """Weekly blocks of a morning diary start on the first reported day, and a morning sleep
+    rating counts in the block of its report day (not of the night the Diary adds before
+    the first day): block means equal the means of the raw rows by report week."""
+    sample = sp.datasets.sample_diary()
+    diary = sp.Diary.from_frame(sample, id="id", day="date", sleep="sleep_quality")
+    w = diary.waves(days=7, variables=["pain", "sleep_quality"])
+    assert w["wave"].max() == 3  # 21 reported days: three whole weeks, no one-day block
+    raw = sample.assign(
+        wave=(pd.to_datetime(sample["date"]) - pd.to_datetime(sample["date"]).min()).dt.days // 7
+        + 1
+    )
+    expect = raw.groupby(["id", "wave"])[["pain", "sleep_quality"]].agg(["mean", "count"])
+    got = w.set_index(["id", "wave"])
+    for c in ("pain", "sleep_quality"):
+        np.testing.assert_array_equal(got[f"n_{c}"], expect[(c, "count")].reindex(got.index))
+        np.testing.assert_allclose(
+            got[c].to_numpy(dtype=float),
+            expect[(c, "mean")].reindex(got.index).to_numpy(dtype=float),
+            rtol=1e-12,
+        )
+
+
+def test_short_last_block_warns_and_n_waves_silences_it():
+    df = pd.DataFrame(
+        {
+            "id": np.repeat([1, 2], 9),
+            "day": np.tile(np.arange(1, 10), 2),
+            "pain": np.arange(18, dtype=float),
+            "sq": np.arange(18, dtype=float) / 2,
+        }
+    )
+    d = sp.Diary.from_frame(df, id="id", day="day", sleep="sq")
+    # morning sleep ratings of days 1..9: the last block (days 8-9) has 2 of each
+    with pytest.warns(sp.DataQualityWarning, match=r"'pain', 'sq'.*n_waves=1"):
+        w = d.waves(days=7, min_days=3)
+    assert w["wave"].tolist() == [1, 2, 1, 2]
+    assert w["n_sq"].tolist() == [7, 2, 7, 2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert d.waves(days=7, min_days=3, n_waves=1)["wave"].tolist() == [1, 1]
+        d.waves(days=7, min_days=2)  # 2 observed days suffice: no warning

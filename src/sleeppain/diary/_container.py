@@ -366,8 +366,10 @@ class Diary:
         >>> diary = sp.Diary.from_frame(sp.datasets.sample_diary(), id="id", day="date",
         ...                             sleep="sleep_quality")
         >>> w = diary.waves(days=7, variables=["pain", "sleep_quality"])
-        >>> sorted(w["wave"].unique().tolist())[:3]
+        >>> sorted(w["wave"].unique().tolist())
         [1, 2, 3]
+        >>> str(w["first_label"].min().date())  # the first diary day, 2024-03-04
+        '2024-03-04'
         """
         from sleeppain.panel import diary_waves
 

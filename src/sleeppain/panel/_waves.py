@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sleeppain.errors import SpecificationError
+from sleeppain.errors import DataQualityWarning, SpecificationError
 
 __all__ = ["diary_waves"]
 
@@ -24,10 +25,13 @@ def diary_waves(
 ) -> pd.DataFrame:
     """Block means of a :class:`~sleeppain.Diary`: one row per person and wave.
 
-    Wave ``w`` (1, 2, ...) holds the calendar days ``[start + (w-1) days, start + w days)``;
-    a variable's block value is the mean of its non-missing days there, or missing when
-    fewer than ``min_days`` days were observed. Sleep variables are taken as the diary
-    aligns them (night *n* on day *n*). The result is long data for
+    Wave ``w`` (1, 2, ...) holds the calendar days ``[start + (w-1) days, start + w days)``,
+    counted from the first day with any report. Values are taken on the day they were
+    entered: a morning sleep rating (``sleep_timing="previous_night"``), which the Diary
+    stores on the night before, counts on its report day, so the night the Diary adds
+    before the first diary day does not open a block of its own. A variable's block value
+    is the mean of its observed days there, or missing when fewer than ``min_days`` days
+    were observed. The result is long data for
     ``sp.riclpm(waves, x=..., y=..., id="id", wave="wave")``.
 
     Parameters
@@ -38,8 +42,8 @@ def diary_waves(
     variables : str or list of str, optional
         Variables to aggregate (default: all of the diary's variables).
     start : {"study", "person"}
-        Blocks counted from the first day of the whole diary (``"study"``, for a common
-        calendar) or from each person's own first day (``"person"``).
+        Blocks counted from the first reported day of the whole diary (``"study"``, for a
+        common calendar) or from each person's own first reported day (``"person"``).
     min_days : int
         Observed days a block needs for its mean to count.
     n_waves : int, optional
@@ -50,9 +54,15 @@ def diary_waves(
     DataFrame
         ``id, wave, first_day`` (integer calendar day of the block's start),
         ``first_label`` (that day as the diary shows days: a date for a date diary), ``days``
-        (days of the block with a diary row) and one column per variable plus
-        ``n_<variable>`` (days observed). Every person-block with at least one diary row
-        appears; absent blocks have no row.
+        (days of the block with a report) and one column per variable plus
+        ``n_<variable>`` (days observed). Every person-block with at least one observed
+        value appears; absent blocks have no row.
+
+    Warns
+    -----
+    DataQualityWarning
+        The last block has fewer than ``min_days`` observed days of a variable for every
+        person (a short final block), so its means are missing; ``n_waves=`` drops it.
 
     Examples
     --------
@@ -80,22 +90,25 @@ def diary_waves(
     else:
         cols = [variables] if isinstance(variables, str) else list(variables)
         diary.require(cols, "variables")
-    frame = diary.data
-    day = frame["day"].to_numpy()
+    entered = _as_entered(diary)
+    if entered.empty:
+        raise SpecificationError("the diary has no observed values to aggregate into waves.")
+    day = entered["day"].to_numpy()
     if start == "study":
-        origin = np.full(len(frame), day.min() if len(day) else 0)
+        origin = np.full(len(entered), day.min())
     else:
-        origin = frame.groupby("id", sort=False)["day"].transform("min").to_numpy()
+        origin = entered.groupby("id", sort=False)["day"].transform("min").to_numpy()
     block = (day - origin) // days
-    work = pd.DataFrame({"id": frame["id"], "wave": block + 1, "first_day": origin + block * days})
-    for c in cols:
-        work[c] = frame[c].to_numpy(dtype=float)
-    g = work.groupby(["id", "wave"], sort=True)
+    entered = entered.assign(wave=block + 1, first_day=origin + block * days)
+    keys = ["id", "wave"]
+    g = entered.groupby(keys, sort=True)
     out = g[["first_day"]].first()
-    out["days"] = g.size()
+    out["days"] = g["day"].nunique()
     for c in cols:
-        out[c] = g[c].mean()
-        out[f"n_{c}"] = g[c].count()
+        obs = entered[entered["variable"] == c]
+        stats = obs.groupby(keys, sort=True)["value"].agg(["mean", "count"])
+        out[c] = stats["mean"].reindex(out.index)
+        out[f"n_{c}"] = stats["count"].reindex(out.index).fillna(0).astype(int)
         out.loc[out[f"n_{c}"] < min_days, c] = np.nan
     out = out.reset_index()
     # the block's first day as the diary shows days (a date for a date diary, not 19785)
@@ -109,4 +122,49 @@ def diary_waves(
     )
     if n_waves is not None:
         out = out[out["wave"] <= n_waves].reset_index(drop=True)
+    _warn_short_last_block(out, cols, days, min_days)
     return out
+
+
+def _as_entered(diary: Any) -> pd.DataFrame:
+    """Observed values on the day they were reported: ``id, day, variable, value``.
+
+    The canonical frame holds a sleep value on its night (a morning rating of night
+    *n* on row *n*, the day before the report); here it goes back to the report day
+    (``day + 1`` for ``sleep_timing="previous_night"``), so the night the Diary adds
+    before the first diary day belongs to that first day's block.
+    """
+    frame = diary.data
+    sleep = set(getattr(diary, "sleep", ()) or ())
+    shift = 1 if getattr(diary, "sleep_timing", "previous_night") == "previous_night" else 0
+    parts = []
+    for c in diary.variables:
+        v = frame[c].to_numpy(dtype=float)
+        ok = ~np.isnan(v)
+        d = frame["day"].to_numpy()[ok] + (shift if c in sleep else 0)
+        parts.append(
+            pd.DataFrame(
+                {"id": frame["id"].to_numpy()[ok], "day": d, "variable": c, "value": v[ok]}
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def _warn_short_last_block(out: pd.DataFrame, cols: list[str], days: int, min_days: int) -> None:
+    """Warn when no person has ``min_days`` observed days of a variable in the last wave."""
+    if out.empty:
+        return
+    last = int(out["wave"].max())
+    tail = out[out["wave"] == last]
+    short = [c for c in cols if int(tail[f"n_{c}"].max()) < min_days]
+    if not short or last == 1:
+        return
+    span = int(tail["days"].max())
+    warnings.warn(
+        f"the last block (wave={last}, at most {span} of {days} day(s) reported) has fewer "
+        f"than min_days={min_days} observed day(s) of {', '.join(repr(c) for c in short)} "
+        f"for every person, so those block means are missing. Drop the block with "
+        f"n_waves={last - 1}, or choose days= so the diary fills whole blocks.",
+        DataQualityWarning,
+        stacklevel=3,
+    )
