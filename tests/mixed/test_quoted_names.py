@@ -114,3 +114,13 @@ def test_plain_formats_numpy_scalars():
     assert plain("a b") == "'a b'"
     assert plain(pd.Timestamp("2024-03-02")) == "2024-03-02"
     assert plain(float("nan")) == "nan"
+
+
+def test_quoted_names_with_a_residual_correlation(spaced):
+    df = spaced.assign(t=np.tile(np.arange(8), 30))
+    fit = sp.lmm("Q('pain score') ~ `sleep q` + (1 | `person id`)", df, correlation="ar1", time="t")
+    ref = sp.lmm(
+        "pain_score ~ sleep_q + (1 | person_id)", _plain_names(df), correlation="ar1", time="t"
+    )
+    np.testing.assert_allclose(fit.fixef.to_numpy(), ref.fixef.to_numpy(), rtol=1e-6)
+    assert list(fit.fixef.index) == ["Intercept", "sleep q"]

@@ -312,7 +312,8 @@ def _design_with_structure(
 ) -> tuple[Design, ResidualData]:
     check_residual_columns(spec, data)
     sub, keep, reasons = _drop_residual_missing(spec, data, stacklevel + 1)
-    design = build_design(formula, sub, stacklevel=stacklevel + 1)
+    safe, frame, renamed = dotted_columns(formula, sub)  # Q('pain score'), Informed.liking
+    design = renamed.restore_design(build_design(safe, frame, stacklevel=stacklevel + 1), formula)
     if reasons:
         acc = design.accounting
         design = dataclasses.replace(
