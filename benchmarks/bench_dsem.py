@@ -106,32 +106,72 @@ def table(results: dict[str, list[dict]]) -> str:
     return "\n".join(lines)
 
 
-def speed(reps: int = 3) -> None:
+def speed(reps: int = 2) -> None:
+    """120 x 14, 4 chains x (1000 + 1000): wall time (n_jobs=2) and CPU time (n_jobs=1).
+
+    On a shared machine the wall time depends on the load; the CPU time of the 4 chains
+    run in-process (n_jobs=1) divided by 2 is the wall time the 2 cores would need alone.
+    """
     sim = sp.simulate.diary(120, 14, seed=11, round_to_scale=False, **PARAMS)
+    kw = dict(
+        id="id", day="day", sleep="sleep_quality", pain="pain", chains=4, warmup=1000, draws=1000
+    )
     for n_jobs in (1, 2):
-        times = []
+        wall, cpu = [], []
         for r in range(reps):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                t0 = time.perf_counter()
-                res = sp.dsem(
-                    sim.data,
-                    id="id",
-                    day="day",
-                    sleep="sleep_quality",
-                    pain="pain",
-                    chains=4,
-                    warmup=1000,
-                    draws=1000,
-                    seed=r,
-                    n_jobs=n_jobs,
-                )
-                times.append(time.perf_counter() - t0)
+                t0, c0 = time.perf_counter(), time.process_time()
+                res = sp.dsem(sim.data, seed=r, n_jobs=n_jobs, **kw)
+                wall.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
         ess = res.effects()["ess_bulk"]
+        extra = (
+            f"; CPU {np.median(cpu):.2f} s -> {np.median(cpu) / 2:.2f} s on 2 idle cores"
+            if n_jobs == 1
+            else ""
+        )
         print(
-            f"120 x 14, 4 chains x 2000 iterations, n_jobs={n_jobs}: median {np.median(times):.2f} s "
-            f"(runs {', '.join(f'{x:.2f}' for x in times)}); bulk ESS of effects "
-            f"{', '.join(f'{x:.0f}' for x in ess)}; ESS/s {ess.min() / np.median(times):.0f} (min)"
+            f"120 x 14, 4 chains x 2000 iterations, n_jobs={n_jobs}: wall median "
+            f"{np.median(wall):.2f} s (runs {', '.join(f'{x:.2f}' for x in wall)}){extra}; "
+            f"bulk ESS of the effects {', '.join(f'{x:.0f}' for x in ess)}; "
+            f"min ESS per wall second {ess.min() / np.median(wall):.0f}"
+        )
+        print("load:", os.getloadavg())
+
+
+def scale() -> None:
+    """Per-iteration cost at 100 x 50 (all 8 random effects) and 10,000 x 30 (defaults)."""
+    import resource
+
+    from sleeppain.dynamics._api import _diary
+    from sleeppain.dynamics._arrays import prepare
+    from sleeppain.dynamics._gibbs import run_chain
+    from sleeppain.dynamics._spec import DsemPriors, random_indices
+
+    for n, t, rnd, iters in (
+        (100, 50, ("intercept", "autoregression", "crosslag", "residual_variance"), 400),
+        (10_000, 30, ("intercept", "autoregression", "crosslag"), 40),
+    ):
+        sim = sp.simulate.diary(n, t, seed=5, round_to_scale=False, **PARAMS)
+        d = _diary(sim.data, "id", "day", "sleep_quality", None, ["pain", "sleep_quality"])
+        prep = prepare(d, "sleep_quality", "pain", ())
+        t0 = time.perf_counter()
+        run_chain(
+            prep.arrays,
+            random_indices(rnd),
+            DsemPriors(),
+            iters // 2,
+            iters // 2,
+            np.random.SeedSequence(1),
+            10,
+        )
+        per = (time.perf_counter() - t0) / iters
+        est = per * 8000 / 2  # 4 chains x 2000 iterations on 2 cores
+        print(
+            f"{n} x {t}, random={rnd}: {1000 * per:.1f} ms per iteration; 4 chains x 2000 "
+            f"iterations on 2 cores ~ {est:.0f} s; max RSS "
+            f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
         )
     print("load:", os.getloadavg())
 
@@ -145,9 +185,13 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=500)
     ap.add_argument("--out", default="dsem_mc.json")
     ap.add_argument("--speed", action="store_true")
+    ap.add_argument("--scale", action="store_true")
     a = ap.parse_args()
     if a.speed:
         speed()
+        return
+    if a.scale:
+        scale()
         return
     results: dict[str, list[dict]] = {}
     meta = {

@@ -304,7 +304,11 @@ class DsemResult(ResultMixin):
                 "Variables",
                 f"pain={self.spec.pain}, sleep={self.spec.sleep} ({self.spec.sleep_timing})",
             ),
-            ("Persons", f"{acc.persons_used} used of {acc.persons}"),
+            (
+                "Persons",
+                f"{acc.persons_used} used of {acc.persons} ({acc.persons_too_short} with fewer "
+                f"than 3 days, {acc.persons_missing_covariate} missing a person covariate)",
+            ),
             (
                 "Values",
                 f"{acc.observed_pain} pain, {acc.observed_sleep} sleep observed; "
