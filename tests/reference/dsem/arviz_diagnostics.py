@@ -33,7 +33,9 @@ for c in range(4):
     y[c] += 0.8 * c
 sets["not_mixed"] = y
 # 4. a skewed positive quantity (like a random-effect SD)
-sets["skewed"] = np.exp(0.5 * rng.standard_normal((2, 400)) + np.cumsum(0.05 * rng.standard_normal((2, 400)), axis=1))
+sets["skewed"] = np.exp(
+    0.5 * rng.standard_normal((2, 400)) + np.cumsum(0.05 * rng.standard_normal((2, 400)), axis=1)
+)
 
 out = {"arviz": az.__version__, "numpy": np.__version__, "sets": {}}
 for name, d in sets.items():

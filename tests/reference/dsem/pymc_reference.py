@@ -42,15 +42,21 @@ import sleeppain as sp  # noqa: E402
 from sleeppain.dynamics._api import _diary  # noqa: E402
 from sleeppain.dynamics._arrays import prepare  # noqa: E402
 
-SIM = dict(n=120, t=14, seed=2024, params=dict(
-    phi_pain=0.45, phi_sleep=0.3, sleep_to_pain=-0.2, pain_to_sleep=0.0, missing_day_share=0.1
-))
+SIM = dict(
+    n=120,
+    t=14,
+    seed=2024,
+    params=dict(
+        phi_pain=0.45, phi_sleep=0.3, sleep_to_pain=-0.2, pain_to_sleep=0.0, missing_day_share=0.1
+    ),
+)
 
 
 def load(name: str):
     if name == "simulated":
-        sim = sp.simulate.diary(SIM["n"], SIM["t"], seed=SIM["seed"], round_to_scale=False,
-                                **SIM["params"])
+        sim = sp.simulate.diary(
+            SIM["n"], SIM["t"], seed=SIM["seed"], round_to_scale=False, **SIM["params"]
+        )
         d = _diary(sim.data, "id", "day", "sleep_quality", None, ["pain", "sleep_quality"])
         return prepare(d, "sleep_quality", "pain", ()), {"pain": "pain", "sleep": "sleep_quality"}
     import pandas as pd
@@ -114,8 +120,16 @@ def main(name: str) -> None:
     model = build(prep)
     t0 = time.perf_counter()
     with model:
-        idata = pm.sample(draws=1000, tune=1000, chains=4, cores=2, random_seed=20240,
-                          target_accept=0.9, progressbar=False, compute_convergence_checks=False)
+        idata = pm.sample(
+            draws=1000,
+            tune=1000,
+            chains=4,
+            cores=2,
+            random_seed=20240,
+            target_accept=0.9,
+            progressbar=False,
+            compute_convergence_checks=False,
+        )
     seconds = time.perf_counter() - t0
     post = idata.posterior
     sp_, ss = prep.scale
@@ -134,18 +148,33 @@ def main(name: str) -> None:
         f"residual_var({cols['sleep']})": sig2[..., 1] * ss**2,
     }
     mult = np.array([sp_, ss, 1.0, sp_ / ss, 1.0, ss / sp_])
-    names = ["mean(%s)" % cols["pain"], "mean(%s)" % cols["sleep"], "pain->pain",
-             "sleep->pain", "sleep->sleep", "pain->sleep"]
+    names = [
+        f"mean({cols['pain']})",
+        f"mean({cols['sleep']})",
+        "pain->pain",
+        "sleep->pain",
+        "sleep->sleep",
+        "pain->sleep",
+    ]
     for j, nm in enumerate(names):
         terms[f"sd({nm})"] = np.sqrt(sigma[..., j, j]) * mult[j]
     out = {
         "dataset": name,
         "simulation": SIM if name == "simulated" else None,
-        "versions": {"pymc": pm.__version__, "arviz": az.__version__,
-                     "pytensor": pytensor.__version__, "numpy": np.__version__},
-        "nuts": {"chains": 4, "tune": 1000, "draws": 1000, "target_accept": 0.9,
-                 "seconds": seconds,
-                 "divergences": int(idata.sample_stats["diverging"].values.sum())},
+        "versions": {
+            "pymc": pm.__version__,
+            "arviz": az.__version__,
+            "pytensor": pytensor.__version__,
+            "numpy": np.__version__,
+        },
+        "nuts": {
+            "chains": 4,
+            "tune": 1000,
+            "draws": 1000,
+            "target_accept": 0.9,
+            "seconds": seconds,
+            "divergences": int(idata.sample_stats["diverging"].values.sum()),
+        },
         "persons": int(prep.arrays.n_persons),
         "terms": {},
     }
