@@ -61,7 +61,6 @@ plot_formats = [("png", 110)]
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"sleeppain {release}"
-html_static_path = ["_static"]
 html_theme_options = {
     "navigation_depth": 2,
     "show_toc_level": 2,
@@ -87,7 +86,7 @@ def _copy_notebooks(app) -> None:  # noqa: ANN001 - sphinx application
 API_MODULES = ("sleeppain.sleep", "sleeppain.simulate", "sleeppain.mr", "sleeppain.results")
 
 
-def _write_api_index(app) -> None:  # noqa: ANN001
+def _write_api_index(app, config=None) -> None:  # noqa: ANN001
     """Write docs/api/index.rst: an autosummary entry for every public name.
 
     Generated from ``sleeppain.__all__`` (and :data:`API_MODULES`) at build time, so a name
@@ -141,4 +140,5 @@ def _write_api_index(app) -> None:  # noqa: ANN001
 
 def setup(app) -> None:  # noqa: ANN001
     app.connect("builder-inited", _copy_notebooks)
-    app.connect("builder-inited", _write_api_index)
+    # before Sphinx lists the source files, so the generated page is read on a clean build
+    app.connect("config-inited", _write_api_index)
