@@ -47,7 +47,32 @@ __all__ = [
     "SleepPainError",
     "SleepPainWarning",
     "SpecificationError",
+    "user_stacklevel",
 ]
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning point at the first frame outside sleeppain.
+
+    Call it as the ``stacklevel`` argument of :func:`warnings.warn`; however deep inside the
+    library the warning is raised (e.g. ``sp.crosslag(estimator="dsem")`` -> ``sp.dsem`` ->
+    its checks), it then names the user's line.
+
+    Examples
+    --------
+    >>> user_stacklevel() >= 1
+    True
+    """
+    import os
+    import sys
+
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 class SleepPainError(Exception):

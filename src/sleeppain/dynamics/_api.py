@@ -18,7 +18,12 @@ from sleeppain.dynamics._arrays import Prepared, prepare
 from sleeppain.dynamics._gibbs import N_COEF, ChainDraws, run_chain
 from sleeppain.dynamics._result import DsemResult
 from sleeppain.dynamics._spec import COEF_LABELS, COEFS, DsemPriors, DsemSpec, check_random
-from sleeppain.errors import ConvergenceWarning, DataDropWarning, SpecificationError
+from sleeppain.errors import (
+    ConvergenceWarning,
+    DataDropWarning,
+    SpecificationError,
+    user_stacklevel,
+)
 from sleeppain.results import check_seed
 
 __all__ = ["dsem"]
@@ -378,7 +383,7 @@ def dsem(
             + f"), e.g. id {ex}. See res.accounting."
         )
         fit_warnings.append(("DataDropWarning", msg))
-        warnings.warn(msg, DataDropWarning, stacklevel=2)
+        warnings.warn(msg, DataDropWarning, stacklevel=user_stacklevel())
     root = (
         seed_ok if isinstance(seed_ok, np.random.SeedSequence) else np.random.SeedSequence(seed_ok)
     )
@@ -406,7 +411,7 @@ def dsem(
             "or make fewer coefficients random (random=...)."
         )
         fit_warnings.append(("ConvergenceWarning", msg))
-        warnings.warn(msg, ConvergenceWarning, stacklevel=2)
+        warnings.warn(msg, ConvergenceWarning, stacklevel=user_stacklevel())
     acc_rate = float(np.nanmean([c.accept for c in out])) if 6 in spec.random_idx else float("nan")
     return DsemResult(
         spec=spec,
