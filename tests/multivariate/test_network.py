@@ -330,3 +330,10 @@ def test_inner_fit_warnings_speak_the_users_names():
     assert "lag(sleep_quality)" in text and "mean(pain)" in text and "|| id)" in text
     assert "_L0" not in text and "_B1" not in text and "_id" not in text
     assert "random='fixed'" in text
+
+
+def test_summary_names_the_diarys_declared_sleep_columns() -> None:
+    diary = sp.datasets.sample_diary(as_diary=True)
+    res = sp.network(diary, variables=["sleep_quality", "pain"], random="fixed")
+    assert res.sleep == ("sleep_quality",)
+    assert "Sleep (night index): sleep_quality" in res.summary()

@@ -246,6 +246,9 @@ def network(
         fn=fn,
         single_ok=True,
     )
+    if not sleep:
+        # a Diary that declares its sleep columns: they are on the night index already
+        sleep = tuple(v for v in variables if v in diary.sleep)
     within_variance_check(diary, variables, fn)
     frame = _lagged_frame(diary, variables, detrend)
     if diary.n_persons == 1:
