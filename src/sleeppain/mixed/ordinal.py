@@ -780,7 +780,8 @@ def clmm(
     Reference: R package ordinal 2022.11-16, ``clmm(..., link = "logit", threshold =
     "flexible")`` (Laplace); agreement on ``ordinal::wine`` is tested (logLik, thresholds,
     location effects and standard errors). Parameters are optimised jointly by L-BFGS-B
-    with central-difference gradients (thresholds as first value and log-increments);
+    with the exact Laplace gradient for one grouping factor (central differences for
+    crossed or nested factors), thresholds as first value and log-increments;
     standard errors come from the finite-difference Hessian in ``(alpha, beta, theta)``.
 
     Examples
