@@ -114,6 +114,12 @@ class DsemResult(ResultMixin):
     term_info: Mapping[str, tuple[str, str]] = field(default_factory=dict, repr=False)
     _diary: Any = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        # everything handed out is read-only: mappings become read-only views of read-only
+        # arrays, so nothing a caller does to them can change the result
+        for name in ("draws", "internal", "person_draws", "sampler", "term_info"):
+            object.__setattr__(self, name, readonly(getattr(self, name)))
+
     # ------------------------------------------------------------ diagnostics
     @cached_property
     def _diagnostics(self) -> pd.DataFrame:
