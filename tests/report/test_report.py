@@ -230,3 +230,20 @@ def test_residual_ar_note_gets_its_own_explanation(tmp_path: Path) -> None:
     assert RESIDUAL_NOTE in text
     dropped = [n for _, n in res.model_notes if "slope was dropped" in n]
     assert (ZERO_SLOPE_NOTE in text) == bool(dropped)
+
+
+def test_dsem_recommended_only_below_three_weeks_per_person() -> None:
+    from sleeppain.report._report import SHORT_DIARY_DAYS, short_diary_caveat
+
+    short = sp.simulate.diary(30, 10, seed=11).data
+    long = sp.simulate.diary(30, 28, seed=11).data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fits = [
+            sp.crosslag(d, id="id", day="day", sleep="sleep_quality", pain="pain")
+            for d in (short, long)
+        ]
+    text_short, text_long = (short_diary_caveat(f) for f in fits)
+    assert "Recommendation: also fit sp.dsem" in text_short
+    assert f"fewer than {SHORT_DIARY_DAYS}" in text_short
+    assert "Recommendation" not in text_long and "remains available" in text_long
