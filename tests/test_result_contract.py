@@ -283,12 +283,7 @@ def _result(case: Case) -> Any:
 
 #: Contract gaps of result classes owned elsewhere, found by this test when it was written.
 #: Non-strict so parallel work stays green: a closed gap shows as XPASS; then delete its entry.
-KNOWN_GAPS: dict[tuple[str, str], str] = {
-    ("DsemResult", "test_nothing_handed_out_can_change_the_result"): (
-        "dicts and arrays handed out by reference: draws, internal, person_draws, sampler, "
-        "term_info (clearing draws breaks tidy() and effects())"
-    ),
-}
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
 
 
 def params(test: Callable[..., None]) -> Callable[..., None]:
