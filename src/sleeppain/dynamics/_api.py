@@ -395,11 +395,10 @@ def dsem(
             continue  # see the Warns section: reported in diagnostics(), not warned about
         r, eb, et = diag.rhat(x), diag.ess_bulk(x), diag.ess_tail(x)
         lim = ESS_PER_CHAIN_MIN * n_chains
-        if (
-            (np.isfinite(r) and r > RHAT_MAX)
-            or (np.isfinite(eb) and eb < lim)
-            or (np.isfinite(et) and et < lim)
-        ):
+        if not (np.isfinite(r) and np.isfinite(eb) and np.isfinite(et)):
+            # too few draws (or constant draws): the diagnostics cannot be estimated
+            bad.append(f"{term} (R-hat and ESS not estimable from {n_draws} draws per chain)")
+        elif r > RHAT_MAX or eb < lim or et < lim:
             bad.append(f"{term} (R-hat {r:.3f}, ESS bulk {eb:.0f}, tail {et:.0f})")
     if bad:
         msg = (

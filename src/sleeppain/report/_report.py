@@ -573,7 +573,14 @@ def explain_model_note(note: str) -> str:
 
 def _dsem_section(dsem: Any) -> _Section:
     tab = dsem.effects()
-    keep = [c for c in ("estimate", "std_error", "conf_low", "conf_high", "rhat") if c in tab]
+    for col in ("ess_bulk", "ess_tail"):
+        if col in tab:  # effective sample sizes are whole numbers of draws
+            tab[col] = tab[col].round().astype("Int64")
+    keep = [
+        c
+        for c in ("estimate", "std_error", "conf_low", "conf_high", "rhat", "ess_bulk")
+        if c in tab
+    ]
     return _Section(
         "Dynamic SEM (sp.dsem): the same loop with latent person means",
         tables=[tab[keep]],
