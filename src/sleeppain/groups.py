@@ -212,6 +212,15 @@ class GroupComparisonResult(ResultMixin):
     of means (second level minus first, or covariate-adjusted when covariates are given,
     see ``method``), with the test's statistic, df and p-value; ``p_holm`` when several
     outcomes are compared. ``groups()`` gives per-group n, mean, SD and median.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, sleeppain as sp
+    >>> rng = np.random.default_rng(2)
+    >>> df = pd.DataFrame({"lbp": np.repeat([0, 1], 40), "se": rng.normal(85, 6, 80)})
+    >>> res = sp.compare_groups(df, group="lbp", outcomes=["se"])
+    >>> res.glance()[["n_1", "n_2"]].iloc[0].tolist()
+    [40, 40]
     """
 
     _table: pd.DataFrame

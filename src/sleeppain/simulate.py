@@ -387,6 +387,14 @@ class PanelArrays:
     depression, mu_pain, mu_sleep, sleep_to_pain, pain_to_sleep, tst_mean_h : ndarray (n,)
         True person-level values (standardised covariate, latent means, slopes b_sp_i and
         b_ps_i, mean hours slept).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sleeppain.simulate import DiaryParameters, simulate_panel_arrays
+    >>> arr = simulate_panel_arrays(DiaryParameters(), 4, 7, np.random.default_rng(1))
+    >>> type(arr).__name__
+    'PanelArrays'
     """
 
     pain: np.ndarray
@@ -415,6 +423,16 @@ class ClockArrays:
     ----------
     bedtime, lights_off, final_wake, out_of_bed : ndarray of int64 (n, T)
     sol_min, waso_min : ndarray of int64 (n, T)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sleeppain as sp
+    >>> par = sp.simulate.DiaryParameters()
+    >>> panel = sp.simulate.simulate_panel_arrays(par, 3, 5, np.random.default_rng(1))
+    >>> clock = sp.simulate.simulate_clock_arrays(par, panel, np.random.default_rng(2))
+    >>> type(clock).__name__
+    'ClockArrays'
     """
 
     bedtime: np.ndarray

@@ -868,6 +868,15 @@ class GlmmResult(ResultMixin):
     b_var : ndarray (G, k) or None
         Conditional variances of the random effects at the modes (one grouping factor;
         None otherwise), ``diag(Lambda H^-1 Lambda')`` of each group.
+
+    Examples
+    --------
+    >>> import sleeppain as sp
+    >>> df = sp.datasets.sample_diary().dropna(subset=["pain", "sleep_quality"])
+    >>> df["flare"] = (df["pain"] >= 7).astype(int)
+    >>> fit = sp.glmm("flare ~ sleep_quality + (1 | id)", df, family="binomial")
+    >>> fit.tidy()["term"].tolist()
+    ['Intercept', 'sleep_quality']
     """
 
     formula: str

@@ -386,6 +386,15 @@ class ClmmResult(ResultMixin):
     record : OptimizerRecord
     converged : bool
     messages : tuple of str
+
+    Examples
+    --------
+    >>> import pandas as pd, sleeppain as sp
+    >>> df = sp.datasets.sample_diary().dropna(subset=["pain", "sleep_quality"])
+    >>> df["level"] = pd.cut(df["pain"], [-1, 3, 6, 10], labels=False)
+    >>> fit = sp.clmm("level ~ sleep_quality + (1 | id)", df)
+    >>> fit.tidy()["term"].tolist()
+    ['0|1', '1|2', 'sleep_quality']
     """
 
     formula: str

@@ -112,6 +112,14 @@ class LmmResult(ResultMixin):
     lmerTest 3.1-3 (Kuznetsova et al. 2017, J Stat Softw 82(13)) for Satterthwaite df.
     Tolerances tested: deviance at fixed theta rtol 1e-8; optimum objective within 1e-3;
     standard errors and df rtol 1e-3.
+
+    Examples
+    --------
+    >>> import sleeppain as sp
+    >>> df = sp.datasets.sample_diary().dropna(subset=["pain", "sleep_quality"])
+    >>> fit = sp.lmm("pain ~ sleep_quality + (1 | id)", df)
+    >>> fit.tidy()["term"].tolist()
+    ['Intercept', 'sleep_quality']
     """
 
     formula: str

@@ -75,6 +75,14 @@ class MREstimate:
         ``intercept``, ``intercept_se``, ``intercept_pval`` (Egger),
         ``Q``, ``Q_df``, ``Q_pval`` (heterogeneity), ``sigma`` (residual standard error),
         ``isq_gx``, ``nboot``, ``iterations``...
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sleeppain.mr._estimators import wald_ratio
+    >>> est = wald_ratio(np.array([0.1]), np.array([0.02]), np.array([0.01]), np.array([0.01]))
+    >>> round(est.b, 3)
+    0.2
     """
 
     method: str

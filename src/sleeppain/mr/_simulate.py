@@ -25,6 +25,13 @@ class SimulatedSumstats:
 
     ``exposure`` and ``outcome`` have :func:`read_sumstats`'s standard columns; ``truth`` holds
     the causal effects, the instrument ids of each trait and the parameters used.
+
+    Examples
+    --------
+    >>> import sleeppain as sp
+    >>> sim = sp.mr.simulate_sumstats(seed=1)
+    >>> sim.exposure.shape[0] > 0
+    True
     """
 
     exposure: pd.DataFrame

@@ -60,6 +60,15 @@ class MediationResult(ResultMixin):
     caveats : tuple of str
         Notes on a weakly identified random-effect covariance (an intercept correlation
         beyond 0.95 in absolute value, a poorly determined variance); shown in the summary.
+
+    Examples
+    --------
+    >>> import sleeppain as sp
+    >>> from sleeppain.multivariate._simulate import simulate_mediation
+    >>> df = simulate_mediation(60, 20, seed=0)
+    >>> res = sp.mediation(df, id="id", day="day", x="x", m="m", y="y", seed=1, n_draws=2000)
+    >>> res.effects().index.tolist()
+    ['a', 'b', 'c_prime', 'cov_ab', 'indirect', 'total']
     """
 
     x: str

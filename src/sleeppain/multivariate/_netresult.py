@@ -59,6 +59,14 @@ class NetworkResult(ResultMixin):
         Rows with every outcome's residual (used for the contemporaneous network).
     nights_added : int
         Rows of the Diary added to hold sleep ratings (counted in the accounting's rows).
+
+    Examples
+    --------
+    >>> import sleeppain as sp
+    >>> diary = sp.datasets.sample_diary(as_diary=True)
+    >>> res = sp.network(diary, variables=["sleep_quality", "pain"], random="fixed")
+    >>> res.temporal.shape
+    (2, 2)
     """
 
     variables: tuple[str, ...]
