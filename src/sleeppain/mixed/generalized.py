@@ -55,6 +55,7 @@ from sleeppain.errors import (
     SleepPainWarning,
     SpecificationError,
 )
+from sleeppain.mixed._newdata import add_random_part
 from sleeppain.mixed.design import Design, RowAccounting, build_design
 from sleeppain.mixed.formula import dotted_columns, parse_formula
 from sleeppain.mixed.pirls import (
@@ -1164,12 +1165,7 @@ class GlmmResult(ResultMixin):
             X = _new_matrix(d.parsed.fixed, d.fixed_info, newdata, d.fixef_names)
             eta = X @ self.beta
             if include_random:
-                for t, b in zip(d.terms, self._b, strict=True):
-                    Xi = _new_matrix(t.spec.expr, t.info, newdata, t.names)
-                    idx = _level_index(t, newdata)
-                    contrib = np.einsum("ij,ij->i", Xi, b[np.maximum(idx, 0)])
-                    contrib[idx < 0] = 0.0
-                    eta = eta + contrib
+                eta = add_random_part(eta, d.terms, self._b, newdata, _new_matrix)
             index = newdata.index
         out = eta if type == "link" else self._linkinv(eta)
         return pd.Series(out, index=index, name="predicted")
@@ -1434,20 +1430,6 @@ def _new_matrix(expr: str, info: Any, newdata: pd.DataFrame, names: tuple[str, .
         M = np.asarray(mat, dtype=float)
         full = list(info.column_names)
     return M[:, [full.index(n) for n in names]]
-
-
-def _level_index(term: Any, newdata: pd.DataFrame) -> np.ndarray:
-    for f in term.spec.factors:
-        if f not in newdata.columns:
-            raise SpecificationError(
-                f"newdata lacks the grouping column {f!r} of term {term.label}."
-            )
-    if len(term.spec.factors) == 1:
-        labels = newdata[term.spec.factors[0]].to_numpy(dtype=object)
-    else:
-        cols = [newdata[f].astype(str).to_numpy(dtype=object) for f in term.spec.factors]
-        labels = np.array([":".join(v) for v in zip(*cols, strict=True)], dtype=object)
-    return pd.Index(term.levels).get_indexer(labels)
 
 
 # ---------------------------------------------------------------------------------------

@@ -53,13 +53,13 @@ from sleeppain.errors import (
     DataStructureError,
     SpecificationError,
 )
+from sleeppain.mixed._newdata import add_random_part
 from sleeppain.mixed.design import Design, RowAccounting, build_design
 from sleeppain.mixed.formula import dotted_columns, parse_formula
 from sleeppain.mixed.generalized import (
     SINGULAR_TOL,
     OptimizerRecord,
     _fd_grad,
-    _level_index,
     _new_matrix,
     _r_name,
     fd_hessian,
@@ -625,12 +625,7 @@ class ClmmResult(ResultMixin):
             keep = [j for j, n in enumerate(d.fixef_names) if n != "Intercept"]
             eta = X[:, keep] @ self.beta
             if include_random:
-                for t, b in zip(d.terms, self._b(), strict=True):
-                    Xi = _new_matrix(t.spec.expr, t.info, newdata, t.names)
-                    idx = _level_index(t, newdata)
-                    c = np.einsum("ij,ij->i", Xi, b[np.maximum(idx, 0)])
-                    c[idx < 0] = 0.0
-                    eta = eta + c
+                eta = add_random_part(eta, d.terms, self._b(), newdata, _new_matrix)
             index = newdata.index
         if type == "link":
             return pd.Series(eta, index=index, name="eta")

@@ -30,6 +30,7 @@ from scipy import stats
 from sleeppain.errors import SpecificationError
 from sleeppain.mixed import _format as _fmt
 from sleeppain.mixed._blas import single_threaded_blas
+from sleeppain.mixed._newdata import add_random_part
 from sleeppain.mixed.design import (
     Design,
     RowAccounting,
@@ -624,12 +625,7 @@ class LmmResult(ResultMixin):
         X = self._new_matrix(d.parsed.fixed, d.fixed_info, newdata, d.fixef_names)
         pred = X @ beta
         if include_random:
-            for t, b in zip(d.terms, self.solution.b, strict=True):
-                Xi = self._new_matrix(t.spec.expr, t.info, newdata, t.names)
-                idx = self._level_index(t, newdata)
-                contrib = np.einsum("ij,ij->i", Xi, b[np.maximum(idx, 0)])
-                contrib[idx < 0] = 0.0
-                pred = pred + contrib
+            pred = add_random_part(pred, d.terms, self.solution.b, newdata, self._new_matrix)
         return pd.Series(pred, index=newdata.index, name="predicted")
 
     @staticmethod
@@ -661,20 +657,6 @@ class LmmResult(ResultMixin):
             full_names = list(info.column_names)
         pos = [full_names.index(n) for n in names]
         return M[:, pos]
-
-    @staticmethod
-    def _level_index(term: Any, newdata: pd.DataFrame) -> np.ndarray:
-        for f in term.spec.factors:
-            if f not in newdata.columns:
-                raise SpecificationError(
-                    f"newdata lacks the grouping column {f!r} of term {term.label}."
-                )
-        if len(term.spec.factors) == 1:
-            labels = newdata[term.spec.factors[0]].to_numpy(dtype=object)
-        else:
-            cols = [newdata[f].astype(str).to_numpy(dtype=object) for f in term.spec.factors]
-            labels = np.array([":".join(v) for v in zip(*cols, strict=True)], dtype=object)
-        return pd.Index(term.levels).get_indexer(labels)
 
     # -- reporting -------------------------------------------------------------------
     def glance(self) -> pd.DataFrame:
