@@ -176,6 +176,40 @@ class OptimizerRecord:
         )
 
 
+def _lbfgs_record(
+    res: Any,
+    *,
+    analytic: bool,
+    x0: np.ndarray,
+    x: np.ndarray,
+    start_objective: float,
+    objective: float,
+    nevals: int,
+    gradient: np.ndarray,
+    state: PirlsState,
+) -> OptimizerRecord:
+    """The :class:`OptimizerRecord` of an L-BFGS-B fit (``res`` from ``scipy.optimize``).
+
+    ``state`` is the inner (PIRLS or Newton) state at the final parameters.
+    """
+    return OptimizerRecord(
+        method="L-BFGS-B (" + ("analytic" if analytic else "central-difference") + " gradient)",
+        start=tuple(float(v) for v in x0),
+        end=tuple(float(v) for v in x),
+        start_objective=float(start_objective),
+        objective=float(objective),
+        iterations=int(res.nit),
+        nevals=int(nevals),
+        return_code=int(res.status),
+        message=str(res.message),
+        gradient=tuple(float(v) for v in gradient),
+        pirls_iterations=int(state.iterations),
+        pirls_converged=bool(state.converged),
+        pirls_max_step=float(state.max_step),
+        pirls_halvings=int(state.halvings),
+    )
+
+
 # ---------------------------------------------------------------------------------------
 # stage 2: response checks and the numerical problem
 # ---------------------------------------------------------------------------------------
@@ -770,21 +804,16 @@ def optimize_glmm(
         )
     if np.any(~np.isfinite(np.diag(vcov))) or np.any(np.diag(vcov) < 0):
         messages.append("some standard errors could not be computed (non-finite)")
-    record = OptimizerRecord(
-        method="L-BFGS-B (" + ("analytic" if analytic else "central-difference") + " gradient)",
-        start=tuple(float(v) for v in x0),
-        end=tuple(float(v) for v in x),
-        start_objective=float(start_obj),
-        objective=float(final_val),
-        iterations=int(res.nit),
-        nevals=int(cache["nevals"]),
-        return_code=int(res.status),
-        message=str(res.message),
-        gradient=tuple(float(v) for v in grad),
-        pirls_iterations=int(st_cold.iterations),
-        pirls_converged=bool(st_cold.converged),
-        pirls_max_step=float(st_cold.max_step),
-        pirls_halvings=int(st_cold.halvings),
+    record = _lbfgs_record(
+        res,
+        analytic=analytic,
+        x0=x0,
+        x=x,
+        start_objective=start_obj,
+        objective=final_val,
+        nevals=cache["nevals"],
+        gradient=grad,
+        state=st_cold,
     )
     return GlmmOptimum(
         theta=theta.copy(),

@@ -60,6 +60,7 @@ from sleeppain.mixed.generalized import (
     SINGULAR_TOL,
     OptimizerRecord,
     _fd_grad,
+    _lbfgs_record,
     _new_matrix,
     _r_name,
     fd_hessian,
@@ -933,21 +934,16 @@ def clmm(
             f"the Newton iterations for the modes did not converge ({st.iterations} "
             f"iterations, last step {st.max_step:.3g})"
         )
-    record = OptimizerRecord(
-        method="L-BFGS-B (" + ("analytic" if analytic else "central-difference") + " gradient)",
-        start=tuple(float(v) for v in x0),
-        end=tuple(float(v) for v in x),
-        start_objective=float(start_obj),
-        objective=float(val),
-        iterations=int(res.nit),
-        nevals=int(cache["nevals"]),
-        return_code=int(res.status),
-        message=str(res.message),
-        gradient=tuple(float(v) for v in grad),
-        pirls_iterations=int(st.iterations),
-        pirls_converged=bool(st.converged),
-        pirls_max_step=float(st.max_step),
-        pirls_halvings=int(st.halvings),
+    record = _lbfgs_record(
+        res,
+        analytic=analytic,
+        x0=x0,
+        x=x,
+        start_objective=start_obj,
+        objective=val,
+        nevals=cache["nevals"],
+        gradient=grad,
+        state=st,
     )
     if messages:
         warnings.warn("; ".join(messages) + ". See fit.record.", ConvergenceWarning, stacklevel=2)
