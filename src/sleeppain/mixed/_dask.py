@@ -48,7 +48,12 @@ from sleeppain.errors import (
 from sleeppain.mixed._blas import single_threaded_blas
 from sleeppain.mixed._format import plain
 from sleeppain.mixed._pls import Centering
-from sleeppain.mixed._scaling import CENTRE_RATIO, SCALE_RANGE, PredictorScaling
+from sleeppain.mixed._scaling import (
+    CENTRE_RATIO,
+    SCALE_RANGE,
+    PredictorScaling,
+    optimize_via_scaled,
+)
 from sleeppain.mixed.blockstats import BlockStats, block_stats
 from sleeppain.mixed.design import (
     RANK_TOL,
@@ -549,27 +554,7 @@ class StatsDesign(Design):
         if sc is None:
             theta, record = optimize_theta(dev, control)
             return theta, check_convergence(dev, theta, record, control)
-        dev_s = self._scaled_deviance(sc, reml)
-        ctrl_s = control
-        if control.theta_start is not None:
-            start_s = sc.theta_to_standard(np.asarray(control.theta_start, dtype=float))
-            ctrl_s = dataclasses.replace(control, theta_start=tuple(start_s.tolist()))
-        theta_s, rec_s = optimize_theta(dev_s, ctrl_s)
-        rec_s = check_convergence(dev_s, theta_s, rec_s, ctrl_s)
-        theta = sc.theta_to_original(theta_s)
-        start = sc.theta_to_original(rec_s.theta_start)
-        f_end, grad = dev.value_and_grad(theta)
-        record = dataclasses.replace(
-            rec_s,
-            theta_start=start,
-            theta_end=theta.copy(),
-            objective_start=float(dev(start)),
-            objective_end=float(f_end),
-            gradient=np.asarray(grad, dtype=float),
-            message=f"{rec_s.message}; optimised on centred and scaled predictors (checks on "
-            "that scale), mapped back",
-        )
-        return theta, record
+        return optimize_via_scaled(dev, self._scaled_deviance(sc, reml), sc, control)
 
     def fit_stats(
         self,

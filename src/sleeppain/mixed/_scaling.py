@@ -302,6 +302,18 @@ def optimize_checked(
 
     sc = standardize(design)
     dev_s = deviance_from_design(sc.design, reml=reml, method=control.method)
+    return optimize_via_scaled(dev, dev_s, sc, control)
+
+
+def optimize_via_scaled(
+    dev: Any, dev_s: Any, sc: PredictorScaling, control: LmmControl
+) -> tuple[np.ndarray, Any]:
+    """Optimise and check ``dev_s`` (the scaled problem), then map theta back to ``dev``.
+
+    ``sc`` maps theta between the two scales (``theta_to_standard``,
+    ``theta_to_original``); the record's start, end, objectives and gradient are those
+    of ``dev``, on the original scale. Shared by the in-memory and the Dask fits.
+    """
     ctrl_s = control
     if control.theta_start is not None:
         start_s = sc.theta_to_standard(np.asarray(control.theta_start, dtype=float))
