@@ -63,8 +63,7 @@ from sleeppain.mixed.design import (
     _as_float,
     _check_columns,
     _group_codes,
-    _model_matrix,
-    _response,
+    _matrices,
 )
 from sleeppain.mixed.deviance import BlockDeviance
 from sleeppain.mixed.formula import ParsedFormula, parse_formula
@@ -186,14 +185,7 @@ def partition_stats(pdf: pd.DataFrame, plan: Plan) -> dict[str, Any]:
         rows = np.flatnonzero(ok)
         sub = pdf[list(plan.used)].iloc[rows]
         cache = {k: v[rows] for k, v in cache.items()}
-    y = _response(parsed.response, sub, cache)
-    X, names, info = _model_matrix(parsed.fixed, sub, "fixed-effects matrix", cache)
-    mats = [
-        _model_matrix(t.expr, sub, f"random-effect term {t.label}", cache) for t in parsed.re_terms
-    ]
-    finite = np.isfinite(y) & np.isfinite(X).all(axis=1)
-    for m, _, _ in mats:
-        finite &= np.isfinite(m).all(axis=1)
+    y, X, names, info, mats, finite = _matrices(parsed, sub, cache)
     reasons.append(("non-finite value after transformation (e.g. log of 0)", int((~finite).sum())))
     if not finite.all():
         keep = np.flatnonzero(finite)

@@ -468,6 +468,24 @@ def _response(
     return mat[:, 0]
 
 
+def _matrices(
+    parsed: Any, sub: pd.DataFrame, cache: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], Any, list[Any], np.ndarray]:
+    """Response, fixed-effects matrix (with names and patsy info), the random-effect
+    terms' matrices and the mask of rows whose values are all finite after the
+    transformations (e.g. not ``np.log(0)``); shared by the in-memory and Dask designs.
+    """
+    y = _response(parsed.response, sub, cache)
+    X, names, info = _model_matrix(parsed.fixed, sub, "fixed-effects matrix", cache)
+    mats = [
+        _model_matrix(t.expr, sub, f"random-effect term {t.label}", cache) for t in parsed.re_terms
+    ]
+    finite = np.isfinite(y) & np.isfinite(X).all(axis=1)
+    for m, _, _ in mats:
+        finite &= np.isfinite(m).all(axis=1)
+    return y, X, names, info, mats, finite
+
+
 def _factorize_sorted(col: pd.Series) -> tuple[np.ndarray, Any]:
     """``pd.factorize(col, sort=True)``, without hashing for sorted integer columns.
 
@@ -642,16 +660,9 @@ def build_design(
         cache = {k: v[rows] for k, v in cache.items()}
 
     # --- response, fixed part, random parts --------------------------------------------
-    y = _response(parsed.response, sub, cache)
-    X, fixef_names, fixed_info = _model_matrix(parsed.fixed, sub, "fixed-effects matrix", cache)
-    mats = [
-        _model_matrix(t.expr, sub, f"random-effect term {t.label}", cache) for t in parsed.re_terms
-    ]
+    y, X, fixef_names, fixed_info, mats, finite = _matrices(parsed, sub, cache)
 
     # non-finite values produced by transformations (e.g. np.log(0))
-    finite = np.isfinite(y) & np.isfinite(X).all(axis=1)
-    for m, _, _ in mats:
-        finite &= np.isfinite(m).all(axis=1)
     if not finite.all():
         k = int((~finite).sum())
         reasons.append(("non-finite value after transformation (e.g. log of 0)", k))
