@@ -55,6 +55,7 @@ from sleeppain.errors import (
     SleepPainWarning,
     SpecificationError,
 )
+from sleeppain.mixed._common import modes_by_term, term_covariances, varcorr_frame
 from sleeppain.mixed._newdata import add_random_part
 from sleeppain.mixed.design import Design, RowAccounting, build_design
 from sleeppain.mixed.formula import dotted_columns, parse_formula
@@ -996,13 +997,7 @@ class GlmmResult(ResultMixin):
 
     # -- variance components -----------------------------------------------------------
     def _term_covs(self) -> list[np.ndarray]:
-        covs, k = [], 0
-        for t in self.design.terms:
-            nt = t.ntheta
-            lam = lambda_block(self.theta[k : k + nt], (t.ncols,))
-            k += nt
-            covs.append(lam @ lam.T)
-        return covs
+        return term_covariances(self.design.terms, self.theta)
 
     def varcorr(self) -> pd.DataFrame:
         """Variance components (lme4's ``as.data.frame(VarCorr(fit))``, wide form).
@@ -1013,42 +1008,12 @@ class GlmmResult(ResultMixin):
             ``group, re_term, term1, term2, variance, sd, corr``: one row per variance and
             per correlation (``variance`` then holds the covariance), lme4 term order.
         """
-        rows = []
-        for t, S in zip(self.design.terms, self._term_covs(), strict=True):
-            sd = np.sqrt(np.diag(S))
-            for a in range(t.ncols):
-                rows.append((t.group, t.label, t.names[a], None, S[a, a], sd[a], np.nan))
-            for a in range(t.ncols):
-                for b in range(a + 1, t.ncols):
-                    den = sd[a] * sd[b]
-                    corr = S[a, b] / den if den > 0 else np.nan
-                    rows.append((t.group, t.label, t.names[a], t.names[b], S[a, b], np.nan, corr))
-        return pd.DataFrame(
-            rows, columns=["group", "re_term", "term1", "term2", "variance", "sd", "corr"]
-        )
+        return varcorr_frame(self.design.terms, self._term_covs())
 
     @cached_property
     def _b(self) -> list[np.ndarray]:
         """Random effects on the data scale per term, each (nlevels, ncols)."""
-        terms = self.design.terms
-        out = []
-        if self.u.ndim == 2:  # block problem: (G, k)
-            k_off = 0
-            lam = lambda_block(self.theta, tuple(t.ncols for t in terms))
-            b = self.u @ lam.T
-            for t in terms:
-                out.append(b[:, k_off : k_off + t.ncols].copy())
-                k_off += t.ncols
-        else:
-            off, pos = 0, 0
-            for t in terms:
-                nl, p = t.nlevels, t.ncols
-                lam = lambda_block(self.theta[pos : pos + t.ntheta], (p,))
-                pos += t.ntheta
-                uu = self.u[off : off + nl * p].reshape(nl, p)
-                out.append(uu @ lam.T)
-                off += nl * p
-        return out
+        return modes_by_term(self.design.terms, self.theta, self.u)
 
     def ranef(self) -> pd.DataFrame:
         """Conditional modes of the random effects (lme4's ``ranef``), long form.

@@ -53,6 +53,7 @@ from sleeppain.errors import (
     DataStructureError,
     SpecificationError,
 )
+from sleeppain.mixed._common import modes_by_term, term_covariances, varcorr_frame
 from sleeppain.mixed._newdata import add_random_part
 from sleeppain.mixed.design import Design, RowAccounting, build_design
 from sleeppain.mixed.formula import dotted_columns, parse_formula
@@ -70,7 +71,6 @@ from sleeppain.mixed.pirls import (
     BlockProblem,
     PirlsState,
     SparseProblem,
-    lambda_block,
     laplace_gradient,
     pirls,
 )
@@ -468,51 +468,10 @@ class ClmmResult(ResultMixin):
 
     def varcorr(self) -> pd.DataFrame:
         """Variance components: ``group, re_term, term1, term2, variance, sd, corr``."""
-        rows, k = [], 0
-        for t in self.design.terms:
-            lam = lambda_block(self.theta[k : k + t.ntheta], (t.ncols,))
-            k += t.ntheta
-            S = lam @ lam.T
-            sd = np.sqrt(np.diag(S))
-            for a in range(t.ncols):
-                rows.append((t.group, t.label, t.names[a], None, S[a, a], sd[a], np.nan))
-            for a in range(t.ncols):
-                for b in range(a + 1, t.ncols):
-                    den = sd[a] * sd[b]
-                    rows.append(
-                        (
-                            t.group,
-                            t.label,
-                            t.names[a],
-                            t.names[b],
-                            S[a, b],
-                            np.nan,
-                            S[a, b] / den if den > 0 else np.nan,
-                        )
-                    )
-        return pd.DataFrame(
-            rows, columns=["group", "re_term", "term1", "term2", "variance", "sd", "corr"]
-        )
+        return varcorr_frame(self.design.terms, term_covariances(self.design.terms, self.theta))
 
     def _b(self) -> list[np.ndarray]:
-        terms = self.design.terms
-        out = []
-        if self.u.ndim == 2:
-            b = self.u @ lambda_block(self.theta, tuple(t.ncols for t in terms)).T
-            off = 0
-            for t in terms:
-                out.append(b[:, off : off + t.ncols].copy())
-                off += t.ncols
-        else:
-            off, pos = 0, 0
-            for t in terms:
-                lam = lambda_block(self.theta[pos : pos + t.ntheta], (t.ncols,))
-                pos += t.ntheta
-                out.append(
-                    self.u[off : off + t.nlevels * t.ncols].reshape(t.nlevels, t.ncols) @ lam.T
-                )
-                off += t.nlevels * t.ncols
-        return out
+        return modes_by_term(self.design.terms, self.theta, self.u)
 
     def ranef(self) -> pd.DataFrame:
         """Conditional modes of the random effects: ``group, level, term, estimate``."""

@@ -30,6 +30,7 @@ from scipy import stats
 from sleeppain.errors import SpecificationError
 from sleeppain.mixed import _format as _fmt
 from sleeppain.mixed._blas import single_threaded_blas
+from sleeppain.mixed._common import VARCORR_COLUMNS, varcorr_rows
 from sleeppain.mixed._newdata import add_random_part
 from sleeppain.mixed.design import (
     Design,
@@ -489,20 +490,9 @@ class LmmResult(ResultMixin):
             lme4's term order, with a final ``"Residual"`` row. ``re_term`` is the lme4 term
             label (``"(1 + x | g)"``). Term names are patsy's (``"Intercept"``).
         """
-        rows = []
-        for t, S in zip(self.design.terms, self._term_covs(), strict=True):
-            sd = np.sqrt(np.diag(S))
-            for a in range(t.ncols):
-                rows.append((t.group, t.label, t.names[a], None, S[a, a], sd[a], np.nan))
-            for a in range(t.ncols):
-                for b in range(a + 1, t.ncols):
-                    denom = sd[a] * sd[b]
-                    corr = S[a, b] / denom if denom > 0 else np.nan
-                    rows.append((t.group, t.label, t.names[a], t.names[b], S[a, b], np.nan, corr))
+        rows = varcorr_rows(self.design.terms, self._term_covs())
         rows.append(("Residual", None, None, None, self.sigma**2, self.sigma, np.nan))
-        return pd.DataFrame(
-            rows, columns=["group", "re_term", "term1", "term2", "variance", "sd", "corr"]
-        )
+        return pd.DataFrame(rows, columns=VARCORR_COLUMNS)
 
     def ranef(self) -> pd.DataFrame:
         """Conditional modes of the random effects with their conditional variances.
