@@ -250,6 +250,29 @@ class PersonSlopes(ResultMixin):
         return plot_person_slopes(self, direction=direction, sleep=sleep, ax=ax)
 
 
+def accounting_frame(frames: Mapping[tuple[str, str], ModelFrame]) -> pd.DataFrame:
+    """Data accounting per ``(sleep, direction)`` model frame, one row each.
+
+    Shared by :meth:`CrossLagResult.accounting` and the Dask crosslag result.
+    """
+    rows = []
+    for (s, d), mf in frames.items():
+        a = mf.accounting
+        row: dict[str, Any] = {
+            "sleep": s,
+            "direction": d,
+            "rows_available": a.rows_available,
+            "rows_used": a.rows_used,
+            "rows_dropped": a.rows_dropped,
+            "persons": a.persons,
+            "persons_used": a.persons_used,
+        }
+        for label, n in a.missing_by_term:
+            row[f"missing: {label}"] = n
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def _as_mapping(d: Mapping[Any, Any]) -> Mapping[Any, Any]:
     return MappingProxyType(dict(d))
 
@@ -490,22 +513,7 @@ class CrossLagResult(ResultMixin):
             ``missing: <term>`` column per term (rows on which that term is missing; a row
             can miss several).
         """
-        rows = []
-        for (s, d), mf in self.frames.items():
-            a = mf.accounting
-            row: dict[str, Any] = {
-                "sleep": s,
-                "direction": d,
-                "rows_available": a.rows_available,
-                "rows_used": a.rows_used,
-                "rows_dropped": a.rows_dropped,
-                "persons": a.persons,
-                "persons_used": a.persons_used,
-            }
-            for label, n in a.missing_by_term:
-                row[f"missing: {label}"] = n
-            rows.append(row)
-        return pd.DataFrame(rows)
+        return accounting_frame(self.frames)
 
     def accounting_text(self) -> str:
         """The data accounting in plain words (one paragraph per line).

@@ -392,6 +392,7 @@ def crosslag_dask(ddiary: DaskDiary, spec: Any) -> DaskCrossLagResult:
     """
     import dask
     from sleeppain.analysis import _api
+    from sleeppain.analysis._result import accounting_frame
 
     unsupported = [
         name
@@ -462,25 +463,10 @@ def crosslag_dask(ddiary: DaskDiary, spec: Any) -> DaskCrossLagResult:
     for label, cat, msg in caught:
         text = msg if label == "data" else f"crosslag {label} model: {msg}"
         warnings.warn(text, cat, stacklevel=4)
-    rows_acc = []
-    for (s, d), mf in frames.items():
-        a = mf.accounting
-        row: dict[str, Any] = {
-            "sleep": s,
-            "direction": d,
-            "rows_available": a.rows_available,
-            "rows_used": a.rows_used,
-            "rows_dropped": a.rows_dropped,
-            "persons": a.persons,
-            "persons_used": a.persons_used,
-        }
-        for term, n in a.missing_by_term:
-            row[f"missing: {term}"] = n
-        rows_acc.append(row)
     return DaskCrossLagResult(
         spec=spec,
         _fits=fits,
-        _accounting=pd.DataFrame(rows_acc),
+        _accounting=accounting_frame(frames),
         formulas={k: f.formula for k, f in fits.items()},
         _labels={k: dict(mf.labels) for k, mf in frames.items()},
         _focal=focal,
