@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sleeppain.analysis._api import _names, _timing
 from sleeppain.dynamics import _diagnostics as diag
 from sleeppain.dynamics._arrays import Prepared, prepare
 from sleeppain.dynamics._gibbs import N_COEF, ChainDraws, run_chain
@@ -61,29 +62,6 @@ def _column(value: Any, name: str) -> str:
     if not isinstance(value, str):
         raise SpecificationError(f"{name}= must be one column name (a string), got {value!r}.")
     return value
-
-
-def _names(value: Any, arg: str) -> tuple[str, ...]:
-    out = (value,) if isinstance(value, str) else tuple(value or ())
-    for v in out:
-        if not isinstance(v, str):
-            raise SpecificationError(f"{arg}= must be column names (strings), got {v!r}.")
-    if len(set(out)) != len(out):
-        raise SpecificationError(f"{arg}= lists a column twice: {list(out)}.")
-    return out
-
-
-def _timing(value: str | None) -> str | None:
-    if value is None:
-        return None
-    norm = str(value).replace("-", "_").replace(" ", "_").lower()
-    if norm not in ("previous_night", "following_night"):
-        raise SpecificationError(
-            f"sleep_timing={value!r} is not understood. Use 'previous_night' (a sleep rating "
-            "made on day d describes the night before it: a morning diary) or "
-            "'following_night' (it describes the night after day d)."
-        )
-    return norm
 
 
 def _diary(
