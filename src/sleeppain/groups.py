@@ -636,7 +636,14 @@ def _compare_one(
         diffs = b[ib].mean(1) - a[ia].mean(1)
         lo, hi = np.quantile(diffs, [0.5 - conf_level / 2, 0.5 + conf_level / 2])
         row |= {"boot_conf_low": float(lo), "boot_conf_high": float(hi)}
-    grp = [
+    return row, _group_rows(outcome, levels, (a, b)), acct
+
+
+def _group_rows(
+    outcome: str, levels: Sequence[Any], values: tuple[np.ndarray, np.ndarray]
+) -> list[dict[str, Any]]:
+    """Per-group descriptives (n, mean, sd, median), shared by the two-group comparisons."""
+    return [
         {
             "outcome": outcome,
             "group": lv,
@@ -645,9 +652,8 @@ def _compare_one(
             "sd": float(x.std(ddof=1)),
             "median": float(np.median(x)),
         }
-        for lv, x in zip(levels, (a, b), strict=True)
+        for lv, x in zip(levels, values, strict=True)
     ]
-    return row, grp, acct
 
 
 def _compare_paired(
@@ -729,18 +735,7 @@ def _compare_paired(
             "method": "paired_t",
             "method_reason": reason + " (of the within-person differences)",
         }
-    grp = [
-        {
-            "outcome": outcome,
-            "group": lv,
-            "n": x.size,
-            "mean": float(x.mean()),
-            "sd": float(x.std(ddof=1)),
-            "median": float(np.median(x)),
-        }
-        for lv, x in zip(levels, (a, b), strict=True)
-    ]
-    return row, grp, acct
+    return row, _group_rows(outcome, levels, (a, b)), acct
 
 
 def compare_groups(
