@@ -449,6 +449,32 @@ def _check_count(name: str, value: object, minimum: int) -> int:
     return int(value)
 
 
+def _person_draws(
+    core: np.random.Generator, n: int, p: DiaryParameters
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Person-level draws of ``n`` persons: depression, the two person means and slopes.
+
+    Returns ``(depression, mu_pain, mu_sleep, b_sleep_to_pain, b_pain_to_sleep)``, each of
+    length ``n``; draws ``5 n`` standard normals from ``core``. Shared by
+    :func:`simulate_panel_arrays` and the AR(1)-innovation power path, so both consume the
+    stream alike.
+    """
+    dep = core.standard_normal(n)
+    u = core.standard_normal((n, 2))
+    r = p.between_corr
+    mu_pain = p.pain_mean + p.depression_on_pain * dep + p.pain_between_sd * u[:, 0]
+    mu_sleep = (
+        p.sleep_mean
+        + p.depression_on_sleep * dep
+        + p.sleep_between_sd * (r * u[:, 0] + math.sqrt(1 - r * r) * u[:, 1])
+    )
+    v = core.standard_normal((n, 2))
+    rs = p.slopes_corr
+    b_sp = p.sleep_to_pain + p.depression_x_sleep_to_pain * dep + p.sd_sleep_to_pain * v[:, 0]
+    b_ps = p.pain_to_sleep + p.sd_pain_to_sleep * (rs * v[:, 0] + math.sqrt(1 - rs * rs) * v[:, 1])
+    return dep, mu_pain, mu_sleep, b_sp, b_ps
+
+
 def simulate_panel_arrays(
     params: DiaryParameters,
     n_persons: int,
@@ -516,19 +542,7 @@ def simulate_panel_arrays(
     core, miss, prompt_rng = rng.spawn(3)
 
     # person level
-    dep = core.standard_normal(n)
-    u = core.standard_normal((n, 2))
-    r = p.between_corr
-    mu_pain = p.pain_mean + p.depression_on_pain * dep + p.pain_between_sd * u[:, 0]
-    mu_sleep = (
-        p.sleep_mean
-        + p.depression_on_sleep * dep
-        + p.sleep_between_sd * (r * u[:, 0] + math.sqrt(1 - r * r) * u[:, 1])
-    )
-    v = core.standard_normal((n, 2))
-    rs = p.slopes_corr
-    b_sp = p.sleep_to_pain + p.depression_x_sleep_to_pain * dep + p.sd_sleep_to_pain * v[:, 0]
-    b_ps = p.pain_to_sleep + p.sd_pain_to_sleep * (rs * v[:, 0] + math.sqrt(1 - rs * rs) * v[:, 1])
+    dep, mu_pain, mu_sleep, b_sp, b_ps = _person_draws(core, n, p)
     tst_mean = p.tst_mean_h + p.tst_between_sd_h * core.standard_normal(n)
 
     a = _var_matrices(p.phi_pain, p.phi_sleep, b_sp, b_ps)

@@ -25,7 +25,7 @@ import pandas as pd
 
 from sleeppain.errors import SpecificationError
 from sleeppain.planning._generate import DIRECTIONS, SimulatedBatch
-from sleeppain.simulate import DiaryParameters, to_scale
+from sleeppain.simulate import DiaryParameters, _person_draws, to_scale
 
 if TYPE_CHECKING:
     from sleeppain.planning._engine import ChunkResult
@@ -87,19 +87,7 @@ def generate_ar_batch(
         )
     n = n_sims * n_persons
     core, miss = rng.spawn(2)
-    dep = core.standard_normal(n)
-    u = core.standard_normal((n, 2))
-    rb = p.between_corr
-    mu_pain = p.pain_mean + p.depression_on_pain * dep + p.pain_between_sd * u[:, 0]
-    mu_sleep = (
-        p.sleep_mean
-        + p.depression_on_sleep * dep
-        + p.sleep_between_sd * (rb * u[:, 0] + math.sqrt(1 - rb * rb) * u[:, 1])
-    )
-    v = core.standard_normal((n, 2))
-    rs = p.slopes_corr
-    b_sp = p.sleep_to_pain + p.depression_x_sleep_to_pain * dep + p.sd_sleep_to_pain * v[:, 0]
-    b_ps = p.pain_to_sleep + p.sd_pain_to_sleep * (rs * v[:, 0] + math.sqrt(1 - rs * rs) * v[:, 1])
+    _, mu_pain, mu_sleep, b_sp, b_ps = _person_draws(core, n, p)
     r = float(residual_ar)
     scale = math.sqrt(1.0 - r * r)
     rho = p.resid_corr
