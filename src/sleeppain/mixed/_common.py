@@ -1,11 +1,13 @@
 """Pieces shared by the mixed-model results (lmm, glmm, clmm).
 
 The variance-component rows of ``varcorr`` (lme4's ``as.data.frame(VarCorr(fit))`` in
-wide form) and the random effects ``b = Lambda(theta) u`` per term of a GLMM or CLMM.
+wide form), the random effects ``b = Lambda(theta) u`` per term of a GLMM or CLMM, and
+their information criteria.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -109,3 +111,36 @@ def modes_by_term(terms: Sequence[Any], theta: np.ndarray, u: np.ndarray) -> lis
             out.append(u[off : off + nl * p].reshape(nl, p) @ lam.T)
             off += nl * p
     return out
+
+
+class LaplaceCriteria:
+    """``nobs``, ``aic`` and ``bic`` of a fit with ``objective = -2 log L``, ``y`` and
+    ``npar`` (the GLMM and CLMM results).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> class Fit(LaplaceCriteria):
+    ...     objective, y, npar = 100.0, np.zeros(10), 3
+    >>> Fit().nobs, Fit().aic
+    (10, 106.0)
+    """
+
+    objective: float
+    y: np.ndarray
+    npar: int
+
+    @property
+    def nobs(self) -> int:
+        """Number of observations used."""
+        return int(self.y.size)
+
+    @property
+    def aic(self) -> float:
+        """Akaike's information criterion."""
+        return self.objective + 2 * self.npar
+
+    @property
+    def bic(self) -> float:
+        """Bayesian information criterion."""
+        return self.objective + math.log(self.nobs) * self.npar

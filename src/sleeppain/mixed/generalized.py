@@ -55,7 +55,7 @@ from sleeppain.errors import (
     SleepPainWarning,
     SpecificationError,
 )
-from sleeppain.mixed._common import modes_by_term, term_covariances, varcorr_frame
+from sleeppain.mixed._common import LaplaceCriteria, modes_by_term, term_covariances, varcorr_frame
 from sleeppain.mixed._newdata import add_random_part
 from sleeppain.mixed.design import Design, RowAccounting, build_design
 from sleeppain.mixed.formula import dotted_columns, parse_formula
@@ -865,7 +865,7 @@ def _r_name(name: str) -> str:
 
 
 @dataclass(frozen=True, eq=False)
-class GlmmResult(ResultMixin):
+class GlmmResult(LaplaceCriteria, ResultMixin):
     """Result of :func:`sleeppain.glmm` (immutable; derived quantities are cached).
 
     Attributes
@@ -942,11 +942,6 @@ class GlmmResult(ResultMixin):
 
     # -- basic quantities --------------------------------------------------------------
     @property
-    def nobs(self) -> int:
-        """Number of observations used."""
-        return int(self.y.size)
-
-    @property
     def fixef(self) -> pd.Series:
         """Fixed effects on the link scale."""
         return pd.Series(self.beta.copy(), index=list(self.design.fixef_names), name="estimate")
@@ -973,16 +968,6 @@ class GlmmResult(ResultMixin):
     def npar(self) -> int:
         """Number of parameters: fixed effects, theta (and k for the negative binomial)."""
         return self.design.p + self.design.ntheta + (1 if self.size is not None else 0)
-
-    @property
-    def aic(self) -> float:
-        """Akaike's information criterion."""
-        return self.objective + 2 * self.npar
-
-    @property
-    def bic(self) -> float:
-        """Bayesian information criterion."""
-        return self.objective + math.log(self.nobs) * self.npar
 
     @property
     def ngroups(self) -> dict[str, int]:

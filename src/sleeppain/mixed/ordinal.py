@@ -53,7 +53,7 @@ from sleeppain.errors import (
     DataStructureError,
     SpecificationError,
 )
-from sleeppain.mixed._common import modes_by_term, term_covariances, varcorr_frame
+from sleeppain.mixed._common import LaplaceCriteria, modes_by_term, term_covariances, varcorr_frame
 from sleeppain.mixed._newdata import add_random_part
 from sleeppain.mixed.design import Design, RowAccounting, build_design
 from sleeppain.mixed.formula import dotted_columns, parse_formula
@@ -360,7 +360,7 @@ def clmm_gradient(
 
 
 @dataclass(frozen=True, eq=False)
-class ClmmResult(ResultMixin):
+class ClmmResult(LaplaceCriteria, ResultMixin):
     """Result of :func:`sleeppain.clmm` (immutable).
 
     Attributes
@@ -433,11 +433,6 @@ class ClmmResult(ResultMixin):
         return [f"{a}|{b}" for a, b in itertools.pairwise(lv)]
 
     @property
-    def nobs(self) -> int:
-        """Number of observations used."""
-        return int(self.y.size)
-
-    @property
     def loglik(self) -> float:
         """Laplace log-likelihood."""
         return -0.5 * self.objective
@@ -446,16 +441,6 @@ class ClmmResult(ResultMixin):
     def npar(self) -> int:
         """Thresholds + location effects + covariance parameters."""
         return self.alpha.size + self.beta.size + self.theta.size
-
-    @property
-    def aic(self) -> float:
-        """Akaike's information criterion."""
-        return self.objective + 2 * self.npar
-
-    @property
-    def bic(self) -> float:
-        """Bayesian information criterion."""
-        return self.objective + math.log(self.nobs) * self.npar
 
     @property
     def coef(self) -> pd.Series:
