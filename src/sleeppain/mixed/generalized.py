@@ -407,23 +407,7 @@ def glmm_problem(
                 )
     fam = GlmFamily(family, size=1.0 if family == "negative_binomial" else np.inf)
     cond = fam.bind(y, m, w)
-    if design.single_factor:
-        Zi = np.column_stack([t.Xi for t in design.terms])
-        problem: BlockProblem | SparseProblem = BlockProblem(
-            X=np.asarray(design.X, dtype=float),
-            Zi=np.ascontiguousarray(Zi),
-            codes=design.terms[0].codes,
-            ngroups=design.terms[0].nlevels,
-            term_ncols=tuple(t.ncols for t in design.terms),
-            cond=cond,
-        )
-    else:
-        problem = SparseProblem(
-            X=np.asarray(design.X, dtype=float),
-            Z=design.Z(),
-            terms=tuple((t.nlevels, t.ncols) for t in design.terms),
-            cond=cond,
-        )
+    problem = _laplace_problem(design, design.X, cond)
     return GlmmProblem(
         design=design,
         family=family,
@@ -433,6 +417,29 @@ def glmm_problem(
         problem=problem,
         accounting=accounting,
         rows=pos,
+    )
+
+
+def _laplace_problem(design: Design, X: np.ndarray, cond: Any) -> BlockProblem | SparseProblem:
+    """The PIRLS problem of ``design`` with fixed-effects matrix ``X`` and conditional
+    model ``cond``: stacked per-group blocks with one grouping factor, sparse ``Z`` else.
+    Shared by glmm and clmm.
+    """
+    if design.single_factor:
+        Zi = np.column_stack([t.Xi for t in design.terms])
+        return BlockProblem(
+            X=np.asarray(X, dtype=float),
+            Zi=np.ascontiguousarray(Zi),
+            codes=design.terms[0].codes,
+            ngroups=design.terms[0].nlevels,
+            term_ncols=tuple(t.ncols for t in design.terms),
+            cond=cond,
+        )
+    return SparseProblem(
+        X=np.asarray(X, dtype=float),
+        Z=design.Z(),
+        terms=tuple((t.nlevels, t.ncols) for t in design.terms),
+        cond=cond,
     )
 
 

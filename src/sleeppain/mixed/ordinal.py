@@ -61,6 +61,7 @@ from sleeppain.mixed.generalized import (
     SINGULAR_TOL,
     OptimizerRecord,
     _fd_grad,
+    _laplace_problem,
     _lbfgs_record,
     _new_matrix,
     _r_name,
@@ -279,22 +280,7 @@ def clmm_problem(formula: str, data: pd.DataFrame, *, stacklevel: int = 1) -> Cl
     X = np.asarray(design.X[:, keep], dtype=float)
     fixef_names = tuple(names[j] for j in keep)
     cond = OrdinalCond(y=y, alpha=np.arange(len(levels) - 1, dtype=float))
-    if design.single_factor:
-        problem: BlockProblem | SparseProblem = BlockProblem(
-            X=X,
-            Zi=np.ascontiguousarray(np.column_stack([t.Xi for t in design.terms])),
-            codes=design.terms[0].codes,
-            ngroups=design.terms[0].nlevels,
-            term_ncols=tuple(t.ncols for t in design.terms),
-            cond=cond,
-        )
-    else:
-        problem = SparseProblem(
-            X=X,
-            Z=design.Z(),
-            terms=tuple((t.nlevels, t.ncols) for t in design.terms),
-            cond=cond,
-        )
+    problem = _laplace_problem(design, X, cond)
     return ClmmProblem(
         design=design,
         X=X,
