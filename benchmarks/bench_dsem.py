@@ -176,6 +176,31 @@ def scale() -> None:
     print("load:", os.getloadavg())
 
 
+def big() -> None:
+    """The full call at 10,000 persons x 30 days: 4 chains x (1,000 + 1,000), n_jobs=2.
+
+    Wall time of ``sp.dsem`` (data simulated beforehand, not timed) and the peak resident
+    memory of the parent and of the chain processes (``RUSAGE_CHILDREN``).
+    """
+    import resource
+
+    sim = sp.simulate.diary(10_000, 30, seed=5, round_to_scale=False, **PARAMS)
+    print("load before:", os.getloadavg(), flush=True)
+    t0 = time.perf_counter()
+    res = sp.dsem(
+        sim.data, id="id", day="day", sleep="sleep_quality", pain="pain", chains=4,
+        warmup=1000, draws=1000, seed=1, n_jobs=2, progress=False,
+    )
+    wall = time.perf_counter() - t0
+    parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    eff = res.effects()
+    print(f"10,000 x 30, 4 chains x 2,000 iterations, n_jobs=2: {wall:.1f} s wall")
+    print(f"peak RSS: parent {parent:.0f} MB, largest chain process {child:.0f} MB")
+    print(eff[["estimate", "std_error", "rhat", "ess_bulk"]].round(4).to_string())
+    print("load after:", os.getloadavg())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=200)
@@ -186,12 +211,16 @@ def main() -> None:
     ap.add_argument("--out", default="dsem_mc.json")
     ap.add_argument("--speed", action="store_true")
     ap.add_argument("--scale", action="store_true")
+    ap.add_argument("--big", action="store_true", help="the full 10,000 x 30 run")
     a = ap.parse_args()
     if a.speed:
         speed()
         return
     if a.scale:
         scale()
+        return
+    if a.big:
+        big()
         return
     results: dict[str, list[dict]] = {}
     meta = {
