@@ -250,6 +250,23 @@ class PersonSlopes(ResultMixin):
         return plot_person_slopes(self, direction=direction, sleep=sleep, ax=ax)
 
 
+def effects_frame(rows: list[dict[str, Any]], n_sleep: int) -> pd.DataFrame:
+    """One effect row per ``(sleep, direction)`` as a table with Holm p-values.
+
+    ``p_holm`` adjusts across the sleep measures within each direction; the index is the
+    direction with one sleep measure, else ``(sleep, direction)``. Shared by
+    :meth:`CrossLagResult.effects` and the Dask crosslag result.
+    """
+    tab = pd.DataFrame(rows)
+    tab["p_holm"] = np.nan
+    for d in DIRECTIONS:
+        m = (tab["direction"] == d).to_numpy()
+        tab.loc[m, "p_holm"] = holm(tab.loc[m, "p_value"].to_numpy(float))
+    if n_sleep == 1:
+        return tab.set_index("direction").drop(columns="sleep")
+    return tab.set_index(["sleep", "direction"])
+
+
 def accounting_frame(frames: Mapping[tuple[str, str], ModelFrame]) -> pd.DataFrame:
     """Data accounting per ``(sleep, direction)`` model frame, one row each.
 
@@ -437,15 +454,7 @@ class CrossLagResult(ResultMixin):
                 if self.spec.residual is not None:
                     r["phi"] = float(fit.phi)
                 rows.append({"sleep": s, "direction": d, **r})
-        tab = pd.DataFrame(rows)
-        tab["p_holm"] = np.nan
-        for d in DIRECTIONS:
-            m = (tab["direction"] == d).to_numpy()
-            tab.loc[m, "p_holm"] = holm(tab.loc[m, "p_value"].to_numpy(float))
-        if len(self.spec.sleep) == 1:
-            tab = tab.set_index("direction").drop(columns="sleep")
-        else:
-            tab = tab.set_index(["sleep", "direction"])
+        tab = effects_frame(rows, len(self.spec.sleep))
         tab = tab[
             EFFECT_COLUMNS
             + (["phi"] if self.spec.residual is not None else [])

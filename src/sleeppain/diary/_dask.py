@@ -309,8 +309,8 @@ class DaskCrossLagResult(ResultMixin):
     def effects(self, conf_level: float = 0.95) -> pd.DataFrame:
         """The within-person cross-lagged effect of each direction (see ``CrossLagResult``)."""
         from sleeppain.analysis._frames import DIRECTIONS
-        from sleeppain.analysis._models import focal_rows, holm
-        from sleeppain.analysis._result import EFFECT_COLUMNS, CrossLagResult
+        from sleeppain.analysis._models import focal_rows
+        from sleeppain.analysis._result import EFFECT_COLUMNS, CrossLagResult, effects_frame
 
         acc = self._accounting.set_index(["sleep", "direction"])
         rows = []
@@ -325,16 +325,7 @@ class DaskCrossLagResult(ResultMixin):
                 r["n_obs"] = int(acc.loc[(s, d), "rows_used"])
                 r["n_persons"] = int(acc.loc[(s, d), "persons_used"])
                 rows.append({"sleep": s, "direction": d, **r})
-        tab = pd.DataFrame(rows)
-        tab["p_holm"] = np.nan
-        for d in DIRECTIONS:
-            m = (tab["direction"] == d).to_numpy()
-            tab.loc[m, "p_holm"] = holm(tab.loc[m, "p_value"].to_numpy(float))
-        if len(self.spec.sleep) == 1:
-            tab = tab.set_index("direction").drop(columns="sleep")
-        else:
-            tab = tab.set_index(["sleep", "direction"])
-        return tab[EFFECT_COLUMNS]
+        return effects_frame(rows, len(self.spec.sleep))[EFFECT_COLUMNS]
 
     def tidy(self, conf_level: float = 0.95) -> pd.DataFrame:
         """Every fixed coefficient of both models, stacked (house schema)."""
