@@ -483,6 +483,15 @@ class _Section:
     html_id: str = ""
 
 
+def _warnings_section(warns: list[tuple[str, str]]) -> _Section:
+    """The "Warnings" section: each ``(category, text)`` warning with its explanation."""
+    return _Section(
+        "Warnings",
+        definitions=[(text, explain_warning(cat)) for cat, text in warns],
+        html_id="warnings",
+    )
+
+
 def _sections(
     res: Any,
     diary: Any,
@@ -549,13 +558,7 @@ def _sections(
     warns = [(w.split(":", 1)[0], w) for w in warnings_text]
     warns += [(c, f"{m}: {c}: {msg}") for m, c, msg in res.fit_warnings]
     if warns:
-        secs.append(
-            _Section(
-                "Warnings",
-                definitions=[(text, explain_warning(cat)) for cat, text in warns],
-                html_id="warnings",
-            )
-        )
+        secs.append(_warnings_section(warns))
     glossary = list(GLOSSARY)
     if getattr(res.spec, "binary", ()):
         glossary.insert(1, ODDS_RATIO_ENTRY)
@@ -732,13 +735,7 @@ def write_dsem_report(
     warns = [(w.split(":", 1)[0], w) for w in warnings_text or []]
     secs = [_dsem_section(dsem)]
     if warns:
-        secs.append(
-            _Section(
-                "Warnings",
-                definitions=[(text, explain_warning(cat)) for cat, text in warns],
-                html_id="warnings",
-            )
-        )
+        secs.append(_warnings_section(warns))
     secs.append(_Section("Glossary", definitions=list(GLOSSARY), html_id="glossary"))
     title = "sleeppain: dynamic SEM of sleep and pain"
     html_path = out / "report.html"
