@@ -52,6 +52,20 @@ class PersonSlopeArrays:
     vcov_beta: FloatArray
 
 
+def _lower_tri(theta: np.ndarray, q: int) -> np.ndarray:
+    """The ``q x q`` lower-triangular relative covariance factor filled column-wise from theta.
+
+    Shared by :func:`person_slopes` and the within-person mediation model.
+    """
+    T = np.zeros((q, q))
+    k = 0
+    for c in range(q):
+        for r in range(c, q):
+            T[r, c] = theta[k]
+            k += 1
+    return T
+
+
 def person_slopes(
     X: FloatArray,
     Z: FloatArray,
@@ -98,12 +112,7 @@ def person_slopes(
     """
     q = Z.shape[1]
     p = X.shape[1]
-    T = np.zeros((q, q))
-    k = 0
-    for c in range(q):
-        for r in range(c, q):
-            T[r, c] = theta[k]
-            k += 1
+    T = _lower_tri(theta, q)
     ZT = Z @ T
     # per-person cross-products
     ztz = np.zeros((n_groups, q, q))

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
+from sleeppain.analysis._person import _lower_tri
 from sleeppain.errors import (
     ConvergenceWarning,
     DataStructureError,
@@ -105,16 +106,6 @@ def stack_bpg(
         zc.append(("Sy_x", np.concatenate([zero, x_w])))
     Zc = np.column_stack([v for _, v in zc])
     return np.concatenate([m1, y1]), X, x_names, Zc, [nm for nm, _ in zc]
-
-
-def _lower_tri(theta: np.ndarray, q: int) -> np.ndarray:
-    T = np.zeros((q, q))
-    k = 0
-    for c in range(q):
-        for r in range(c, q):
-            T[r, c] = theta[k]
-            k += 1
-    return T
 
 
 class _Profile:
