@@ -69,7 +69,7 @@ html_theme_options = {
 suppress_warnings = ["myst.header"]
 
 
-def _copy_notebooks(app) -> None:  # noqa: ANN001 - sphinx application
+def _copy_notebooks(app) -> None:
     """Copy notebooks/ into docs/_gallery so myst-nb can execute them inside the source tree."""
     target = HERE / "_gallery"
     target.mkdir(exist_ok=True)
@@ -86,7 +86,7 @@ def _copy_notebooks(app) -> None:  # noqa: ANN001 - sphinx application
 API_MODULES = ("sleeppain.sleep", "sleeppain.simulate", "sleeppain.mr", "sleeppain.results")
 
 
-def _write_api_index(app, config=None) -> None:  # noqa: ANN001
+def _write_api_index(app, config=None) -> None:
     """Write docs/api/index.rst: an autosummary entry for every public name.
 
     Generated from ``sleeppain.__all__`` (and :data:`API_MODULES`) at build time, so a name
@@ -138,7 +138,7 @@ def _write_api_index(app, config=None) -> None:  # noqa: ANN001
         out.write_text(text)
 
 
-def setup(app) -> None:  # noqa: ANN001
+def setup(app) -> None:
     app.connect("builder-inited", _copy_notebooks)
     # before Sphinx lists the source files, so the generated page is read on a clean build
     app.connect("config-inited", _write_api_index)

@@ -16,7 +16,7 @@ def test_version_single_sourced() -> None:
     cff = (REPO_ROOT / "CITATION.cff").read_text()
     assert re.search(rf"^version: {re.escape(sp.__version__)}$", cff, re.M)
     assert f"## {sp.__version__}" in (REPO_ROOT / "CHANGELOG.md").read_text()
-    assert "dynamic = [\"version\"]" in (REPO_ROOT / "pyproject.toml").read_text()
+    assert 'dynamic = ["version"]' in (REPO_ROOT / "pyproject.toml").read_text()
 
 
 def test_licence_file() -> None:
