@@ -1,6 +1,7 @@
 """Reference R-hat / ESS / MCSE from ArviZ for fixed draws (run offline, in a separate venv).
 
-    /work/pymc-venv/bin/python tests/reference/dsem/arviz_diagnostics.py
+    python3 -m venv /tmp/pymc-venv && /tmp/pymc-venv/bin/pip install pymc arviz -e .
+    /tmp/pymc-venv/bin/python tests/reference/dsem/arviz_diagnostics.py
 
 Writes arviz_diagnostics.json beside this script: the draws themselves (so the test does
 not depend on a random generator) and ArviZ's rank-normalised split R-hat, bulk and tail

@@ -1,6 +1,7 @@
 """The sp.dsem model written independently in PyMC (NUTS), run offline.
 
-    /work/pymc-venv/bin/python tests/reference/dsem/pymc_reference.py [simulated|paindiary]
+    python3 -m venv /tmp/pymc-venv && /tmp/pymc-venv/bin/pip install pymc arviz -e .
+    /tmp/pymc-venv/bin/python tests/reference/dsem/pymc_reference.py [simulated|paindiary]
 
 PyMC lives in its own virtual environment (never a dependency of sleeppain). The data
 arrays come from sleeppain's own preparation step (``sleeppain.dynamics._arrays.prepare``:
