@@ -71,3 +71,18 @@ def test_power_command_reports_bad_input(tmp_path: Path, capsys) -> None:
     )
     assert run_power(args) == 2
     assert "n_days" in capsys.readouterr().err
+
+
+def test_flags_are_named_as_the_python_arguments() -> None:
+    from sleeppain.cli import build_parser
+
+    parser = build_parser()
+    base = ["--sleep-to-pain", "-0.1", "--pain-to-sleep", "0", "--out", "o"]
+    new = parser.parse_args(
+        ["power", "--n-persons", "50", "--n-days", "14", "--n-sims", "20", "--n-jobs", "1", *base]
+    )
+    old = parser.parse_args(
+        ["power", "--persons", "50", "--days", "14", "--sims", "20", "--jobs", "1", *base]
+    )
+    assert vars(new) == vars(old)
+    assert (new.persons, new.days, new.sims, new.jobs) == ([50], [14], 20, 1)

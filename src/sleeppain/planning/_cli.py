@@ -4,7 +4,7 @@ Examples
 --------
 >>> from sleeppain.cli import build_parser
 >>> parser = build_parser()
->>> args = parser.parse_args(["power", "--persons", "50,100", "--days", "7",
+>>> args = parser.parse_args(["power", "--n-persons", "50,100", "--n-days", "7",
 ...                           "--sleep-to-pain", "-0.15", "--pain-to-sleep", "-0.05",
 ...                           "--out", "results"])
 >>> args.persons
@@ -60,8 +60,23 @@ def configure_power_parser(p: argparse.ArgumentParser) -> None:
     ...               "--pain-to-sleep", "0", "--out", "o"]).sims
     1000
     """
-    p.add_argument("--persons", type=_int_list, required=True, help="e.g. 50,100,200")
-    p.add_argument("--days", type=_int_list, required=True, help="e.g. 7,14,28")
+    # flags are named as sp.power's arguments (--n-persons = n_persons); the short forms stay
+    p.add_argument(
+        "--n-persons",
+        "--persons",
+        dest="persons",
+        type=_int_list,
+        required=True,
+        help="persons per study, e.g. 50,100,200",
+    )
+    p.add_argument(
+        "--n-days",
+        "--days",
+        dest="days",
+        type=_int_list,
+        required=True,
+        help="days per person, e.g. 7,14,28",
+    )
     p.add_argument(
         "--sleep-to-pain",
         type=float,
@@ -74,7 +89,14 @@ def configure_power_parser(p: argparse.ArgumentParser) -> None:
         required=True,
         help="mean effect of today's pain on tonight's sleep quality",
     )
-    p.add_argument("--sims", type=int, default=1000, help="studies per design cell (1000)")
+    p.add_argument(
+        "--n-sims",
+        "--sims",
+        dest="sims",
+        type=int,
+        default=1000,
+        help="studies per design cell (1000)",
+    )
     p.add_argument("--alpha", type=float, default=0.05, help="significance level (0.05)")
     p.add_argument("--seed", type=int, default=2024, help="random seed (2024)")
     p.add_argument(
@@ -83,7 +105,14 @@ def configure_power_parser(p: argparse.ArgumentParser) -> None:
         default="satterthwaite",
         help="reference distribution of the test (satterthwaite: lmerTest's t)",
     )
-    p.add_argument("--jobs", type=int, default=-1, help="worker processes (-1: all cores)")
+    p.add_argument(
+        "--n-jobs",
+        "--jobs",
+        dest="jobs",
+        type=int,
+        default=-1,
+        help="worker processes (-1: all cores)",
+    )
     p.add_argument("--phi-pain", type=float, default=None, help="pain autoregression (0.45)")
     p.add_argument("--phi-sleep", type=float, default=None, help="sleep autoregression (0.15)")
     p.add_argument(
