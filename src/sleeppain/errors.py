@@ -63,16 +63,18 @@ def user_stacklevel() -> int:
     >>> user_stacklevel() >= 1
     True
     """
-    import os
     import sys
 
-    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
     frame = sys._getframe(1)
     level = 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+    while frame is not None and _is_library(frame.f_globals.get("__name__", "")):
         frame = frame.f_back
         level += 1
     return level
+
+
+def _is_library(module: str) -> bool:
+    return module == "sleeppain" or module.startswith("sleeppain.")
 
 
 class SleepPainError(Exception):

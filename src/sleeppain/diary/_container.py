@@ -15,10 +15,15 @@ import pandas as pd
 
 from sleeppain.diary import _core, _lagged, _time
 from sleeppain.diary._accounting import DiaryAccounting, PairCount, VariableCoverage
-from sleeppain.diary._ingest import Ingested, ingest, user_stacklevel
+from sleeppain.diary._ingest import Ingested, ingest
 from sleeppain.diary._lagged import LaggedFrame
 from sleeppain.diary._validate import suggest
-from sleeppain.errors import DataStructureError, LagCoverageWarning, SpecificationError
+from sleeppain.errors import (
+    DataStructureError,
+    LagCoverageWarning,
+    SpecificationError,
+    user_stacklevel,
+)
 
 __all__ = ["Diary", "SummaryText"]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,9 +26,10 @@ from sleeppain.errors import (
     DataStructureError,
     ScaleWarning,
     SpecificationError,
+    user_stacklevel,
 )
 
-__all__ = ["Ingested", "ingest", "user_stacklevel"]
+__all__ = ["Ingested", "ingest"]
 
 Reducer = str | Callable[..., Any]
 
@@ -40,20 +40,6 @@ _REDUCERS = (
     "mean", "median", "first", "last", "min", "max", "sum", "std", "var", "count", "nunique",
     "prod", "sem",
 )  # fmt: skip
-
-
-def _is_library(module: str) -> bool:
-    return module == "sleeppain" or module.startswith("sleeppain.")
-
-
-def user_stacklevel() -> int:
-    """Stack level of the first frame outside sleeppain (for ``warnings.warn``)."""
-    level = 1
-    frame = sys._getframe(1)
-    while frame is not None and _is_library(frame.f_globals.get("__name__", "")):
-        frame = frame.f_back
-        level += 1
-    return level
 
 
 @dataclass(frozen=True)

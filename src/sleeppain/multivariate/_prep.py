@@ -11,8 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sleeppain.diary._ingest import user_stacklevel
-from sleeppain.errors import DataStructureError, SpecificationError
+from sleeppain.errors import DataStructureError, SpecificationError, user_stacklevel
 
 __all__ = ["added_nights_note", "as_diary", "names", "rewarn", "within_variance_check"]
 
