@@ -242,9 +242,13 @@ def _zero_slopes(fit: Any) -> list[str]:
 #: outcome families of sp.crosslag: a linear model, or a logistic model of a 0/1 outcome
 FAMILIES = ("gaussian", "binomial")
 
+#: how each kind of model note begins (the report picks its explanation by these)
+BINARY_NOTE_PREFIX = "binary outcome:"
+RESIDUAL_NOTE_PREFIX = "residual "
+
 #: the model note of a direction with a binary outcome (the report explains it)
 BINARY_NOTE = (
-    "binary outcome: logistic mixed model (sp.glmm, Laplace, maximum likelihood); the "
+    f"{BINARY_NOTE_PREFIX} logistic mixed model (sp.glmm, Laplace, maximum likelihood); the "
     "estimate is a log-odds ratio, odds_ratio = exp(estimate); std_estimate is not defined "
     "for a 0/1 outcome and is left NaN"
 )
@@ -283,7 +287,7 @@ def residual_note(fit: Any, structure: dict[str, str]) -> str:
     kind = "AR(1)" if structure["correlation"] == "ar1" else "continuous-time AR(1)"
     unit = "day" if structure["time"] == "day" else "day (prompts at fractions of a day)"
     return (
-        f"residual {kind} within person by {unit}: phi = {float(fit.phi):.3f} "
+        f"{RESIDUAL_NOTE_PREFIX}{kind} within person by {unit}: phi = {float(fit.phi):.3f} "
         f"(nlme's {'corAR1' if structure['correlation'] == 'ar1' else 'corCAR1'})"
     )
 

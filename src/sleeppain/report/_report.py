@@ -569,9 +569,11 @@ def _sections(
 def explain_model_note(note: str) -> str:
     """The plain-language explanation of one model note (a dropped slope, a residual AR,
     a binary outcome)."""
-    if note.startswith("binary outcome"):
+    from sleeppain.analysis._models import BINARY_NOTE_PREFIX, RESIDUAL_NOTE_PREFIX
+
+    if note.startswith(BINARY_NOTE_PREFIX):
         return BINARY_NOTE
-    return RESIDUAL_NOTE if note.startswith("residual ") else ZERO_SLOPE_NOTE
+    return RESIDUAL_NOTE if note.startswith(RESIDUAL_NOTE_PREFIX) else ZERO_SLOPE_NOTE
 
 
 def _dsem_section(dsem: Any) -> _Section:
