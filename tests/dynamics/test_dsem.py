@@ -241,7 +241,7 @@ def test_random_residual_variances_and_person_covariate() -> None:
         (dict(draws=0), SpecificationError, "draws=0"),
         (dict(chains=0), SpecificationError, "chains=0"),
         (dict(random=("slopes",)), SpecificationError, "unknown entries"),
-        (dict(covariates=["depression"]), SpecificationError, "not supported yet"),
+        (dict(covariates=["pain"]), SpecificationError, "pain or sleep column"),
         (dict(n_jobs=0), SpecificationError, "n_jobs"),
         (dict(pain="sleep_quality"), SpecificationError, "same column"),
         (dict(pain="nope"), DataStructureError, "nope"),

@@ -163,6 +163,19 @@ def _assemble(
         draws[t] = offset[c] + mult[c] * coef[:, :, c]
         kind = "population mean of a random coefficient" if c in rnd else "common to all persons"
         info[t] = ("fixed", f"{COEF_LABELS[COEFS[c]]} ({kind})")
+    if spec.covariates:
+        # internal outcome = (value - centre) / scale, covariates not rescaled: the data's
+        # units multiply by the outcome's scale
+        gam = np.stack([c.gamma for c in chains])  # (C, S, 2, p)
+        for j, cov in enumerate(spec.covariates):
+            for k, (outcome, when) in enumerate((("pain", "day n+1"), ("sleep", "night n"))):
+                t = f"{outcome} ~ {cov}"
+                draws[t] = gam[:, :, k, j] * prep.scale[k]
+                info[t] = (
+                    "fixed",
+                    f"{cov} (day n, centred within person) -> {outcome} ({when}) "
+                    "(common to all persons)",
+                )
     for k, c in enumerate((6, 7)):
         var = spec.pain if k == 0 else spec.sleep
         if c in rnd:
@@ -226,7 +239,10 @@ def dsem(
         sleep[n]   - mu_s = phi_s (sleep[n-1] - mu_s) + b_ps (pain[n]  - mu_p) + e_s
         pain[n+1]  - mu_p = phi_p (pain[n]    - mu_p) + b_sp (sleep[n] - mu_s) + e_p
 
-    ``e_s ~ N(0, sigma2_s)``, ``e_p ~ N(0, sigma2_p)``. The coefficients named in
+    ``e_s ~ N(0, sigma2_s)``, ``e_p ~ N(0, sigma2_p)``. Day-level ``covariates`` x add
+    ``g_s'x[n]`` to the sleep equation and ``g_p'x[n]`` to the pain equation (x of day
+    *n*, centred within person; Mplus: ``sleep ON x; pain ON x&1;`` at the within
+    level). The coefficients named in
     ``random`` vary over persons, jointly normal with a full covariance and means that
     may depend on ``person_covariates`` (cross-level moderation); the others are common.
     Person means are estimated, not observed averages, so short diaries do not bias the
@@ -252,7 +268,16 @@ def dsem(
         Which night a sleep value of day *d* describes (default: the Diary's, or
         ``"previous_night"`` for a DataFrame).
     covariates : list of str
-        Day-level covariates: not supported yet (raises SpecificationError).
+        Day-level (time-varying) numeric covariates, entered as ``sp.crosslag`` enters
+        them: the value of day *n* predicts sleep in night *n* and pain on day *n + 1*
+        (the predictor's day, before both outcomes), with one coefficient per equation,
+        common to all persons (``tidy()`` terms ``pain ~ x`` and ``sleep ~ x``, in the
+        outcome's units per unit of x). Each covariate is centred at the person's mean of
+        its observed values over the person's diary span, so the coefficients are
+        within-person effects. An observed pain or sleep value whose covariate is missing
+        is treated as missing (imputed, counted in ``res.accounting`` and warned about).
+        The first pain day's equation takes the pre-sample day's covariate at the
+        person mean.
     person_covariates : list of str
         Person-level columns (constant within person, centred at their mean) predicting
         every random effect. Persons missing one are excluded and counted.
@@ -278,16 +303,20 @@ def dsem(
     Raises
     ------
     SpecificationError
-        Bad arguments (chains or draws < 1, invalid seed, unknown ``random`` entry).
+        Bad arguments (chains or draws < 1, invalid seed, unknown ``random`` entry, a
+        covariate that is the pain or sleep column or in both ``covariates`` and
+        ``person_covariates``).
     DataStructureError
-        Missing, non-numeric or all-missing columns; a variable without within-person
-        variance; no person with 3 or more days.
+        Missing, non-numeric or all-missing columns; a variable (or day-level covariate)
+        without within-person variance; collinear day-level covariates; no person with 3
+        or more days.
 
     Warns
     -----
     DataDropWarning
-        Persons with fewer than 3 days, or missing a person covariate, are excluded
-        (counted in ``res.accounting``).
+        Persons with fewer than 3 days, or missing a person covariate, are excluded;
+        observed values whose day-level covariate is missing are imputed instead (both
+        counted in ``res.accounting``).
     ConvergenceWarning
         Some R-hat > 1.01 or bulk/tail ESS < 100 per chain; the message names them. The
         check covers the effects, means, residual variances, random-effect SDs and
@@ -316,15 +345,21 @@ def dsem(
             f"sleep= and pain= name the same column {pain!r}; name different columns."
         )
     covs = _names(covariates, "covariates")
-    if covs:
-        raise SpecificationError(
-            f"dsem: day-level covariates={list(covs)} are not supported yet; leave them out "
-            "(or use sp.crosslag for a manifest model with covariates)."
-        )
     pcovs = _names(person_covariates, "person_covariates")
-    clash = [c for c in pcovs if c in (sleep, pain)]
-    if clash:
-        raise SpecificationError(f"person_covariates {clash} are the pain or sleep column.")
+    for arg, names_ in (("covariates", covs), ("person_covariates", pcovs)):
+        clash = [c for c in names_ if c in (sleep, pain)]
+        if clash:
+            raise SpecificationError(
+                f"dsem: {arg}={clash} names the pain or sleep column, which the model already "
+                f"has (as outcome and lagged predictor); remove it from {arg}=."
+            )
+    both = [c for c in covs if c in pcovs]
+    if both:
+        raise SpecificationError(
+            f"dsem: {both} is in both covariates= (day-level) and person_covariates= "
+            "(person-level); keep it in one: covariates= for a variable that changes from "
+            "day to day, person_covariates= for one constant within person."
+        )
     rnd = check_random(random)
     n_chains = _count(chains, "chains", 1)
     n_warm = _count(warmup, "warmup", 0)
@@ -336,7 +371,7 @@ def dsem(
     from sleeppain.report._progress import show_progress
 
     show = show_progress(progress)
-    diary = _diary(data, id, day, sleep, _timing(sleep_timing), [pain, sleep, *pcovs])
+    diary = _diary(data, id, day, sleep, _timing(sleep_timing), [pain, sleep, *pcovs, *covs])
     spec = DsemSpec(
         sleep=sleep,
         pain=pain,
@@ -349,9 +384,20 @@ def dsem(
         draws=n_draws,
         priors=DsemPriors(),
     )
-    prep = prepare(diary, sleep, pain, pcovs)
+    prep = prepare(diary, sleep, pain, pcovs, covs)
     fit_warnings: list[tuple[str, str]] = []
     acc = prep.accounting
+    if acc.values_missing_covariate:
+        per = ", ".join(f"{c}: {k}" for c, k in acc.missing_covariate_by if k)
+        msg = (
+            f"dsem: {acc.values_missing_covariate} observed {pain}/{sleep} values are treated "
+            "as missing (imputed) because a day-level covariate is missing on their "
+            f"predictor day (day n for sleep in night n and pain on day n+1; values per "
+            f"covariate: {per}). See res.accounting.values_missing_covariate; fill in the "
+            "covariate or leave it out of covariates= to use those values."
+        )
+        fit_warnings.append(("DataDropWarning", msg))
+        warnings.warn(msg, DataDropWarning, stacklevel=user_stacklevel())
     if acc.persons_used < acc.persons:
         ex = ", ".join(map(repr, prep.excluded_ids[:5]))
         msg = (

@@ -50,6 +50,19 @@ class DsemAccounting:
     presample : int
         Latent pre-sample values (two per person: pain on the day and sleep in the night
         before the first diary day), drawn from their prior.
+    presample_covariate : int
+        Equations (after each person's first) whose day-level covariate falls before the
+        person's first pain day and is missing (in a morning diary: the day before its
+        first night, which enters that night's sleep and the first pain day): pre-sample
+        values, taken at the person's mean (0 after centring) as the first pain
+        equation's always is; their outcomes are kept.
+    values_missing_covariate : int
+        Observed pain or sleep values whose equation lacks a day-level covariate value
+        (the covariate of day n for sleep in night n and for pain on day n + 1): they are
+        treated as missing and imputed (with the covariate at the person's mean), so they
+        are not in ``observed_*`` but in ``imputed_*``.
+    missing_covariate_by : tuple of (covariate, count)
+        The same values by covariate (a value lacking two covariates counts under both).
     """
 
     persons: int
@@ -65,17 +78,23 @@ class DsemAccounting:
     imputed_pain: int
     imputed_sleep: int
     presample: int
+    presample_covariate: int = 0
+    values_missing_covariate: int = 0
+    missing_covariate_by: tuple[tuple[str, int], ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         """The accounting as a plain dict."""
         out: dict[str, object] = dict(self.__dict__)
         out["rows_dropped"] = dict(self.rows_dropped)
+        out["missing_covariate_by"] = dict(self.missing_covariate_by)
         return out
 
     def to_frame(self) -> pd.DataFrame:
         """Two columns, ``item`` and ``count``."""
-        items = [(k, v) for k, v in self.__dict__.items() if k != "rows_dropped"]
+        pairs = ("rows_dropped", "missing_covariate_by")
+        items = [(k, v) for k, v in self.__dict__.items() if k not in pairs]
         items += [(f"rows dropped: {r}", c) for r, c in self.rows_dropped]
+        items += [(f"values missing covariate: {r}", c) for r, c in self.missing_covariate_by]
         return pd.DataFrame(items, columns=["item", "count"])
 
 
@@ -103,14 +122,88 @@ def _pooled_within_sd(vals: np.ndarray, codes: np.ndarray, n: int) -> tuple[floa
     return float(np.sqrt(var)), float(vals[ok].mean())
 
 
-def prepare(diary: Diary, sleep: str, pain: str, person_covariates: tuple[str, ...]) -> Prepared:
+def _day_covariates(
+    vals: dict[str, np.ndarray],
+    rows: np.ndarray,
+    pos_p: np.ndarray,
+    use_rows: np.ndarray,
+    eq: np.ndarray,
+    first_pain: np.ndarray,
+) -> tuple[np.ndarray, int]:
+    """Day-level covariates attached to the equation positions, centred within person.
+
+    ``vals``: each covariate on the kept persons' canonical rows; ``rows``, ``pos_p``: the
+    person (row of the arrays) and pain position of each of those rows; ``use_rows``: rows
+    inside the person's span; ``eq``: (N, L) equation positions; ``first_pain``: (N,)
+    position of each person's first observed pain value. The covariate of day n (pain
+    position k) enters the sleep equation at k + 1 and the pain equation at k + 2 (as
+    ``sp.crosslag`` enters it: on the predictor's day, before both outcomes). Days before
+    the person's first pain day are pre-sample (the day before the first diary day, and
+    in a morning diary the day before its first night): a covariate missing there is
+    taken at the person's mean, 0. Returns (N, L, p), NaN where an equation's covariate
+    is missing, 0 off the equation positions; and the number of equations (after the
+    first) given a pre-sample covariate.
+
+    Raises
+    ------
+    DataStructureError
+        A covariate without within-person variance, or collinear covariates.
+    """
+    n, length = eq.shape
+    x = np.full((n, length, len(vals)), np.nan)
+    pre_day = np.arange(length)[None, :] < first_pain[:, None]
+    pre_eq = np.zeros((n, length), dtype=bool)
+    for j, (c, v) in enumerate(vals.items()):
+        use = use_rows & ~np.isnan(v)
+        cnt = np.bincount(rows[use], minlength=n).astype(float)
+        tot = np.bincount(rows[use], weights=v[use], minlength=n)
+        pm = np.divide(tot, cnt, out=np.full(n, np.nan), where=cnt > 0)
+        dev = v[use] - pm[rows[use]]
+        dof = int(use.sum() - (cnt > 0).sum())
+        sd = float(np.sqrt((dev**2).sum() / dof)) if dof > 0 else 0.0
+        scale = max(1.0, float(np.abs(v[use]).max())) if use.any() else 1.0
+        if not sd > 1e-9 * scale:
+            raise DataStructureError(
+                f"dsem: day-level covariate {c!r} has no within-person variance on the "
+                "persons' diary days (each person reports one value throughout, or at most "
+                "one value); its within-person effect cannot be estimated. A person-level "
+                f"variable belongs in person_covariates=[{c!r}]."
+            )
+        day_x = np.full((n, length), np.nan)
+        day_x[rows[use], pos_p[use]] = dev
+        fill = pre_day & np.isnan(day_x)
+        day_x[fill] = 0.0
+        pre_eq[:, 3::2] |= fill[:, 2 : length - 1 : 2]
+        pre_eq[:, 4::2] |= fill[:, 2 : length - 2 : 2]
+        x[:, 3::2, j] = day_x[:, 2 : length - 1 : 2]
+        x[:, 4::2, j] = day_x[:, 2 : length - 2 : 2]
+    x[:, :3, :] = 0.0  # pre-sample: no equation at 0, 1; the first pain equation's covariate
+    x[~eq] = 0.0
+    full = eq & ~np.isnan(x).any(axis=2)
+    xf = x[full]
+    if len(vals) > 1 and np.linalg.matrix_rank(xf.T @ xf) < len(vals):
+        raise DataStructureError(
+            f"dsem: the day-level covariates {list(vals)} are collinear within person (one "
+            "is a combination of the others once each person's mean is removed); drop one."
+        )
+    return x, int((pre_eq & eq).sum())
+
+
+def prepare(
+    diary: Diary,
+    sleep: str,
+    pain: str,
+    person_covariates: tuple[str, ...],
+    covariates: tuple[str, ...] = (),
+) -> Prepared:
     """Build the alternating (N, L) array of each person's span and count every row.
 
     Raises
     ------
     DataStructureError
         An all-missing or non-numeric column, a variable without within-person variance,
-        no person with enough days, a person covariate varying within person.
+        no person with enough days, a person covariate varying within person, collinear
+        day-level covariates.
     """
     data = diary.data
     ids = data["id"].to_numpy()
@@ -118,18 +211,21 @@ def prepare(diary: Diary, sleep: str, pain: str, person_covariates: tuple[str, .
     codes, uniq = pd.factorize(ids, sort=False)
     n_all = len(uniq)
     cols: dict[str, np.ndarray] = {}
-    for c in (pain, sleep, *person_covariates):
+    roles = {pain: "pain", sleep: "sleep"}
+    roles.update({c: "person covariate" for c in person_covariates})
+    roles.update({c: "day-level covariate" for c in covariates})
+    for c in (pain, sleep, *person_covariates, *covariates):
         try:
             cols[c] = data[c].to_numpy(dtype=np.float64, na_value=np.nan)
         except (TypeError, ValueError) as exc:
             raise DataStructureError(
-                f"dsem: column {c!r} is not numeric; convert it (e.g. "
+                f"dsem: column {c!r} ({roles[c]}) is not numeric; convert it (e.g. "
                 f"pd.to_numeric(df[{c!r}], errors='coerce')) before fitting."
             ) from exc
         if np.isnan(cols[c]).all():
             raise DataStructureError(
-                f"dsem: column {c!r} has no observed value (all missing); check the column "
-                "name and the diary's missing-value codes."
+                f"dsem: column {c!r} ({roles[c]}) has no observed value (all missing); "
+                "check the column name and the diary's missing-value codes."
             )
     p_val, s_val = cols[pain], cols[sleep]
     # days per person: the larger of its numbers of pain values and sleep values (a
@@ -215,6 +311,23 @@ def prepare(diary: Diary, sleep: str, pain: str, person_covariates: tuple[str, .
     posn = np.arange(length)
     active = (posn[None, :] <= end[:, None]) & (posn[None, :] >= 2)
     even = posn % 2 == 0
+    x = None
+    pre_cov = 0
+    by_cov: list[tuple[str, int]] = []
+    lost = np.zeros_like(observed)
+    if covariates:
+        eq = active & (posn[None, :] >= 2)
+        vals = {c: cols[c][row_keep] for c in covariates}
+        pain_pos = np.where(observed & even, posn, length)
+        x, pre_cov = _day_covariates(vals, rows_k, pos_p, in_span, eq, pain_pos.min(axis=1))
+        miss = np.isnan(x)
+        by_cov = [(c, int((miss[:, :, j] & observed).sum())) for j, c in enumerate(covariates)]
+        # an observed value whose equation lacks a covariate: treated as missing (imputed)
+        lost = miss.any(axis=2) & observed
+        observed &= ~lost
+        y[lost] = np.nan
+        x = np.where(miss, 0.0, x)
+    lost_pain = int((lost & even).sum())
     imputed_pain = int((active & even & ~observed).sum())
     imputed_sleep = int((active & ~even & ~observed).sum())
 
@@ -252,14 +365,17 @@ def prepare(diary: Diary, sleep: str, pain: str, person_covariates: tuple[str, .
         rows_used=int(in_span.sum()),
         rows_dropped=dropped,
         span_days=int(((end - 2) // 2 + 1).sum()),
-        observed_pain=int(okp.sum()),
-        observed_sleep=int(oks.sum()),
+        observed_pain=int(okp.sum()) - lost_pain,
+        observed_sleep=int(oks.sum()) - (int(lost.sum()) - lost_pain),
         imputed_pain=imputed_pain,
         imputed_sleep=imputed_sleep,
         presample=2 * n,
+        presample_covariate=pre_cov,
+        values_missing_covariate=int(lost.sum()),
+        missing_covariate_by=tuple(by_cov),
     )
     excluded = tuple(uniq[~keep].tolist())
-    arrays = DsemArrays(y=y, observed=observed, end=end, w=w)
+    arrays = DsemArrays(y=y, observed=observed, end=end, w=w, x=x)
     return Prepared(
         arrays=arrays,
         ids=pd.Index(uniq[keep]),

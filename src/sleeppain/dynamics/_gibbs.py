@@ -15,7 +15,10 @@ every equation position k reads
 
 where for pain (k even) A = phi_pain, C = b_sp (sleep of the night before) and for sleep
 (k odd) A = phi_sleep, C = b_ps (pain of the day before the night). Positions 0 and 1
-have the prior N(mu, init_var).
+have the prior N(mu, init_var). Day-level covariates add ``g'x_k`` to the equation at k
+(``g_pain`` or ``g_sleep`` by parity, common to all persons): handled as an offset
+subtracted from the outcome of each equation, and drawn in a pooled Gaussian block
+after the slopes.
 
 Blocks of one iteration (each conjugate or exact given the others):
 
@@ -60,16 +63,27 @@ class DsemArrays:
         Last active position of each person (its last observed value).
     w : ndarray (N, r)
         Person design: a column of ones, then the centred person covariates.
+    x : ndarray (N, L, p), optional
+        Day-level covariates attached to each equation position (the covariate of day
+        n at the sleep equation of night n and at the pain equation of day n + 1),
+        centred within person; 0 where an equation has no covariate value (pre-sample,
+        padding). None: no covariates.
     """
 
     y: np.ndarray
     observed: np.ndarray
     end: np.ndarray
     w: np.ndarray
+    x: np.ndarray | None = None
 
     @property
     def n_persons(self) -> int:
         return self.y.shape[0]
+
+    @property
+    def n_cov(self) -> int:
+        """Number of day-level covariates."""
+        return 0 if self.x is None else self.x.shape[2]
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,6 +103,9 @@ class ChainDraws:
         Thinned draws of each person's coefficients.
     accept : float
         Mean acceptance rate of the log-variance Metropolis step (NaN if not used).
+    gamma : ndarray (S, 2, p), optional
+        Day-level covariate coefficients (row 0: pain equations, row 1: sleep
+        equations), internal scale; None without covariates.
     """
 
     coef: np.ndarray
@@ -96,6 +113,7 @@ class ChainDraws:
     sigma: np.ndarray
     person: np.ndarray
     accept: float
+    gamma: np.ndarray | None = None
 
 
 # --------------------------------------------------------------------- helpers
@@ -150,6 +168,7 @@ class _State:
     theta: np.ndarray  # (N, 8) person coefficients
     beta: np.ndarray  # (r, q)
     sigma: np.ndarray  # (q, q)
+    g: np.ndarray | None = None  # (2, p) day-level covariate coefficients (pain, sleep)
 
 
 class _Layout:
@@ -168,6 +187,15 @@ class _Layout:
         self.w_sleep = eq[:, 3::2].astype(float)
         self.n_pain = self.w_pain.sum(axis=1)
         self.n_sleep = self.w_sleep.sum(axis=1)
+        # day-level covariates at the equation positions (zero elsewhere), by parity, and
+        # each person's cross-products x'x over its pain and its sleep equations
+        self.x: np.ndarray | None = None
+        if arr.n_cov:
+            x = np.where(eq[:, :, None], arr.x, 0.0)
+            self.x = x
+            self.x_pain, self.x_sleep = x[:, 2::2], x[:, 3::2]
+            self.xtx_pain = np.einsum("nkp,nkq->npq", self.x_pain, self.x_pain)
+            self.xtx_sleep = np.einsum("nkp,nkq->npq", self.x_sleep, self.x_sleep)
         missing = active & ~arr.observed
         self.missing = missing
         # missing entries by colour (position mod 3): conditionally independent within
@@ -197,16 +225,23 @@ class _Layout:
 
 
 def impute(
-    yp: np.ndarray, theta: np.ndarray, lay: _Layout, init_var: float, rng: np.random.Generator
+    yp: np.ndarray,
+    theta: np.ndarray,
+    lay: _Layout,
+    init_var: float,
+    rng: np.random.Generator,
+    off: np.ndarray | None = None,
 ) -> None:
     """Block 1: draw every missing value from its full conditional, in place.
 
     ``yp`` is the padded ``(N, L + 4)`` array (position k at column k + 2). A value at
     position k enters its own equation (or its pre-sample prior), the equation at k + 1
     (through C) and the one at k + 2 (through A); positions three apart share no
-    equation, so each colour (k mod 3) is drawn at once.
+    equation, so each colour (k mod 3) is drawn at once. ``off`` (N, L): the covariate
+    part ``g'x_k`` of each equation's mean, subtracted from that equation's outcome.
     """
     flat = yp.reshape(-1)
+    offp = None if off is None else np.pad(off, ((0, 0), (2, 2))).reshape(-1)
     for e in lay.colours:
         i = e["i"]
         if not len(i):
@@ -220,41 +255,55 @@ def impute(
         d_m1 = flat[f - 1] - mu_o
         d_p1 = flat[f + 1] - mu_o
         d_p2 = flat[f + 2] - mu_s
+        own = a_s * d_m2 + c_s * d_m1
+        d_p1_out = d_p1
+        if offp is not None:
+            # own equation's mean gains g'x_k; the outcomes at k + 1, k + 2 lose theirs
+            own = own + offp[f]
+            d_p1_out = d_p1 - offp[f + 1]
+            d_p2 = d_p2 - offp[f + 2]
         w0 = e["eq0"] / s2_s
         i1 = e["eq1"] / s2_o
         i2 = e["eq2"] / s2_s
         prec = w0 + e["init"] / init_var + i1 * c_o**2 + i2 * a_s**2
-        lin = (
-            w0 * (a_s * d_m2 + c_s * d_m1)
-            + i1 * c_o * (d_p1 - a_o * d_m1)
-            + i2 * a_s * (d_p2 - c_s * d_p1)
-        )
+        lin = w0 * own + i1 * c_o * (d_p1_out - a_o * d_m1) + i2 * a_s * (d_p2 - c_s * d_p1)
         flat[f] = mu_s + lin / prec + rng.standard_normal(len(i)) / np.sqrt(prec)
 
 
-def _parity_slices(y: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(outcome, lag 2, lag 1) at pain equations, then at sleep equations."""
+def _parity_slices(y: np.ndarray, off: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """(outcome, lag 2, lag 1) at pain equations, then at sleep equations.
+
+    ``off`` (N, L), the covariate part of each equation's mean, is subtracted from the
+    outcomes only (the lagged predictors are the values themselves).
+    """
     length = y.shape[1]
+    p0, s0 = y[:, 2::2], y[:, 3::2]
+    if off is not None:
+        p0, s0 = p0 - off[:, 2::2], s0 - off[:, 3::2]
     return (
-        y[:, 2::2],
+        p0,
         y[:, 0 : length - 2 : 2],
         y[:, 1 : length - 1 : 2],
-        y[:, 3::2],
+        s0,
         y[:, 1 : length - 2 : 2],
         y[:, 2 : length - 1 : 2],
     )
 
 
 def means_likelihood(
-    y: np.ndarray, theta: np.ndarray, lay: _Layout, init_var: float
+    y: np.ndarray,
+    theta: np.ndarray,
+    lay: _Layout,
+    init_var: float,
+    off: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Block 2: precision (N, 2, 2) and linear term (N, 2) of the data about (mu_p, mu_s).
 
-    ``y`` is the unpadded ``(N, L)`` view. Each equation reads ``y_k - A y_{k-2} -
-    C y_{k-1} = x'(mu_p, mu_s) + e`` with x = (1 - phi_p, -b_sp) for pain and
-    (-b_ps, 1 - phi_s) for sleep.
+    ``y`` is the unpadded ``(N, L)`` view. Each equation reads ``y_k - off_k - A y_{k-2}
+    - C y_{k-1} = x'(mu_p, mu_s) + e`` with x = (1 - phi_p, -b_sp) for pain and
+    (-b_ps, 1 - phi_s) for sleep (``off``: the covariate part, 0 without covariates).
     """
-    p0, p2, p1, s0, s2, s1 = _parity_slices(y)
+    p0, p2, p1, s0, s2, s1 = _parity_slices(y, off)
     t = theta
     sp2, ss2 = np.exp(t[:, 6]), np.exp(t[:, 7])
     rp = (lay.w_pain * (p0 - t[:, 2:3] * p2 - t[:, 3:4] * p1)).sum(axis=1) / sp2
@@ -271,10 +320,10 @@ def means_likelihood(
 
 
 def slopes_likelihood(
-    y: np.ndarray, theta: np.ndarray, lay: _Layout
+    y: np.ndarray, theta: np.ndarray, lay: _Layout, off: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Block 3: precision (N, 4, 4) and linear term (N, 4) about (phi_p, b_sp, phi_s, b_ps)."""
-    p0, p2, p1, s0, s2, s1 = _parity_slices(y)
+    p0, p2, p1, s0, s2, s1 = _parity_slices(y, off)
     mp, ms = theta[:, 0:1], theta[:, 1:2]
     lam = np.zeros((lay.n, 4, 4))
     h = np.zeros((lay.n, 4))
@@ -293,13 +342,23 @@ def slopes_likelihood(
     return lam, h
 
 
-def residual_sums(y: np.ndarray, theta: np.ndarray, lay: _Layout) -> tuple[np.ndarray, np.ndarray]:
-    """Squared residuals per person, (N,) for pain and for sleep equations."""
-    p0, p2, p1, s0, s2, s1 = _parity_slices(y)
+def _residuals(
+    y: np.ndarray, theta: np.ndarray, off: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Residuals at every pain and every sleep position (padding included: mask them)."""
+    p0, p2, p1, s0, s2, s1 = _parity_slices(y, off)
     t = theta
     mp, ms = t[:, 0:1], t[:, 1:2]
     ep = (p0 - mp) - t[:, 2:3] * (p2 - mp) - t[:, 3:4] * (p1 - ms)
     es = (s0 - ms) - t[:, 4:5] * (s2 - ms) - t[:, 5:6] * (s1 - mp)
+    return ep, es
+
+
+def residual_sums(
+    y: np.ndarray, theta: np.ndarray, lay: _Layout, off: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Squared residuals per person, (N,) for pain and for sleep equations."""
+    ep, es = _residuals(y, theta, off)
     return (lay.w_pain * ep * ep).sum(axis=1), (lay.w_sleep * es * es).sum(axis=1)
 
 
@@ -486,7 +545,7 @@ class _Sampler:
         return any(c not in self.pos_r for c in block)
 
     def draw_variances(self, st: _State, rng: np.random.Generator) -> None:
-        ssr = residual_sums(st.y[:, 2:-2], st.theta, self.lay)
+        ssr = residual_sums(st.y[:, 2:-2], st.theta, self.lay, self.offset(st))
         counts = (self.lay.n_pain, self.lay.n_sleep)
         if not self.random_var:
             for k in range(2):
@@ -527,15 +586,51 @@ class _Sampler:
         e = st.theta[:, self.rand] - self.arr.w @ st.beta
         st.sigma = inv_wishart(self.nu0 + self.lay.n, e.T @ e + self.s0, rng)
 
+    def offset(self, st: _State) -> np.ndarray | None:
+        """The covariate part ``g'x_k`` of every equation's mean, (N, L); None without
+        covariates (pain positions use the pain coefficients, sleep positions the sleep
+        ones; zero off the equation positions)."""
+        x = self.lay.x
+        if x is None or st.g is None:
+            return None
+        xg = x @ st.g.T  # (N, L, 2)
+        return np.where(self.lay.even, xg[:, :, 0], xg[:, :, 1])
+
+    def draw_covariates(self, st: _State, rng: np.random.Generator) -> None:
+        """Block 3b: the day-level covariate coefficients, common to all persons.
+
+        Given the other parameters, the residuals ``r_k = D_k - A D_{k-2} - C D_{k-1}``
+        of the pain equations are ``g_pain'x_k + e_k`` with ``e_k ~ N(0, sigma2_i)``, and
+        likewise for sleep: a weighted least squares over all persons (weights 1 /
+        sigma2 of the person and equation) under the prior N(0, ``fixed_var``). The two
+        equations' coefficients are a posteriori independent; they are drawn together.
+        """
+        lay = self.lay
+        p = self.arr.n_cov
+        ep, es = _residuals(st.y[:, 2:-2], st.theta)
+        lam = np.zeros((2 * p, 2 * p))
+        h = np.zeros(2 * p)
+        for j, (xtx, x, r) in enumerate(
+            ((lay.xtx_pain, lay.x_pain, ep), (lay.xtx_sleep, lay.x_sleep, es))
+        ):
+            wt = np.exp(-st.theta[:, 6 + j])
+            sl = slice(j * p, (j + 1) * p)
+            lam[sl, sl] = np.einsum("n,npq->pq", wt, xtx) + np.eye(p) / self.pr.fixed_var
+            h[sl] = np.einsum("n,nkp,nk->p", wt, x, r)
+        st.g = mvn_canonical(lam, h, rng).reshape(2, p)
+
     def step(self, st: _State, rng: np.random.Generator) -> None:
         init_var = self.pr.init_var
-        impute(st.y, st.theta, self.lay, init_var, rng)
+        off = self.offset(st)
+        impute(st.y, st.theta, self.lay, init_var, rng, off)
         y = st.y[:, 2:-2]
-        lam, h = means_likelihood(y, st.theta, self.lay, init_var)
+        lam, h = means_likelihood(y, st.theta, self.lay, init_var, off)
         self.draw_block(st, (0, 1), lam, h, rng)
-        lam, h = slopes_likelihood(y, st.theta, self.lay)
+        lam, h = slopes_likelihood(y, st.theta, self.lay, off)
         self.scale_moves(st, (2, 3, 4, 5), lam, h, rng)
         self.draw_block(st, (2, 3, 4, 5), lam, h, rng)
+        if off is not None:
+            self.draw_covariates(st, rng)
         self.draw_variances(st, rng)
         self.draw_hyper(st, rng)
 
@@ -567,7 +662,10 @@ class _Sampler:
         if self.q:
             beta[0] = theta[:, self.rand].mean(axis=0)
         sigma = self.s0.copy() * 5.0
-        return _State(y=y, theta=theta, beta=beta, sigma=sigma)
+        # covariate coefficients: dispersed like the slopes (drawn last, so that a model
+        # without covariates draws exactly what it drew before they existed)
+        g = rng.uniform(-0.3, 0.3, (2, arr.n_cov)) if arr.n_cov else None
+        return _State(y=y, theta=theta, beta=beta, sigma=sigma, g=g)
 
 
 def run_chain(
@@ -592,6 +690,7 @@ def run_chain(
     sigma = np.empty((draws, q, q))
     keep_at = set(np.linspace(0, draws - 1, keep_person).round().astype(int).tolist())
     person = np.empty((len(keep_at), arr.n_persons, N_COEF))
+    gamma = np.empty((draws, 2, arr.n_cov)) if arr.n_cov else None
     kp = 0
     for _ in range(warmup):
         smp.step(st, rng)
@@ -605,8 +704,10 @@ def run_chain(
         coef[s] = c
         beta[s] = st.beta
         sigma[s] = st.sigma
+        if gamma is not None:
+            gamma[s] = st.g
         if s in keep_at:
             person[kp] = st.theta
             kp += 1
     acc = float(np.mean(smp.accept)) if smp.accept else float("nan")
-    return ChainDraws(coef=coef, beta=beta, sigma=sigma, person=person, accept=acc)
+    return ChainDraws(coef=coef, beta=beta, sigma=sigma, person=person, accept=acc, gamma=gamma)

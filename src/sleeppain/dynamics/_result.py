@@ -200,8 +200,9 @@ class DsemResult(ResultMixin):
         return tab
 
     def tidy(self, conf_level: float = 0.95) -> pd.DataFrame:
-        """Every parameter: population effects and means, residual variances, random-effect
-        SDs and correlations, person-covariate regressions.
+        """Every parameter: population effects and means, day-level covariate effects
+        (``pain ~ x``, ``sleep ~ x``), residual variances, random-effect SDs and
+        correlations, person-covariate regressions.
 
         Columns ``term, estimate`` (posterior median) ``, std_error`` (posterior SD)
         ``, statistic, df, p_value`` (NaN) ``, conf_low, conf_high`` (equal-tailed credible
@@ -318,7 +319,13 @@ class DsemResult(ResultMixin):
             (
                 "Values",
                 f"{acc.observed_pain} pain, {acc.observed_sleep} sleep observed; "
-                f"{acc.imputed_pain + acc.imputed_sleep} missing imputed",
+                f"{acc.imputed_pain + acc.imputed_sleep} missing imputed"
+                + (
+                    f" ({acc.values_missing_covariate} of them observed but missing a "
+                    "day-level covariate)"
+                    if acc.values_missing_covariate
+                    else ""
+                ),
             ),
             (
                 "Sampler",
@@ -398,5 +405,6 @@ class DsemResult(ResultMixin):
             self._diary,
             sleep=self.spec.sleep,
             pain=self.spec.pain,
+            covariates=self.spec.covariates,
             person_covariates=self.spec.person_covariates,
         )

@@ -116,9 +116,24 @@ class DsemSpec:
         return random_indices(self.random)
 
     def describe(self) -> str:
-        """One-line model description."""
+        """One-line model description.
+
+        Examples
+        --------
+        >>> spec = DsemSpec(sleep="sq", pain="pain", sleep_timing="previous_night",
+        ...                 covariates=("stress",), person_covariates=(),
+        ...                 random=("intercept",), chains=2, warmup=10, draws=10)
+        >>> "day-level covariates: stress" in spec.describe()
+        True
+        """
         rnd = ", ".join(self.random) or "none"
         cov = (
+            f"; day-level covariates: {', '.join(self.covariates)} (day n -> sleep night n "
+            "and pain day n+1, centred within person)"
+            if self.covariates
+            else ""
+        )
+        cov += (
             f"; person covariates: {', '.join(self.person_covariates)}"
             if self.person_covariates
             else ""

@@ -44,7 +44,9 @@ def crosslag_via_dsem(data: Any, **kwargs: Any) -> Any:
     """What ``sp.crosslag(data, ..., estimator="dsem")`` should call.
 
     Passes the arguments ``sp.dsem`` shares with ``sp.crosslag`` (``id, day, sleep, pain,
-    sleep_timing, covariates, person_covariates``) and the sampler's (``random, chains,
+    sleep_timing, covariates, person_covariates``; day-level covariates mean the same in
+    both: the value of day *n* before sleep in night *n* and pain on day *n + 1*) and the
+    sampler's (``random, chains,
     warmup, draws, seed, n_jobs, progress``); a ``random_slopes=False`` maps to
     ``random=("intercept",)``. Options of the manifest models (``reml``, ``quadratic``,
     ``asymmetric``, ``moderator``, ``time_of_day``, ``lagged_outcome=False``) have no
