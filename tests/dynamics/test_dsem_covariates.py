@@ -226,10 +226,12 @@ def test_recovers_covariate_effects_and_the_dynamics(fit) -> None:
     for d, truth in TRUTH.items():
         est, sd = eff.loc[d, ["estimate", "std_error"]]
         assert abs(est - truth) < Z_TRUTH * sd, (d, est, sd)
-    # a complete morning diary: the day before the first night is pre-sample, not missing
+    # a complete morning diary: the covariate of the day before the first night precedes
+    # the diary: that night's sleep is imputed (counted), nothing is missing
     acc = fit.accounting
     assert acc.values_missing_covariate == 0
-    assert acc.presample_covariate == 2 * acc.persons_used
+    assert acc.values_presample_covariate == acc.persons_used
+    assert acc.observed_sleep == acc.observed_pain - acc.persons_used
     assert "pain ~ stress" in fit.diagnostics().index
     assert "day-level covariates: stress" in fit.spec.describe()
     assert "day-level covariates: stress" in fit.summary()
@@ -262,7 +264,23 @@ def test_following_night_diary_gives_the_same_meaning() -> None:
     for term, truth in (("pain ~ stress", G_PAIN), ("sleep ~ stress", G_SLEEP)):
         est, sd = tid.loc[term, ["estimate", "std_error"]]
         assert abs(est - truth) < Z_TRUTH * sd, (term, est, sd)
-    assert res.accounting.presample_covariate == 0  # the first day holds pain
+    assert res.accounting.values_presample_covariate == 0  # the first day holds pain
+
+
+#: dsem's and sp.crosslag's covariate coefficients on the same data: within this many of
+#: dsem's posterior SDs (same rows, same alignment; the models differ only in centring)
+Z_MANIFEST = 1.0
+
+
+def test_covariate_means_what_crosslag_means(fit) -> None:
+    # sp.crosslag's covariate term (cov_1: x of day n) in each direction's model
+    man = fit.manifest().tidy()
+    tid = fit.tidy().set_index("term")
+    for direction, term in (("sleep->pain", "pain ~ stress"), ("pain->sleep", "sleep ~ stress")):
+        lmm = man[(man["direction"] == direction) & (man["term"] == "cov_1")]["estimate"]
+        assert len(lmm) == 1
+        est, sd = tid.loc[term, ["estimate", "std_error"]]
+        assert abs(est - float(lmm.iloc[0])) < Z_MANIFEST * sd, (term, est, float(lmm.iloc[0]))
 
 
 def test_crosslag_dsem_delegation_passes_covariates(data) -> None:

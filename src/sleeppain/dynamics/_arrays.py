@@ -50,12 +50,15 @@ class DsemAccounting:
     presample : int
         Latent pre-sample values (two per person: pain on the day and sleep in the night
         before the first diary day), drawn from their prior.
-    presample_covariate : int
-        Equations (after each person's first) whose day-level covariate falls before the
-        person's first pain day and is missing (in a morning diary: the day before its
-        first night, which enters that night's sleep and the first pain day): pre-sample
-        values, taken at the person's mean (0 after centring) as the first pain
-        equation's always is; their outcomes are kept.
+    values_presample_covariate : int
+        Observed sleep values of nights before the person's first pain day whose
+        day-level covariate (of a day before the diary: in a morning diary, the night
+        before the first diary day) is unknown. Their equation would need that covariate,
+        and its sleep value is also the first pain day's predictor, which would then
+        carry the omitted covariate into ``sleep->pain``: they are treated as missing
+        (imputed), as ``sp.crosslag`` leaves that night out. The first pain equation
+        itself keeps its value, its covariate at the person's mean (its predictors are
+        all latent then). Not in ``observed_sleep``, in ``imputed_sleep``.
     values_missing_covariate : int
         Observed pain or sleep values whose equation lacks a day-level covariate value
         (the covariate of day n for sleep in night n and for pain on day n + 1): they are
@@ -78,7 +81,7 @@ class DsemAccounting:
     imputed_pain: int
     imputed_sleep: int
     presample: int
-    presample_covariate: int = 0
+    values_presample_covariate: int = 0
     values_missing_covariate: int = 0
     missing_covariate_by: tuple[tuple[str, int], ...] = ()
 
@@ -129,7 +132,7 @@ def _day_covariates(
     use_rows: np.ndarray,
     eq: np.ndarray,
     first_pain: np.ndarray,
-) -> tuple[np.ndarray, int]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Day-level covariates attached to the equation positions, centred within person.
 
     ``vals``: each covariate on the kept persons' canonical rows; ``rows``, ``pos_p``: the
@@ -141,8 +144,8 @@ def _day_covariates(
     the person's first pain day are pre-sample (the day before the first diary day, and
     in a morning diary the day before its first night): a covariate missing there is
     taken at the person's mean, 0. Returns (N, L, p), NaN where an equation's covariate
-    is missing, 0 off the equation positions; and the number of equations (after the
-    first) given a pre-sample covariate.
+    is missing, 0 off the equation positions; and the (N, L) mask of the equations
+    (after the first) given such a pre-sample covariate.
 
     Raises
     ------
@@ -186,7 +189,7 @@ def _day_covariates(
             f"dsem: the day-level covariates {list(vals)} are collinear within person (one "
             "is a combination of the others once each person's mean is removed); drop one."
         )
-    return x, int((pre_eq & eq).sum())
+    return x, pre_eq & eq
 
 
 def prepare(
@@ -312,14 +315,17 @@ def prepare(
     active = (posn[None, :] <= end[:, None]) & (posn[None, :] >= 2)
     even = posn % 2 == 0
     x = None
-    pre_cov = 0
     by_cov: list[tuple[str, int]] = []
     lost = np.zeros_like(observed)
+    pre_lost = np.zeros_like(observed)
     if covariates:
-        eq = active & (posn[None, :] >= 2)
         vals = {c: cols[c][row_keep] for c in covariates}
         pain_pos = np.where(observed & even, posn, length)
-        x, pre_cov = _day_covariates(vals, rows_k, pos_p, in_span, eq, pain_pos.min(axis=1))
+        x, pre = _day_covariates(vals, rows_k, pos_p, in_span, active, pain_pos.min(axis=1))
+        # sleep before the first pain day whose covariate precedes the diary: missing
+        pre_lost = pre & observed & ~even
+        observed &= ~pre_lost
+        y[pre_lost] = np.nan
         miss = np.isnan(x)
         by_cov = [(c, int((miss[:, :, j] & observed).sum())) for j, c in enumerate(covariates)]
         # an observed value whose equation lacks a covariate: treated as missing (imputed)
@@ -366,11 +372,11 @@ def prepare(
         rows_dropped=dropped,
         span_days=int(((end - 2) // 2 + 1).sum()),
         observed_pain=int(okp.sum()) - lost_pain,
-        observed_sleep=int(oks.sum()) - (int(lost.sum()) - lost_pain),
+        observed_sleep=int(oks.sum()) - (int(lost.sum()) - lost_pain) - int(pre_lost.sum()),
         imputed_pain=imputed_pain,
         imputed_sleep=imputed_sleep,
         presample=2 * n,
-        presample_covariate=pre_cov,
+        values_presample_covariate=int(pre_lost.sum()),
         values_missing_covariate=int(lost.sum()),
         missing_covariate_by=tuple(by_cov),
     )

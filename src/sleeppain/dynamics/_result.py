@@ -60,6 +60,20 @@ def _term_name(coef: str, spec: DsemSpec) -> str:
     return base[coef]
 
 
+def _covariate_note(acc: DsemAccounting) -> str:
+    """Observed values imputed because of their day-level covariate, for the summary."""
+    parts = []
+    if acc.values_missing_covariate:
+        parts.append(
+            f"{acc.values_missing_covariate} observed values missing a day-level covariate"
+        )
+    if acc.values_presample_covariate:
+        parts.append(
+            f"{acc.values_presample_covariate} observed nights whose covariate precedes the diary"
+        )
+    return f" (including {' and '.join(parts)})" if parts else ""
+
+
 @dataclass(frozen=True, eq=False)
 class DsemResult(ResultMixin):
     """Result of :func:`sleeppain.dsem`: posterior draws of the latent-centred dynamic model.
@@ -319,13 +333,7 @@ class DsemResult(ResultMixin):
             (
                 "Values",
                 f"{acc.observed_pain} pain, {acc.observed_sleep} sleep observed; "
-                f"{acc.imputed_pain + acc.imputed_sleep} missing imputed"
-                + (
-                    f" ({acc.values_missing_covariate} of them observed but missing a "
-                    "day-level covariate)"
-                    if acc.values_missing_covariate
-                    else ""
-                ),
+                f"{acc.imputed_pain + acc.imputed_sleep} missing imputed" + _covariate_note(acc),
             ),
             (
                 "Sampler",
