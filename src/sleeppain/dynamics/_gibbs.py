@@ -43,6 +43,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sleeppain.dynamics import _linalg as la
 from sleeppain.dynamics._spec import DsemPriors
 
 __all__ = ["ChainDraws", "DsemArrays", "run_chain"]
@@ -120,33 +121,20 @@ class ChainDraws:
 def mvn_canonical(lam: np.ndarray, h: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Draw x ~ N(lam^-1 h, lam^-1) for a precision ``lam (k, k)`` or stacked ``(N, k, k)``.
 
-    With lam = L L': x = L'^-1 (L^-1 h + z), z standard normal. The stacked case solves
-    the two triangular systems by substitution over the k columns (k <= 8), vectorised
-    over the N persons.
+    With lam = L L': x = L'^-1 (L^-1 h + z), z standard normal. The stacked case factors
+    and solves by substitution over the k columns (k <= 8), vectorised over the N persons
+    (:mod:`sleeppain.dynamics._linalg`).
     """
-    chol = np.linalg.cholesky(lam)
     z = rng.standard_normal(h.shape)
     if lam.ndim == 2:
         from scipy.linalg import solve_triangular
 
+        chol = np.linalg.cholesky(lam)
         u = solve_triangular(chol, h, lower=True, check_finite=False) + z
         return solve_triangular(chol, u, lower=True, trans="T", check_finite=False)
-    k = h.shape[1]
-    u = forward_solve(chol, h) + z
-    x = np.empty_like(h)
-    for i in range(k - 1, -1, -1):
-        acc = u[:, i] - (chol[:, i + 1 :, i] * x[:, i + 1 :]).sum(axis=1) if i < k - 1 else u[:, i]
-        x[:, i] = acc / chol[:, i, i]
-    return x
-
-
-def forward_solve(chol: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """Solve L u = h for stacked lower-triangular ``chol (N, k, k)`` and ``h (N, k)``."""
-    u = np.empty_like(h)
-    for i in range(h.shape[1]):
-        acc = h[:, i] - (chol[:, i, :i] * u[:, :i]).sum(axis=1) if i else h[:, i]
-        u[:, i] = acc / chol[:, i, i]
-    return u
+    low = la.cholesky(la.to_person_last(lam))
+    u = la.solve_lower(low, la.to_person_last(h)) + z.T
+    return la.solve_upper_t(low, u).T
 
 
 def inv_wishart(df: float, scale: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -464,21 +452,26 @@ class _Sampler:
         th[:, jr] = 0.0
         pt = th @ prec
         k = lam + prec[np.ix_(jr, jr)]
-        rhs = np.concatenate(
-            [
-                (h - pt[:, jr])[:, :, None],
-                np.broadcast_to(prec[jr, :], (lam.shape[0], len(jr), self.q)),
-            ],
-            axis=2,
-        )
-        sol = np.linalg.solve(k, rhs)  # (N, b, 1 + q)
+        n, nb = lam.shape[0], len(jr)
+        rhs = np.empty((nb, 1 + self.q, n))  # person-last: (b, 1 + q, N)
+        rhs[:, 0, :] = (h - pt[:, jr]).T
+        rhs[:, 1:, :] = prec[jr, :][:, :, None]
+        low = la.cholesky(la.to_person_last(k))
+        sol = la.solve_upper_t(low, la.solve_lower(low, rhs))
+        s0, s1 = sol[:, 0, :], sol[:, 1:, :]  # K_i^-1 (h_i - (P t_i)_b), K_i^-1 P_b.
         p_cb = prec[:, jr]
-        q_i = prec[None, :, :] - p_cb[None, :, :] @ sol[:, :, 1:]
-        l_i = pt + (p_cb[None, :, :] @ sol[:, :, :1])[:, :, 0]
         w = self.arr.w
         r = w.shape[1]
-        big = np.einsum("ik,il,iab->kalb", w, w, q_i).reshape(r * self.q, r * self.q)
-        lin = np.einsum("ik,ia->ka", w, l_i).reshape(-1)
+        # Q_i = P - P_.b K_i^-1 P_b. and l_i = P t_i + P_.b K_i^-1 (...), summed with weights
+        if r == 1:  # no person covariates: w is a column of ones
+            big = n * prec - p_cb @ s1.sum(axis=-1)
+            lin = pt.sum(axis=0) + p_cb @ s0.sum(axis=-1)
+        else:
+            wtw = w.T @ w
+            ws1 = np.einsum("nk,nl,bcn->klbc", w, w, s1)
+            big = np.einsum("kl,ac->kalc", wtw, prec) - np.einsum("ab,klbc->kalc", p_cb, ws1)
+            big = big.reshape(r * self.q, r * self.q)
+            lin = (w.T @ pt + (s0 @ w).T @ p_cb.T).reshape(-1)
         big += np.eye(r * self.q) * 1e-10
         st.beta = mvn_canonical(big, lin, rng).reshape(r, self.q)
 
@@ -499,9 +492,9 @@ class _Sampler:
         pd_ = dlt @ prec
         g = h - pd_[:, jr]
         k = lam + prec[np.ix_(jr, jr)]
-        chol = np.linalg.cholesky(k)
-        v = forward_solve(chol, g)
-        logdet_k = 2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum()
+        low = la.cholesky(la.to_person_last(k))
+        v = la.solve_lower(low, la.to_person_last(g))
+        logdet_k = la.log_det_from_cholesky(low).sum()
         n = self.lay.n
         loglik = -0.5 * (n * logdet_sigma + logdet_k + (dlt * pd_).sum() - (v * v).sum())
         logprior = -0.5 * (self.nu0 + self.q + 1) * logdet_sigma - 0.5 * np.sum(self.s0 * prec)
