@@ -58,6 +58,17 @@ def _workers(n_jobs: Any, chains: int) -> int:
     return max(1, min(n, chains))
 
 
+def _priors(priors: Any) -> DsemPriors:
+    if priors is None:
+        return DsemPriors()
+    if not isinstance(priors, DsemPriors):
+        raise SpecificationError(
+            f"priors= must be a sleeppain.dynamics.DsemPriors, got {type(priors).__name__}; "
+            "e.g. priors=DsemPriors(covariance='inverse-wishart')."
+        )
+    return priors
+
+
 def _column(value: Any, name: str) -> str:
     if not isinstance(value, str):
         raise SpecificationError(f"{name}= must be one column name (a string), got {value!r}.")
@@ -229,6 +240,7 @@ def dsem(
     seed: int | np.random.SeedSequence | None,
     n_jobs: int = -1,
     progress: bool | None = None,
+    priors: DsemPriors | None = None,
 ) -> DsemResult:
     """Dynamic SEM of sleep and pain: a two-level bivariate VAR(1) with latent person means.
 
@@ -277,7 +289,8 @@ def dsem(
         within-person effects. An observed pain or sleep value whose covariate is missing
         is treated as missing (imputed, counted in ``res.accounting`` and warned about).
         The first pain day's equation takes the pre-sample day's covariate at the
-        person mean.
+        person mean; a morning diary's first night, whose covariate precedes the diary,
+        is imputed (``res.accounting.values_presample_covariate``).
     person_covariates : list of str
         Person-level columns (constant within person, centred at their mean) predicting
         every random effect. Persons missing one are excluded and counted.
@@ -295,6 +308,10 @@ def dsem(
         Worker processes for the chains (-1: all cores).
     progress : bool, optional
         Print a line per finished chain on stderr (default: when stderr is a terminal).
+    priors : DsemPriors, optional
+        The priors (default ``DsemPriors()``: weakly informative; half-t priors on the
+        random-effect SDs, Huang & Wand 2013). ``DsemPriors(covariance="inverse-wishart")``
+        gives the fixed inverse-Wishart prior of Mplus-style setups.
 
     Returns
     -------
@@ -382,7 +399,7 @@ def dsem(
         chains=n_chains,
         warmup=n_warm,
         draws=n_draws,
-        priors=DsemPriors(),
+        priors=_priors(priors),
     )
     prep = prepare(diary, sleep, pain, pcovs, covs)
     fit_warnings: list[tuple[str, str]] = []
