@@ -402,6 +402,8 @@ def test_no_covariates_draws_exactly_as_before() -> None:
             draws=20,
             seed=11,
             n_jobs=1,
+            # the prior the sampler had before covariates (the default is now Huang-Wand)
+            priors=DsemPriors(covariance="inverse-wishart"),
         )
     for term, want in BEFORE.items():
         assert float(res.draws[term].sum()) == pytest.approx(want, rel=RTOL_SAME), term

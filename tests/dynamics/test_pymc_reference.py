@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 import sleeppain as sp
+from sleeppain.dynamics import DsemPriors
 from sleeppain.dynamics import _diagnostics as dg
 from tests.conftest import shared_path
 
@@ -44,10 +45,14 @@ def _compare(res, ref: dict) -> list[str]:
     return bad
 
 
-def _run(data, **kw):
+def _run(data, priors: DsemPriors | None = None, **kw):
+    # the PyMC model of these references uses the fixed inverse-Wishart prior
+    priors = priors or DsemPriors(covariance="inverse-wishart")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return sp.dsem(data, chains=4, warmup=1000, draws=1000, seed=7, n_jobs=2, **kw)
+        return sp.dsem(
+            data, chains=4, warmup=1000, draws=1000, seed=7, n_jobs=2, priors=priors, **kw
+        )
 
 
 @pytest.mark.slow

@@ -31,7 +31,9 @@ Blocks of one iteration (each conjugate or exact given the others):
    an independence Metropolis-Hastings step from the Laplace approximation of each
    person's conditional (Newton on a concave log density);
 5. the population means (and person-covariate regressions) of the random effects:
-   matrix normal under a flat prior; their covariance: inverse Wishart.
+   matrix normal under a flat prior; their covariance: inverse Wishart, and (with the
+   default Huang & Wand prior) the auxiliary scales a_k of its half-t SD priors:
+   inverse gamma.
 
 Non-random coefficients are common to all persons and drawn from their pooled
 conditional in the same blocks.
@@ -372,8 +374,27 @@ class _Sampler:
                 if cidx >= 6
                 else priors.iw_scale_slope
             )
-        self.s0 = np.diag(s0)
-        self.nu0 = self.q + priors.iw_df_extra
+        # start value of Sigma: five times these fixed scales (old inverse-Wishart scale)
+        self.sigma_start = np.diag(s0) * 5.0
+        self.hw = priors.covariance == "huang-wand"
+        if self.hw:
+            # Huang & Wand (2013): Sigma | a ~ IW(nu + q - 1, 2 nu diag(1/a)),
+            # a_k ~ IG(1/2, 1/A_k^2); a starts at its prior scale 1/A_k^2
+            self.hw_scale = np.array(
+                [
+                    priors.hw_scale_mean
+                    if c < 2
+                    else priors.hw_scale_logvar
+                    if c >= 6
+                    else priors.hw_scale_slope
+                    for c in random_idx
+                ]
+            )
+            self.nu0 = priors.hw_df + self.q - 1
+            self.s0 = np.diag(2.0 * priors.hw_df * self.hw_scale**2)
+        else:
+            self.s0 = np.diag(s0)
+            self.nu0 = self.q + priors.iw_df_extra
         self.accept: list[float] = []
         self.step_sd = np.full(self.q, 0.3)
         self.scale_accept: list[list[float]] = [[] for _ in range(self.q)]
@@ -573,11 +594,19 @@ class _Sampler:
             self.accept.append(float(ok.mean()))
 
     def draw_hyper(self, st: _State, rng: np.random.Generator) -> None:
-        """Covariance of the random effects given them and B (inverse Wishart)."""
+        """Covariance of the random effects given them and B (inverse Wishart), then the
+        Huang & Wand auxiliary scales given the covariance (inverse gamma)."""
         if self.q == 0:
             return
         e = st.theta[:, self.rand] - self.arr.w @ st.beta
         st.sigma = inv_wishart(self.nu0 + self.lay.n, e.T @ e + self.s0, rng)
+        if self.hw:
+            # a_k | Sigma ~ IG((nu + q) / 2, nu (Sigma^-1)_kk + 1 / A_k^2); the scale of
+            # Sigma's inverse Wishart (used by the next iteration) follows a
+            nu = self.pr.hw_df
+            rate = nu * np.diag(np.linalg.inv(st.sigma)) + 1.0 / self.hw_scale**2
+            a = rate / rng.gamma((nu + self.q) / 2.0, size=self.q)
+            self.s0 = np.diag(2.0 * nu / a)
 
     def offset(self, st: _State) -> np.ndarray | None:
         """The covariate part ``g'x_k`` of every equation's mean, (N, L); None without
@@ -654,7 +683,7 @@ class _Sampler:
         beta = np.zeros((arr.w.shape[1], self.q))
         if self.q:
             beta[0] = theta[:, self.rand].mean(axis=0)
-        sigma = self.s0.copy() * 5.0
+        sigma = self.sigma_start.copy()
         # covariate coefficients: dispersed like the slopes (drawn last, so that a model
         # without covariates draws exactly what it drew before they existed)
         g = rng.uniform(-0.3, 0.3, (2, arr.n_cov)) if arr.n_cov else None

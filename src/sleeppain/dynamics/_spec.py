@@ -58,20 +58,27 @@ RANDOM_CHOICES: dict[str, tuple[int, ...]] = {
 
 @dataclass(frozen=True)
 class DsemPriors:
-    """Default priors, on the internal scale (each variable divided by its pooled
-    within-person SD and centred at its grand mean).
+    """Priors of :func:`sleeppain.dsem`, on the internal scale (each variable divided by
+    its pooled within-person SD and centred at its grand mean).
 
-    Weakly informative, in the spirit of Mplus's defaults (Asparouhov & Muthen 2010,
-    "Bayesian analysis using Mplus"), but proper:
+    Weakly informative and proper:
 
     * population means of the random effects (and their regressions on person covariates):
       flat (Mplus: N(0, 10^10));
     * coefficients that are not random: N(0, ``fixed_var``) with ``fixed_var`` = 100;
-    * covariance of the random effects: inverse Wishart with ``q + iw_df_extra`` degrees of
-      freedom (q random effects, ``iw_df_extra`` = 2) and scale diag(``iw_scale_mean`` = 1
-      for person means, ``iw_scale_slope`` = 0.01 for slopes, ``iw_scale_logvar`` = 0.1
-      for log variances): a prior mean equal to that scale (slope SD about 0.1 within-SD
-      units), as informative as ``q + 2`` persons;
+    * covariance of the random effects, ``covariance="huang-wand"`` (default): the
+      hierarchical inverse Wishart of Huang & Wand (2013, Bayesian Analysis 8:439),
+      Sigma | a ~ IW(``hw_df`` + q - 1, 2 ``hw_df`` diag(1/a_k)), a_k ~ IG(1/2, 1/A_k^2).
+      Marginally every random-effect SD is half-t with ``hw_df`` = 2 degrees of freedom and
+      scale A_k (``hw_scale_mean`` = 10 for person means, ``hw_scale_slope`` = 1 for
+      slopes, ``hw_scale_logvar`` = 1 for log variances, in within-SD units), and every
+      correlation is uniform on (-1, 1). Unlike an inverse Wishart with a fixed scale, this
+      prior does not pull a poorly identified variance towards a chosen value: with 7 days
+      per person the person-mean variance is weakly identified and a fixed-scale prior
+      biased the autoregressions (see ``benchmarks/RESULTS.md``);
+    * ``covariance="inverse-wishart"``: the earlier fixed prior, IW with ``q + iw_df_extra``
+      degrees of freedom (``iw_df_extra`` = 2) and scale diag(``iw_scale_mean`` = 1,
+      ``iw_scale_slope`` = 0.01, ``iw_scale_logvar`` = 0.1), kept for comparison;
     * residual variances (when not random): inverse gamma (``ig_shape``, ``ig_rate``) =
       (0.001, 0.001);
     * the two pre-sample values of each person (pain on day f - 1 and sleep in night
@@ -81,11 +88,18 @@ class DsemPriors:
 
     Examples
     --------
-    >>> DsemPriors().iw_scale_slope
+    >>> DsemPriors().covariance
+    'huang-wand'
+    >>> DsemPriors(covariance="inverse-wishart").iw_scale_slope
     0.01
     """
 
     fixed_var: float = 100.0
+    covariance: str = "huang-wand"
+    hw_df: float = 2.0
+    hw_scale_mean: float = 10.0
+    hw_scale_slope: float = 1.0
+    hw_scale_logvar: float = 1.0
     iw_df_extra: float = 2.0
     iw_scale_mean: float = 1.0
     iw_scale_slope: float = 0.01
@@ -93,6 +107,37 @@ class DsemPriors:
     ig_shape: float = 0.001
     ig_rate: float = 0.001
     init_var: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.covariance not in ("huang-wand", "inverse-wishart"):
+            raise SpecificationError(
+                f"DsemPriors(covariance={self.covariance!r}): choose 'huang-wand' (default) "
+                "or 'inverse-wishart'."
+            )
+        positive = (
+            "fixed_var",
+            "hw_df",
+            "hw_scale_mean",
+            "hw_scale_slope",
+            "hw_scale_logvar",
+            "iw_scale_mean",
+            "iw_scale_slope",
+            "iw_scale_logvar",
+            "ig_shape",
+            "ig_rate",
+            "init_var",
+        )
+        bad = [f"{n}={getattr(self, n)!r}" for n in positive if not getattr(self, n) > 0]
+        if bad:
+            raise SpecificationError(
+                f"DsemPriors: {', '.join(bad)} must be positive numbers; e.g. leave them at "
+                "their defaults."
+            )
+        if not self.iw_df_extra > -1:
+            raise SpecificationError(
+                f"DsemPriors(iw_df_extra={self.iw_df_extra!r}) must exceed -1 (a proper "
+                "inverse Wishart needs more than q - 1 degrees of freedom)."
+            )
 
 
 @dataclass(frozen=True)
