@@ -391,7 +391,8 @@ class _Sampler:
                 ]
             )
             self.nu0 = priors.hw_df + self.q - 1
-            self.s0 = np.diag(2.0 * priors.hw_df * self.hw_scale**2)
+            self.hw_a = 1.0 / self.hw_scale**2
+            self.s0 = np.diag(2.0 * priors.hw_df / self.hw_a)
         else:
             self.s0 = np.diag(s0)
             self.nu0 = self.q + priors.iw_df_extra
@@ -504,9 +505,13 @@ class _Sampler:
         logdet_sigma: float,
         lam: np.ndarray,
         h: np.ndarray,
+        s0: np.ndarray | None = None,
     ) -> float:
         """log p(data, other random effects | Sigma, B) with the block ``jr`` integrated out,
-        plus the inverse-Wishart log prior of Sigma (up to a constant)."""
+        plus the inverse-Wishart log prior of Sigma with scale ``s0`` (default: the current
+        one) up to its normaliser ``(nu0 / 2) log det s0``, which the caller adds when
+        ``s0`` moves."""
+        s0 = self.s0 if s0 is None else s0
         th = st.theta[:, self.rand].copy()
         th[:, jr] = 0.0
         dlt = th - self.arr.w @ st.beta
@@ -518,7 +523,7 @@ class _Sampler:
         logdet_k = la.log_det_from_cholesky(low).sum()
         n = self.lay.n
         loglik = -0.5 * (n * logdet_sigma + logdet_k + (dlt * pd_).sum() - (v * v).sum())
-        logprior = -0.5 * (self.nu0 + self.q + 1) * logdet_sigma - 0.5 * np.sum(self.s0 * prec)
+        logprior = -0.5 * (self.nu0 + self.q + 1) * logdet_sigma - 0.5 * np.sum(s0 * prec)
         return float(loglik + logprior)
 
     def scale_moves(
@@ -532,7 +537,14 @@ class _Sampler:
         """Metropolis moves Sigma -> D Sigma D (D rescales one random effect's SD), with the
         block's random effects integrated out (partially collapsed Gibbs; the block is drawn
         right after). Breaks the strong dependence between a small random-effect variance
-        and the person effects it shrinks. Jacobian of the move: exp((q + 1) eps)."""
+        and the person effects it shrinks. Jacobian of the move: exp((q + 1) eps).
+
+        With the Huang & Wand prior the auxiliary scale moves with the SD, a_j -> a_j /
+        d_j^2, so the inverse-Wishart scale 2 nu diag(1/a) is rescaled like Sigma and
+        tr(S0 Sigma^-1) is unchanged; otherwise a near-zero SD and its a_j hold each other
+        in place. The IW normaliser, the IG(1/2, 1/A^2) prior of a_j and the Jacobian
+        exp(-2 eps) of a_j add ``nu0 eps + 3 eps - (exp(2 eps) - 1) / (A_j^2 a_j) - 2 eps``
+        to the log acceptance ratio."""
         lr = [i for i, c in enumerate(block) if c in self.pos_r]
         if not lr or self.fixed_in(block):
             return
@@ -548,11 +560,23 @@ class _Sampler:
             d[j] = np.exp(eps)
             prec_new = prec / np.outer(d, d)
             logdet_new = logdet + 2.0 * eps
-            new = self.log_marginal(st, jr, prec_new, logdet_new, lam_r, h_r)
-            ok = np.log(rng.random()) < new - cur + (self.q + 1) * eps
+            log_extra = (self.q + 1) * eps
+            s0_new = None
+            if self.hw:
+                s0_new = self.s0 * np.outer(d, d)
+                log_extra += (
+                    self.nu0 * eps
+                    + eps
+                    - np.expm1(2.0 * eps) / (self.hw_scale[j] ** 2 * self.hw_a[j])
+                )
+            new = self.log_marginal(st, jr, prec_new, logdet_new, lam_r, h_r, s0_new)
+            ok = np.log(rng.random()) < new - cur + log_extra
             if ok:
                 st.sigma = st.sigma * np.outer(d, d)
                 prec, logdet, cur = prec_new, logdet_new, new
+                if self.hw:
+                    self.s0 = s0_new
+                    self.hw_a[j] *= np.exp(-2.0 * eps)
             self.scale_accept[j].append(float(ok))
 
     def fixed_in(self, block: tuple[int, ...]) -> bool:
@@ -605,8 +629,8 @@ class _Sampler:
             # Sigma's inverse Wishart (used by the next iteration) follows a
             nu = self.pr.hw_df
             rate = nu * np.diag(np.linalg.inv(st.sigma)) + 1.0 / self.hw_scale**2
-            a = rate / rng.gamma((nu + self.q) / 2.0, size=self.q)
-            self.s0 = np.diag(2.0 * nu / a)
+            self.hw_a = rate / rng.gamma((nu + self.q) / 2.0, size=self.q)
+            self.s0 = np.diag(2.0 * nu / self.hw_a)
 
     def offset(self, st: _State) -> np.ndarray | None:
         """The covariate part ``g'x_k`` of every equation's mean, (N, L); None without
