@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import sleeppain as sp
 from sleeppain.dynamics._gibbs import (
     DsemArrays,
     _Layout,
@@ -146,3 +147,40 @@ def test_mvn_canonical_mean_and_covariance() -> None:
     # Monte Carlo: 4000 draws, entries within 4 MC SEs (SE of a covariance ~ sd_i sd_j / sqrt(n))
     se = np.sqrt(np.outer(np.diag(cov), np.diag(cov)) / 4000)
     assert np.all(np.abs(np.cov(draws.T) - cov) < 4 * se + 1e-12)
+
+
+def test_gram_blocks_equal_the_direct_sums() -> None:
+    """The one-pass cross-products (Gram) give the same means, slopes and residual sums as
+    the direct passes over the data, at any person means and slopes."""
+    from sleeppain.dynamics._api import _diary
+    from sleeppain.dynamics._arrays import prepare
+    from sleeppain.dynamics._gibbs import (
+        Gram,
+        _Sampler,
+        means_likelihood,
+        residual_sums,
+        slopes_likelihood,
+    )
+    from sleeppain.dynamics._spec import DsemPriors, random_indices
+
+    sim = sp.simulate.diary(30, 9, seed=4, round_to_scale=False, missing_day_share=0.2)
+    d = _diary(sim.data, "id", "day", "sleep_quality", None, ["pain", "sleep_quality"])
+    prep = prepare(d, "sleep_quality", "pain", ())
+    smp = _Sampler(prep.arrays, random_indices(("intercept", "crosslag")), DsemPriors())
+    rng = np.random.default_rng(3)
+    st = smp.start(rng)
+    y = st.y[:, 2:-2]
+    theta = st.theta.copy()
+    theta[:, :6] += rng.normal(0, 0.3, (theta.shape[0], 6))
+    theta[:, 6:] = rng.normal(0, 0.3, (theta.shape[0], 2))
+    g = Gram(y, smp.lay)
+    for got, want in zip(
+        (*g.means_likelihood(theta, y, 1.3), *g.slopes_likelihood(theta), *g.residual_sums(theta)),
+        (
+            *means_likelihood(y, theta, smp.lay, 1.3),
+            *slopes_likelihood(y, theta, smp.lay),
+            *residual_sums(y, theta, smp.lay),
+        ),
+        strict=True,
+    ):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)

@@ -298,9 +298,21 @@ def means_likelihood(
     sp2, ss2 = np.exp(t[:, 6]), np.exp(t[:, 7])
     rp = (lay.w_pain * (p0 - t[:, 2:3] * p2 - t[:, 3:4] * p1)).sum(axis=1) / sp2
     rs = (lay.w_sleep * (s0 - t[:, 4:5] * s2 - t[:, 5:6] * s1)).sum(axis=1) / ss2
+    return _means_system(t, rp, rs, lay.n_pain / sp2, lay.n_sleep / ss2, y, init_var)
+
+
+def _means_system(
+    t: np.ndarray,
+    rp: np.ndarray,
+    rs: np.ndarray,
+    wp: np.ndarray,
+    ws: np.ndarray,
+    y: np.ndarray,
+    init_var: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Precision and linear term about (mu_p, mu_s) from the weighted residual sums."""
     xp = np.stack([1.0 - t[:, 2], -t[:, 3]], axis=1)
     xs = np.stack([-t[:, 5], 1.0 - t[:, 4]], axis=1)
-    wp, ws = lay.n_pain / sp2, lay.n_sleep / ss2
     lam = wp[:, None, None] * xp[:, :, None] * xp[:, None, :]
     lam += ws[:, None, None] * xs[:, :, None] * xs[:, None, :]
     lam[:, 0, 0] += 1.0 / init_var
@@ -330,6 +342,94 @@ def slopes_likelihood(
         h[:, o] = (wd2 * d0).sum(axis=1)
         h[:, o + 1] = (wd1 * d0).sum(axis=1)
     return lam, h
+
+
+class Gram:
+    """Per-person cross-products of (outcome, lag 2, lag 1, 1) over the equation positions,
+    one set for pain and one for sleep equations, from one pass over the data.
+
+    The data change only in the imputation block, so one pass per iteration serves the
+    means, slopes and residual-variance blocks: each needs sums of products of deviations
+    from the current person means, and ``sum m (x - a)(z - b) = S_xz - b S_x1 - a S_z1 +
+    a b S_11`` shifts the raw sums to any means. Used without day-level covariates (whose
+    offsets change within an iteration). On the internal scale (centred, unit within-SD)
+    the shift loses no meaningful precision.
+    """
+
+    def __init__(self, y: np.ndarray, lay: _Layout) -> None:
+        p0, p2, p1, s0, s2, s1 = _parity_slices(y)
+        self.pain = self._sums(lay.w_pain, p0, p2, p1, lay.n_pain)
+        self.sleep = self._sums(lay.w_sleep, s0, s2, s1, lay.n_sleep)
+
+    @staticmethod
+    def _sums(m: np.ndarray, y0: np.ndarray, y2: np.ndarray, y1: np.ndarray, cnt: np.ndarray):
+        out = np.empty((4, 4, m.shape[0]))
+        cols = (y0, y2, y1)
+        for a, x in enumerate(cols):
+            mx = m * x
+            out[a, 3] = out[3, a] = mx.sum(axis=1)
+            for b in range(a, 3):
+                out[a, b] = out[b, a] = np.einsum("ij,ij->i", mx, cols[b])
+        out[3, 3] = cnt
+        return out
+
+    @staticmethod
+    def shifted(g: np.ndarray, shifts: tuple[np.ndarray, ...]) -> np.ndarray:
+        """3 x 3 x N sums of products of (outcome, lag 2, lag 1) minus ``shifts``."""
+        out = np.empty((3, 3, g.shape[2]))
+        for a in range(3):
+            for b in range(a, 3):
+                out[a, b] = out[b, a] = (
+                    g[a, b]
+                    - shifts[b] * g[a, 3]
+                    - shifts[a] * g[b, 3]
+                    + shifts[a] * shifts[b] * g[3, 3]
+                )
+        return out
+
+    def deviations(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sums of products of deviations from the person means: pain and sleep, (3, 3, N)."""
+        mp, ms = theta[:, 0], theta[:, 1]
+        return self.shifted(self.pain, (mp, mp, ms)), self.shifted(self.sleep, (ms, ms, mp))
+
+    def means_likelihood(self, theta: np.ndarray, y: np.ndarray, init_var: float):
+        """As :func:`means_likelihood` (no covariates), from the sums."""
+        t = theta
+        sp2, ss2 = np.exp(t[:, 6]), np.exp(t[:, 7])
+        gp, gs = self.pain, self.sleep
+        rp = (gp[0, 3] - t[:, 2] * gp[1, 3] - t[:, 3] * gp[2, 3]) / sp2
+        rs = (gs[0, 3] - t[:, 4] * gs[1, 3] - t[:, 5] * gs[2, 3]) / ss2
+        return _means_system(t, rp, rs, gp[3, 3] / sp2, gs[3, 3] / ss2, y, init_var)
+
+    def slopes_likelihood(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """As :func:`slopes_likelihood` (no covariates), from the sums."""
+        n = theta.shape[0]
+        lam = np.zeros((n, 4, 4))
+        h = np.zeros((n, 4))
+        for j, dev in enumerate(self.deviations(theta)):
+            inv = np.exp(-theta[:, 6 + j])
+            o = 2 * j
+            lam[:, o, o] = dev[1, 1] * inv
+            lam[:, o, o + 1] = lam[:, o + 1, o] = dev[1, 2] * inv
+            lam[:, o + 1, o + 1] = dev[2, 2] * inv
+            h[:, o] = dev[0, 1] * inv
+            h[:, o + 1] = dev[0, 2] * inv
+        return lam, h
+
+    def residual_sums(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """As :func:`residual_sums` (no covariates), from the sums."""
+        out = []
+        for j, dev in enumerate(self.deviations(theta)):
+            a, c = theta[:, 2 + 2 * j], theta[:, 3 + 2 * j]
+            out.append(
+                dev[0, 0]
+                + a * a * dev[1, 1]
+                + c * c * dev[2, 2]
+                - 2.0 * a * dev[0, 1]
+                - 2.0 * c * dev[0, 2]
+                + 2.0 * a * c * dev[1, 2]
+            )
+        return out[0], out[1]
 
 
 def _residuals(
@@ -582,8 +682,14 @@ class _Sampler:
     def fixed_in(self, block: tuple[int, ...]) -> bool:
         return any(c not in self.pos_r for c in block)
 
-    def draw_variances(self, st: _State, rng: np.random.Generator) -> None:
-        ssr = residual_sums(st.y[:, 2:-2], st.theta, self.lay, self.offset(st))
+    def draw_variances(
+        self,
+        st: _State,
+        rng: np.random.Generator,
+        ssr: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
+        if ssr is None:
+            ssr = residual_sums(st.y[:, 2:-2], st.theta, self.lay, self.offset(st))
         counts = (self.lay.n_pain, self.lay.n_sleep)
         if not self.random_var:
             for k in range(2):
@@ -670,14 +776,21 @@ class _Sampler:
         off = self.offset(st)
         impute(st.y, st.theta, self.lay, init_var, rng, off)
         y = st.y[:, 2:-2]
-        lam, h = means_likelihood(y, st.theta, self.lay, init_var, off)
+        gram = Gram(y, self.lay) if off is None else None
+        if gram is None:
+            lam, h = means_likelihood(y, st.theta, self.lay, init_var, off)
+        else:
+            lam, h = gram.means_likelihood(st.theta, y, init_var)
         self.draw_block(st, (0, 1), lam, h, rng)
-        lam, h = slopes_likelihood(y, st.theta, self.lay, off)
+        if gram is None:
+            lam, h = slopes_likelihood(y, st.theta, self.lay, off)
+        else:
+            lam, h = gram.slopes_likelihood(st.theta)
         self.scale_moves(st, (2, 3, 4, 5), lam, h, rng)
         self.draw_block(st, (2, 3, 4, 5), lam, h, rng)
         if off is not None:
             self.draw_covariates(st, rng)
-        self.draw_variances(st, rng)
+        self.draw_variances(st, rng, None if gram is None else gram.residual_sums(st.theta))
         self.draw_hyper(st, rng)
 
     # ------------------------------------------------------------ start, run

@@ -1,7 +1,8 @@
 """The sp.dsem model written independently in PyMC (NUTS), run offline.
 
     python3 -m venv /tmp/pymc-venv && /tmp/pymc-venv/bin/pip install pymc arviz -e .
-    /tmp/pymc-venv/bin/python tests/reference/dsem/pymc_reference.py [simulated|paindiary]
+    /tmp/pymc-venv/bin/python tests/reference/dsem/pymc_reference.py \
+        [simulated|paindiary|simulated_hw]
 
 PyMC lives in its own virtual environment (never a dependency of sleeppain). The data
 arrays come from sleeppain's own preparation step (``sleeppain.dynamics._arrays.prepare``:
@@ -15,7 +16,11 @@ description, not from the Gibbs code:
     y[0], y[1] (pre-sample values) ~ N(mu_p, 1), N(mu_s, 1), latent,
     missing y: latent (flat),
     theta_i = (mu_p, mu_s, phi_p, b_sp, phi_s, b_ps)_i ~ N(gamma, Sigma)  (non-centred),
-    gamma: flat; Sigma ~ inverse Wishart(q + 2, diag(1, 1, .01, .01, .01, .01));
+    gamma: flat; Sigma ~ inverse Wishart(q + 2, diag(1, 1, .01, .01, .01, .01))
+        (sp.dsem's DsemPriors(covariance="inverse-wishart"));
+    or, for ``simulated_hw`` (sp.dsem's default DsemPriors()), the Huang & Wand (2013)
+        prior: a_k ~ inverse gamma(1/2, 1/A_k^2), A = (10, 10, 1, 1, 1, 1),
+        Sigma | a ~ inverse Wishart(2 + q - 1, 4 diag(1/a));
     sigma2 ~ inverse gamma(0.001, 0.001).
 
 Writes pymc_<name>.json: posterior means, SDs and MC standard errors (ArviZ) of the
@@ -25,6 +30,7 @@ parameters on the data's units, NUTS settings, divergences and versions.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -53,11 +59,21 @@ SIM = dict(
 )
 
 
+#: the smaller simulated diary of the Huang-Wand reference (NUTS is slow on the funnel)
+SIM_HW = dict(
+    n=60,
+    t=10,
+    seed=2025,
+    params=dict(
+        phi_pain=0.45, phi_sleep=0.3, sleep_to_pain=-0.2, pain_to_sleep=0.0, missing_day_share=0.1
+    ),
+)
+
+
 def load(name: str):
-    if name == "simulated":
-        sim = sp.simulate.diary(
-            SIM["n"], SIM["t"], seed=SIM["seed"], round_to_scale=False, **SIM["params"]
-        )
+    if name in ("simulated", "simulated_hw"):
+        s = SIM if name == "simulated" else SIM_HW
+        sim = sp.simulate.diary(s["n"], s["t"], seed=s["seed"], round_to_scale=False, **s["params"])
         d = _diary(sim.data, "id", "day", "sleep_quality", None, ["pain", "sleep_quality"])
         return prepare(d, "sleep_quality", "pain", ()), {"pain": "pain", "sleep": "sleep_quality"}
     import pandas as pd
@@ -67,7 +83,7 @@ def load(name: str):
     return prepare(d, "SleepQual", "Pain", ()), {"pain": "Pain", "sleep": "SleepQual"}
 
 
-def build(prep):
+def build(prep, hw: bool = False):
     arr = prep.arrays
     y = arr.y
     n, length = y.shape
@@ -93,8 +109,22 @@ def build(prep):
         chol = pt.set_subtensor(chol[tril], off)
         # inverse-Wishart density of Sigma = L L' plus the Jacobian of (log diag, off) -> Sigma
         logdet = 2.0 * pt.sum(log_diag)
-        linv_s = pt.slinalg.solve_triangular(chol, np.sqrt(s0), lower=True)
-        iw = -0.5 * (nu0 + q + 1) * logdet - 0.5 * pt.sum(linv_s**2)
+        if hw:
+            big_a = np.array([10.0, 10.0, 1.0, 1.0, 1.0, 1.0])
+            a = pm.InverseGamma("a", alpha=0.5, beta=1.0 / big_a**2, shape=q)
+            nu_hw = 2.0
+            nu0 = nu_hw + q - 1
+            s0_diag = 2.0 * nu_hw / a
+            linv_s = pt.slinalg.solve_triangular(chol, pt.diag(pt.sqrt(s0_diag)), lower=True)
+            # the IW normaliser depends on the scale: (nu0 / 2) log det S0
+            iw = (
+                0.5 * nu0 * pt.sum(pt.log(s0_diag))
+                - 0.5 * (nu0 + q + 1) * logdet
+                - 0.5 * pt.sum(linv_s**2)
+            )
+        else:
+            linv_s = pt.slinalg.solve_triangular(chol, np.sqrt(s0), lower=True)
+            iw = -0.5 * (nu0 + q + 1) * logdet - 0.5 * pt.sum(linv_s**2)
         jac = pt.sum((q - np.arange(q) + 1) * log_diag)  # 2^q prod L_ii^(q-i+1) * prod L_ii
         pm.Potential("sigma_prior", iw + jac)
         z = pm.Normal("z", 0.0, 1.0, shape=(n, q))
@@ -118,14 +148,14 @@ def build(prep):
 
 def main(name: str) -> None:
     prep, cols = load(name)
-    model = build(prep)
+    model = build(prep, hw=name.endswith("_hw"))
     t0 = time.perf_counter()
     with model:
         idata = pm.sample(
             draws=1000,
             tune=1000,
             chains=4,
-            cores=2,
+            cores=int(os.environ.get("PYMC_CORES", "2")),
             random_seed=20240,
             target_accept=0.9,
             progressbar=False,
@@ -161,7 +191,8 @@ def main(name: str) -> None:
         terms[f"sd({nm})"] = np.sqrt(sigma[..., j, j]) * mult[j]
     out = {
         "dataset": name,
-        "simulation": SIM if name == "simulated" else None,
+        "simulation": {"simulated": SIM, "simulated_hw": SIM_HW}.get(name),
+        "priors": "huang-wand" if name.endswith("_hw") else "inverse-wishart",
         "versions": {
             "pymc": pm.__version__,
             "arviz": az.__version__,
