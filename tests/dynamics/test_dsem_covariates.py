@@ -197,7 +197,13 @@ def test_covariate_block_is_pooled_weighted_least_squares() -> None:
     smp = _Sampler(arr, (0, 1), pr)
     theta = np.repeat(_theta(), n, axis=0)
     theta[:, 6] += np.linspace(-0.3, 0.3, n)  # person-specific weights
-    st = _State(y=np.pad(y, ((0, 0), (2, 2))), theta=theta, beta=np.zeros((1, 2)), sigma=np.eye(2))
+    st = _State(
+        y=np.pad(y, ((0, 0), (2, 2))),
+        theta=theta,
+        beta=np.zeros((1, 2)),
+        sigma=np.eye(2),
+        x=smp.lay.x.copy(),
+    )
     smp.draw_covariates(st, ZeroRng())
     for j in range(2):  # pain (even positions), sleep (odd)
         xs, rs, ws = [], [], []
@@ -211,6 +217,68 @@ def test_covariate_block_is_pooled_weighted_least_squares() -> None:
         xm, r, w = np.array(xs), np.array(rs), np.array(ws)
         want = np.linalg.solve(xm.T @ (w[:, None] * xm) + np.eye(p) / pr.fixed_var, xm.T @ (w * r))
         np.testing.assert_allclose(st.g[j], want, rtol=RTOL)
+
+
+def test_latent_presample_covariates_draw_their_conditional_mode() -> None:
+    # two covariates, latent on day positions 0 and 2 of person 0 (a morning diary's two
+    # pre-sample days), 0 of person 1 and 2 of person 2 (whose equations end at 3)
+    rng = np.random.default_rng(13)
+    n, length, p = 3, 10, 2
+    y = rng.standard_normal((n, length))
+    end = np.array([9, 8, 3])
+    lat = np.zeros((n, length, p), dtype=bool)
+    lat[0, [0, 2], :] = True
+    lat[1, 0, :] = True
+    lat[2, 2, 1] = True
+    x = np.where(lat, 0.0, rng.standard_normal((n, length, p)))
+    var = np.array([0.7, 1.3])
+    arr = DsemArrays(
+        y=y, observed=np.ones_like(y, dtype=bool), end=end, w=np.ones((n, 1)), x=x,
+        x_latent=lat, x_var=var,
+    )  # fmt: skip
+    smp = _Sampler(arr, (0, 1), DsemPriors())
+    theta = np.repeat(_theta(), n, axis=0)
+    theta[:, 7] += np.linspace(-0.4, 0.4, n)
+    g = np.array([[0.5, -0.4], [-0.3, 0.6]])  # rows: pain, sleep
+    st = _State(
+        y=np.pad(y, ((0, 0), (2, 2))), theta=theta, beta=np.zeros((1, 2)), sigma=np.eye(2),
+        g=g, x=smp.lay.x.copy(),
+    )  # fmt: skip
+    before = st.x.copy()
+    smp.draw_latent_covariates(st, ZeroRng())
+    eq = np.arange(length)[None, :] <= end[:, None]
+    eq[:, :2] = False
+
+    def log_density(xx: np.ndarray, i: int) -> float:
+        # person i's equations (residual sums against dense algebra above) and the prior
+        st_x = _State(y=st.y, theta=theta, beta=st.beta, sigma=st.sigma, g=g, x=xx)
+        sp_, ss_ = residual_sums(y, theta, smp.lay, smp.offset(st_x))
+        prior = sum((xx[i, k + 2, j] if k + 2 <= end[i] else xx[i, k + 1, j]) ** 2 / var[j]
+                    for k, j in zip(*np.nonzero(lat[i]), strict=True))  # fmt: skip
+        return -0.5 * (sp_[i] / np.exp(theta[i, 6]) + ss_[i] / np.exp(theta[i, 7]) + prior)
+
+    cur = before.copy()
+    for j in range(p):
+        for i, kd in zip(*np.nonzero(lat[:, :, j]), strict=True):
+            f = []
+            for v in (-1.0, 0.0, 1.0):
+                xx = cur.copy()
+                for k in (kd + 1, kd + 2):
+                    if 2 <= k <= end[i]:
+                        xx[i, k, j] = v
+                f.append(log_density(xx, i))
+            mode = -(f[2] - f[0]) / (2 * (f[2] + f[0] - 2 * f[1]))
+            for k in (kd + 1, kd + 2):
+                if 2 <= k <= end[i]:
+                    assert st.x[i, k, j] == pytest.approx(mode, rel=RTOL, abs=1e-12)
+        cur[:, :, j] = st.x[:, :, j]  # the next covariate is drawn given this one's values
+    # only the equations a latent value enters move: observed covariates stay
+    att = np.zeros_like(lat)
+    att[:, 1:] |= lat[:, :-1]
+    att[:, 2:] |= lat[:, :-2]
+    att &= eq[:, :, None]
+    assert (st.x[att] != before[att]).all()
+    np.testing.assert_array_equal(st.x[~att], before[~att])
 
 
 # ------------------------------------------------------------------ known truth
@@ -230,8 +298,8 @@ def test_recovers_covariate_effects_and_the_dynamics(fit) -> None:
     # the diary: that night's sleep is imputed (counted), nothing is missing
     acc = fit.accounting
     assert acc.values_missing_covariate == 0
-    assert acc.values_presample_covariate == acc.persons_used
-    assert acc.observed_sleep == acc.observed_pain - acc.persons_used
+    assert acc.presample_covariate == 2 * acc.persons_used  # days -2 and -1
+    assert acc.observed_sleep == acc.observed_pain  # the first night is kept
     assert "pain ~ stress" in fit.diagnostics().index
     assert "day-level covariates: stress" in fit.spec.describe()
     assert "day-level covariates: stress" in fit.summary()
@@ -264,7 +332,7 @@ def test_following_night_diary_gives_the_same_meaning() -> None:
     for term, truth in (("pain ~ stress", G_PAIN), ("sleep ~ stress", G_SLEEP)):
         est, sd = tid.loc[term, ["estimate", "std_error"]]
         assert abs(est - truth) < Z_TRUTH * sd, (term, est, sd)
-    assert res.accounting.values_presample_covariate == 0  # the first day holds pain
+    assert res.accounting.presample_covariate == res.accounting.persons_used  # day -1
 
 
 #: dsem's and sp.crosslag's covariate coefficients on the same data: within this many of

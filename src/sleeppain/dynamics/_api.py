@@ -288,9 +288,11 @@ def dsem(
         its observed values over the person's diary span, so the coefficients are
         within-person effects. An observed pain or sleep value whose covariate is missing
         is treated as missing (imputed, counted in ``res.accounting`` and warned about).
-        The first pain day's equation takes the pre-sample day's covariate at the
-        person mean; a morning diary's first night, whose covariate precedes the diary,
-        is imputed (``res.accounting.values_presample_covariate``).
+        Covariate values of days before the person's first pain day (the day before the
+        diary, whose value enters the first pain equation, and in a morning diary the day
+        before the first night) are pre-sample: latent where missing, drawn from N(0,
+        the covariate's within-person variance) and the equations they enter
+        (``res.accounting.presample_covariate``).
     person_covariates : list of str
         Person-level columns (constant within person, centred at their mean) predicting
         every random effect. Persons missing one are excluded and counted.

@@ -50,15 +50,13 @@ class DsemAccounting:
     presample : int
         Latent pre-sample values (two per person: pain on the day and sleep in the night
         before the first diary day), drawn from their prior.
-    values_presample_covariate : int
-        Observed sleep values of nights before the person's first pain day whose
-        day-level covariate (of a day before the diary: in a morning diary, the night
-        before the first diary day) is unknown. Their equation would need that covariate,
-        and its sleep value is also the first pain day's predictor, which would then
-        carry the omitted covariate into ``sleep->pain``: they are treated as missing
-        (imputed), as ``sp.crosslag`` leaves that night out. The first pain equation
-        itself keeps its value, its covariate at the person's mean (its predictors are
-        all latent then). Not in ``observed_sleep``, in ``imputed_sleep``.
+    presample_covariate : int
+        Latent pre-sample values of the day-level covariates: a covariate missing on a day
+        before the person's first pain day (always the day before the first diary day,
+        whose covariate enters the first pain equation; in a morning diary also the
+        covariate before its first night). Like the pre-sample pain and sleep values they
+        are latent, drawn by the sampler from N(0, the covariate's pooled within-person
+        variance) and the equations they enter; their outcomes are kept.
     values_missing_covariate : int
         Observed pain or sleep values whose equation lacks a day-level covariate value
         (the covariate of day n for sleep in night n and for pain on day n + 1): they are
@@ -81,7 +79,7 @@ class DsemAccounting:
     imputed_pain: int
     imputed_sleep: int
     presample: int
-    values_presample_covariate: int = 0
+    presample_covariate: int = 0
     values_missing_covariate: int = 0
     missing_covariate_by: tuple[tuple[str, int], ...] = ()
 
@@ -132,7 +130,7 @@ def _day_covariates(
     use_rows: np.ndarray,
     eq: np.ndarray,
     first_pain: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Day-level covariates attached to the equation positions, centred within person.
 
     ``vals``: each covariate on the kept persons' canonical rows; ``rows``, ``pos_p``: the
@@ -140,12 +138,14 @@ def _day_covariates(
     inside the person's span; ``eq``: (N, L) equation positions; ``first_pain``: (N,)
     position of each person's first observed pain value. The covariate of day n (pain
     position k) enters the sleep equation at k + 1 and the pain equation at k + 2 (as
-    ``sp.crosslag`` enters it: on the predictor's day, before both outcomes). Days before
-    the person's first pain day are pre-sample (the day before the first diary day, and
-    in a morning diary the day before its first night): a covariate missing there is
-    taken at the person's mean, 0. Returns (N, L, p), NaN where an equation's covariate
-    is missing, 0 off the equation positions; and the (N, L) mask of the equations
-    (after the first) given such a pre-sample covariate.
+    ``sp.crosslag`` enters it: on the predictor's day, before both outcomes; the first
+    pain equation, at 2, takes the covariate of day position 0, the day before the first
+    diary day). Days before the person's first pain day are pre-sample: a covariate
+    missing there is a latent value of the sampler. Returns the attached covariates
+    (N, L, p): NaN where an equation's covariate is missing (outside the pre-sample),
+    0 at latent values and off the equation positions; the latent mask (N, L, p) at the
+    day positions (even k); and each covariate's pooled within-person variance (p,),
+    the prior variance of its latent values.
 
     Raises
     ------
@@ -153,9 +153,16 @@ def _day_covariates(
         A covariate without within-person variance, or collinear covariates.
     """
     n, length = eq.shape
-    x = np.full((n, length, len(vals)), np.nan)
-    pre_day = np.arange(length)[None, :] < first_pain[:, None]
-    pre_eq = np.zeros((n, length), dtype=bool)
+    p = len(vals)
+    x = np.full((n, length, p), np.nan)
+    posn = np.arange(length)
+    # a day position enters the equations one and two positions later
+    feeds = np.zeros((n, length), dtype=bool)
+    feeds[:, : length - 1] |= eq[:, 1:]
+    feeds[:, : length - 2] |= eq[:, 2:]
+    pre_day = (posn[None, :] < first_pain[:, None]) & (posn % 2 == 0)[None, :] & feeds
+    latent = np.zeros((n, length, p), dtype=bool)
+    var = np.empty(p)
     for j, (c, v) in enumerate(vals.items()):
         use = use_rows & ~np.isnan(v)
         cnt = np.bincount(rows[use], minlength=n).astype(float)
@@ -172,15 +179,14 @@ def _day_covariates(
                 "one value); its within-person effect cannot be estimated. A person-level "
                 f"variable belongs in person_covariates=[{c!r}]."
             )
+        var[j] = sd**2
         day_x = np.full((n, length), np.nan)
         day_x[rows[use], pos_p[use]] = dev
-        fill = pre_day & np.isnan(day_x)
-        day_x[fill] = 0.0
-        pre_eq[:, 3::2] |= fill[:, 2 : length - 1 : 2]
-        pre_eq[:, 4::2] |= fill[:, 2 : length - 2 : 2]
+        latent[:, :, j] = pre_day & np.isnan(day_x)
+        day_x[latent[:, :, j]] = 0.0
+        x[:, 2::2, j] = day_x[:, 0 : length - 2 : 2]
         x[:, 3::2, j] = day_x[:, 2 : length - 1 : 2]
-        x[:, 4::2, j] = day_x[:, 2 : length - 2 : 2]
-    x[:, :3, :] = 0.0  # pre-sample: no equation at 0, 1; the first pain equation's covariate
+    x[:, :2, :] = 0.0  # pre-sample positions: no equation
     x[~eq] = 0.0
     full = eq & ~np.isnan(x).any(axis=2)
     xf = x[full]
@@ -189,7 +195,7 @@ def _day_covariates(
             f"dsem: the day-level covariates {list(vals)} are collinear within person (one "
             "is a combination of the others once each person's mean is removed); drop one."
         )
-    return x, pre_eq & eq
+    return x, latent, var
 
 
 def prepare(
@@ -317,15 +323,13 @@ def prepare(
     x = None
     by_cov: list[tuple[str, int]] = []
     lost = np.zeros_like(observed)
-    pre_lost = np.zeros_like(observed)
+    x_latent = x_var = None
     if covariates:
         vals = {c: cols[c][row_keep] for c in covariates}
         pain_pos = np.where(observed & even, posn, length)
-        x, pre = _day_covariates(vals, rows_k, pos_p, in_span, active, pain_pos.min(axis=1))
-        # sleep before the first pain day whose covariate precedes the diary: missing
-        pre_lost = pre & observed & ~even
-        observed &= ~pre_lost
-        y[pre_lost] = np.nan
+        x, x_latent, x_var = _day_covariates(
+            vals, rows_k, pos_p, in_span, active, pain_pos.min(axis=1)
+        )
         miss = np.isnan(x)
         by_cov = [(c, int((miss[:, :, j] & observed).sum())) for j, c in enumerate(covariates)]
         # an observed value whose equation lacks a covariate: treated as missing (imputed)
@@ -372,16 +376,16 @@ def prepare(
         rows_dropped=dropped,
         span_days=int(((end - 2) // 2 + 1).sum()),
         observed_pain=int(okp.sum()) - lost_pain,
-        observed_sleep=int(oks.sum()) - (int(lost.sum()) - lost_pain) - int(pre_lost.sum()),
+        observed_sleep=int(oks.sum()) - (int(lost.sum()) - lost_pain),
         imputed_pain=imputed_pain,
         imputed_sleep=imputed_sleep,
         presample=2 * n,
-        values_presample_covariate=int(pre_lost.sum()),
+        presample_covariate=0 if x_latent is None else int(x_latent.sum()),
         values_missing_covariate=int(lost.sum()),
         missing_covariate_by=tuple(by_cov),
     )
     excluded = tuple(uniq[~keep].tolist())
-    arrays = DsemArrays(y=y, observed=observed, end=end, w=w, x=x)
+    arrays = DsemArrays(y=y, observed=observed, end=end, w=w, x=x, x_latent=x_latent, x_var=x_var)
     return Prepared(
         arrays=arrays,
         ids=pd.Index(uniq[keep]),

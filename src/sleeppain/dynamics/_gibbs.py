@@ -18,7 +18,8 @@ where for pain (k even) A = phi_pain, C = b_sp (sleep of the night before) and f
 have the prior N(mu, init_var). Day-level covariates add ``g'x_k`` to the equation at k
 (``g_pain`` or ``g_sleep`` by parity, common to all persons): handled as an offset
 subtracted from the outcome of each equation, and drawn in a pooled Gaussian block
-after the slopes.
+after the slopes; missing pre-sample covariate values (days before a person's first pain
+day) are latent, N(0, within-person variance), drawn right after.
 
 Blocks of one iteration (each conjugate or exact given the others):
 
@@ -69,8 +70,13 @@ class DsemArrays:
     x : ndarray (N, L, p), optional
         Day-level covariates attached to each equation position (the covariate of day
         n at the sleep equation of night n and at the pain equation of day n + 1),
-        centred within person; 0 where an equation has no covariate value (pre-sample,
-        padding). None: no covariates.
+        centred within person; 0 off the equation positions and at latent values.
+        None: no covariates.
+    x_latent : ndarray of bool (N, L, p), optional
+        Latent pre-sample covariate values, marked at the day position k (even) of their
+        day: that value enters the equations at k + 1 and k + 2 (where they exist).
+    x_var : ndarray (p,), optional
+        Prior variance of the latent covariate values: N(0, x_var).
     """
 
     y: np.ndarray
@@ -78,6 +84,8 @@ class DsemArrays:
     end: np.ndarray
     w: np.ndarray
     x: np.ndarray | None = None
+    x_latent: np.ndarray | None = None
+    x_var: np.ndarray | None = None
 
     @property
     def n_persons(self) -> int:
@@ -159,6 +167,7 @@ class _State:
     beta: np.ndarray  # (r, q)
     sigma: np.ndarray  # (q, q)
     g: np.ndarray | None = None  # (2, p) day-level covariate coefficients (pain, sleep)
+    x: np.ndarray | None = None  # (N, L, p) covariates at the equations, latent ones drawn
 
 
 class _Layout:
@@ -177,15 +186,32 @@ class _Layout:
         self.w_sleep = eq[:, 3::2].astype(float)
         self.n_pain = self.w_pain.sum(axis=1)
         self.n_sleep = self.w_sleep.sum(axis=1)
-        # day-level covariates at the equation positions (zero elsewhere), by parity, and
-        # each person's cross-products x'x over its pain and its sleep equations
+        # day-level covariates at the equation positions (zero elsewhere), and the latent
+        # pre-sample ones by covariate: person, day position, whether the sleep equation
+        # after it (k + 1) and the pain equation (k + 2) exist, their residual columns
         self.x: np.ndarray | None = None
+        self.latent: list[dict[str, np.ndarray]] = []
         if arr.n_cov:
-            x = np.where(eq[:, :, None], arr.x, 0.0)
-            self.x = x
-            self.x_pain, self.x_sleep = x[:, 2::2], x[:, 3::2]
-            self.xtx_pain = np.einsum("nkp,nkq->npq", self.x_pain, self.x_pain)
-            self.xtx_sleep = np.einsum("nkp,nkq->npq", self.x_sleep, self.x_sleep)
+            self.x = np.where(eq[:, :, None], arr.x, 0.0)
+            lat = np.zeros(arr.x.shape, dtype=bool) if arr.x_latent is None else arr.x_latent
+            n_p, n_s = self.w_pain.shape[1], self.w_sleep.shape[1]
+            for j in range(arr.n_cov):
+                ii, kd = np.nonzero(lat[:, :, j])
+                ks, kp = kd + 1, kd + 2
+                has_s = (ks >= 3) & (ks <= arr.end[ii])
+                has_p = kp <= arr.end[ii]
+                self.latent.append(
+                    {
+                        "i": ii,
+                        "ks": np.where(has_s, ks, 3),
+                        "kp": np.where(has_p, kp, 2),
+                        "col_s": np.clip((ks - 3) // 2, 0, n_s - 1),
+                        "col_p": np.clip((kp - 2) // 2, 0, n_p - 1),
+                        "has_s": has_s.astype(float),
+                        "has_p": has_p.astype(float),
+                        "var": np.float64(arr.x_var[j]) if arr.x_var is not None else 1.0,
+                    }
+                )
         missing = active & ~arr.observed
         self.missing = missing
         # missing entries by colour (position mod 3): conditionally independent within
@@ -742,7 +768,7 @@ class _Sampler:
         """The covariate part ``g'x_k`` of every equation's mean, (N, L); None without
         covariates (pain positions use the pain coefficients, sleep positions the sleep
         ones; zero off the equation positions)."""
-        x = self.lay.x
+        x = st.x
         if x is None or st.g is None:
             return None
         xg = x @ st.g.T  # (N, L, 2)
@@ -757,19 +783,47 @@ class _Sampler:
         sigma2 of the person and equation) under the prior N(0, ``fixed_var``). The two
         equations' coefficients are a posteriori independent; they are drawn together.
         """
-        lay = self.lay
         p = self.arr.n_cov
         ep, es = _residuals(st.y[:, 2:-2], st.theta)
         lam = np.zeros((2 * p, 2 * p))
         h = np.zeros(2 * p)
-        for j, (xtx, x, r) in enumerate(
-            ((lay.xtx_pain, lay.x_pain, ep), (lay.xtx_sleep, lay.x_sleep, es))
-        ):
+        x = st.x  # zero off the equation positions
+        for j, (xj, r) in enumerate(((x[:, 2::2], ep), (x[:, 3::2], es))):
             wt = np.exp(-st.theta[:, 6 + j])
             sl = slice(j * p, (j + 1) * p)
-            lam[sl, sl] = np.einsum("n,npq->pq", wt, xtx) + np.eye(p) / self.pr.fixed_var
-            h[sl] = np.einsum("n,nkp,nk->p", wt, x, r)
+            lam[sl, sl] = np.einsum("n,nkp,nkq->pq", wt, xj, xj) + np.eye(p) / self.pr.fixed_var
+            h[sl] = np.einsum("n,nkp,nk->p", wt, xj, r)
         st.g = mvn_canonical(lam, h, rng).reshape(2, p)
+
+    def draw_latent_covariates(self, st: _State, rng: np.random.Generator) -> None:
+        """Block 3c: the latent pre-sample covariate values (days before a person's first
+        pain day whose covariate is missing, at least the day before the first diary day).
+
+        A value of day position k has the prior N(0, v) (v: the covariate's pooled
+        within-person variance) and enters the sleep equation at k + 1 (coefficient
+        g_sleep) and the pain equation at k + 2 (g_pain) where they exist; given the
+        residuals of those equations without it, its conditional is Gaussian. Values of
+        different days share no equation (drawn at once); covariates of the same day do,
+        so they are drawn one covariate after the other.
+        """
+        y = st.y[:, 2:-2]
+        s2 = np.exp(st.theta[:, 6:8])  # (N, 2) pain, sleep
+        for j, e in enumerate(self.lay.latent):
+            i = e["i"]
+            if not len(i):
+                continue
+            ep, es = _residuals(y, st.theta, self.offset(st))
+            gp, gs = st.g[0, j], st.g[1, j]
+            xs, xp = st.x[i, e["ks"], j], st.x[i, e["kp"], j]
+            # residuals with this value's own part added back (0 where no equation)
+            rs = e["has_s"] * (es[i, e["col_s"]] + gs * xs)
+            rp = e["has_p"] * (ep[i, e["col_p"]] + gp * xp)
+            ws, wp = e["has_s"] / s2[i, 1], e["has_p"] / s2[i, 0]
+            prec = 1.0 / e["var"] + ws * gs**2 + wp * gp**2
+            lin = ws * gs * rs + wp * gp * rp
+            val = lin / prec + rng.standard_normal(len(i)) / np.sqrt(prec)
+            for has, k in ((e["has_s"] > 0, e["ks"]), (e["has_p"] > 0, e["kp"])):
+                st.x[i[has], k[has], j] = val[has]
 
     def step(self, st: _State, rng: np.random.Generator) -> None:
         init_var = self.pr.init_var
@@ -790,6 +844,7 @@ class _Sampler:
         self.draw_block(st, (2, 3, 4, 5), lam, h, rng)
         if off is not None:
             self.draw_covariates(st, rng)
+            self.draw_latent_covariates(st, rng)
         self.draw_variances(st, rng, None if gram is None else gram.residual_sums(st.theta))
         self.draw_hyper(st, rng)
 
@@ -824,7 +879,8 @@ class _Sampler:
         # covariate coefficients: dispersed like the slopes (drawn last, so that a model
         # without covariates draws exactly what it drew before they existed)
         g = rng.uniform(-0.3, 0.3, (2, arr.n_cov)) if arr.n_cov else None
-        return _State(y=y, theta=theta, beta=beta, sigma=sigma, g=g)
+        x = None if self.lay.x is None else self.lay.x.copy()
+        return _State(y=y, theta=theta, beta=beta, sigma=sigma, g=g, x=x)
 
 
 def run_chain(

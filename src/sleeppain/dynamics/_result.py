@@ -67,11 +67,10 @@ def _covariate_note(acc: DsemAccounting) -> str:
         parts.append(
             f"{acc.values_missing_covariate} observed values missing a day-level covariate"
         )
-    if acc.values_presample_covariate:
-        parts.append(
-            f"{acc.values_presample_covariate} observed nights whose covariate precedes the diary"
-        )
-    return f" (including {' and '.join(parts)})" if parts else ""
+    out = f" (including {parts[0]})" if parts else ""
+    if acc.presample_covariate:
+        out += f"; {acc.presample_covariate} latent pre-sample covariate values"
+    return out
 
 
 @dataclass(frozen=True, eq=False)
