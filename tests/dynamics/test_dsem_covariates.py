@@ -231,7 +231,7 @@ def test_latent_presample_covariates_draw_their_conditional_mode() -> None:
     lat[1, 0, :] = True
     lat[2, 2, 1] = True
     x = np.where(lat, 0.0, rng.standard_normal((n, length, p)))
-    var = np.array([0.7, 1.3])
+    var = np.array([[0.7, 1.3], [0.9, 1.1], [1.2, 0.8]])  # (N, p)
     arr = DsemArrays(
         y=y, observed=np.ones_like(y, dtype=bool), end=end, w=np.ones((n, 1)), x=x,
         x_latent=lat, x_var=var,
@@ -253,7 +253,7 @@ def test_latent_presample_covariates_draw_their_conditional_mode() -> None:
         # person i's equations (residual sums against dense algebra above) and the prior
         st_x = _State(y=st.y, theta=theta, beta=st.beta, sigma=st.sigma, g=g, x=xx)
         sp_, ss_ = residual_sums(y, theta, smp.lay, smp.offset(st_x))
-        prior = sum((xx[i, k + 2, j] if k + 2 <= end[i] else xx[i, k + 1, j]) ** 2 / var[j]
+        prior = sum((xx[i, k + 2, j] if k + 2 <= end[i] else xx[i, k + 1, j]) ** 2 / var[i, j]
                     for k, j in zip(*np.nonzero(lat[i]), strict=True))  # fmt: skip
         return -0.5 * (sp_[i] / np.exp(theta[i, 6]) + ss_[i] / np.exp(theta[i, 7]) + prior)
 

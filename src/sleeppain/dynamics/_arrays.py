@@ -144,8 +144,8 @@ def _day_covariates(
     missing there is a latent value of the sampler. Returns the attached covariates
     (N, L, p): NaN where an equation's covariate is missing (outside the pre-sample),
     0 at latent values and off the equation positions; the latent mask (N, L, p) at the
-    day positions (even k); and each covariate's pooled within-person variance (p,),
-    the prior variance of its latent values.
+    day positions (even k); and the prior variance of the latent values (N, p): the
+    covariate's pooled within-person variance times 1 + 1 / (the person's observed values).
 
     Raises
     ------
@@ -162,7 +162,7 @@ def _day_covariates(
     feeds[:, : length - 2] |= eq[:, 2:]
     pre_day = (posn[None, :] < first_pain[:, None]) & (posn % 2 == 0)[None, :] & feeds
     latent = np.zeros((n, length, p), dtype=bool)
-    var = np.empty(p)
+    var = np.empty((n, p))
     for j, (c, v) in enumerate(vals.items()):
         use = use_rows & ~np.isnan(v)
         cnt = np.bincount(rows[use], minlength=n).astype(float)
@@ -179,7 +179,9 @@ def _day_covariates(
                 "one value); its within-person effect cannot be estimated. A person-level "
                 f"variable belongs in person_covariates=[{c!r}]."
             )
-        var[j] = sd**2
+        # a value not among the person's observed ones deviates from their mean with
+        # variance sigma2 (1 + 1 / n_i)
+        var[:, j] = sd**2 * (1.0 + 1.0 / np.maximum(cnt, 1.0))
         day_x = np.full((n, length), np.nan)
         day_x[rows[use], pos_p[use]] = dev
         latent[:, :, j] = pre_day & np.isnan(day_x)

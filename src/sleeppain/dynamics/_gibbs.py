@@ -75,8 +75,8 @@ class DsemArrays:
     x_latent : ndarray of bool (N, L, p), optional
         Latent pre-sample covariate values, marked at the day position k (even) of their
         day: that value enters the equations at k + 1 and k + 2 (where they exist).
-    x_var : ndarray (p,), optional
-        Prior variance of the latent covariate values: N(0, x_var).
+    x_var : ndarray (N, p), optional
+        Prior variance of each person's latent covariate values: N(0, x_var).
     """
 
     y: np.ndarray
@@ -209,7 +209,7 @@ class _Layout:
                         "col_p": np.clip((kp - 2) // 2, 0, n_p - 1),
                         "has_s": has_s.astype(float),
                         "has_p": has_p.astype(float),
-                        "var": np.float64(arr.x_var[j]) if arr.x_var is not None else 1.0,
+                        "var": np.ones(len(ii)) if arr.x_var is None else arr.x_var[ii, j],
                     }
                 )
         missing = active & ~arr.observed
