@@ -76,3 +76,18 @@ def test_paindiary_matches_pymc() -> None:
     )
     assert res.accounting.persons_used == ref["persons"]
     assert _compare(res, ref) == []
+
+
+@pytest.mark.slow
+def test_simulated_huang_wand_prior_matches_pymc() -> None:
+    """The default prior (Huang & Wand half-t SDs, with its auxiliary scales and the joint
+    SD-and-scale Metropolis move) against the same prior written in PyMC."""
+    ref = _reference("simulated_hw")
+    assert ref["priors"] == "huang-wand"
+    s = ref["simulation"]
+    sim = sp.simulate.diary(s["n"], s["t"], seed=s["seed"], round_to_scale=False, **s["params"])
+    res = _run(
+        sim.data, priors=DsemPriors(), id="id", day="day", sleep="sleep_quality", pain="pain"
+    )
+    assert res.accounting.persons_used == ref["persons"]
+    assert _compare(res, ref) == []

@@ -504,21 +504,15 @@ class _Sampler:
         self.sigma_start = np.diag(s0) * 5.0
         self.hw = priors.covariance == "huang-wand"
         if self.hw:
-            # Huang & Wand (2013): Sigma | a ~ IW(nu + q - 1, 2 nu diag(1/a)),
-            # a_k ~ IG(1/2, 1/A_k^2); a starts at its prior scale 1/A_k^2
-            self.hw_scale = np.array(
-                [
-                    priors.hw_scale_mean
-                    if c < 2
-                    else priors.hw_scale_logvar
-                    if c >= 6
-                    else priors.hw_scale_slope
-                    for c in random_idx
-                ]
-            )
-            self.nu0 = priors.hw_df + self.q - 1
-            self.hw_a = 1.0 / self.hw_scale**2
-            self.s0 = np.diag(2.0 * priors.hw_df / self.hw_a)
+            # Huang & Wand (2013) for the person means: Sigma | a ~ IW(nu + q - 1,
+            # 2 nu diag(1/a)), a_k ~ IG(1/2, 1/A^2), a starting at 1/A^2. The slopes and log
+            # variances keep fixed scales: a_k = 2 nu / s_k, never redrawn.
+            nu = priors.hw_df
+            self.hw_mask = np.array([c < 2 for c in random_idx], dtype=bool)
+            self.hw_scale = np.full(self.q, priors.hw_scale_mean)
+            self.nu0 = nu + self.q - 1
+            self.hw_a = np.where(self.hw_mask, 1.0 / self.hw_scale**2, 2.0 * nu / s0)
+            self.s0 = np.diag(2.0 * nu / self.hw_a)
         else:
             self.s0 = np.diag(s0)
             self.nu0 = self.q + priors.iw_df_extra
@@ -688,7 +682,7 @@ class _Sampler:
             logdet_new = logdet + 2.0 * eps
             log_extra = (self.q + 1) * eps
             s0_new = None
-            if self.hw:
+            if self.hw and self.hw_mask[j]:
                 s0_new = self.s0 * np.outer(d, d)
                 log_extra += (
                     self.nu0 * eps
@@ -700,7 +694,7 @@ class _Sampler:
             if ok:
                 st.sigma = st.sigma * np.outer(d, d)
                 prec, logdet, cur = prec_new, logdet_new, new
-                if self.hw:
+                if s0_new is not None:
                     self.s0 = s0_new
                     self.hw_a[j] *= np.exp(-2.0 * eps)
             self.scale_accept[j].append(float(ok))
@@ -760,9 +754,11 @@ class _Sampler:
             # a_k | Sigma ~ IG((nu + q) / 2, nu (Sigma^-1)_kk + 1 / A_k^2); the scale of
             # Sigma's inverse Wishart (used by the next iteration) follows a
             nu = self.pr.hw_df
-            rate = nu * np.diag(np.linalg.inv(st.sigma)) + 1.0 / self.hw_scale**2
-            self.hw_a = rate / rng.gamma((nu + self.q) / 2.0, size=self.q)
-            self.s0 = np.diag(2.0 * nu / self.hw_a)
+            m = self.hw_mask
+            if m.any():
+                rate = nu * np.diag(np.linalg.inv(st.sigma))[m] + 1.0 / self.hw_scale[m] ** 2
+                self.hw_a[m] = rate / rng.gamma((nu + self.q) / 2.0, size=int(m.sum()))
+                self.s0 = np.diag(2.0 * nu / self.hw_a)
 
     def offset(self, st: _State) -> np.ndarray | None:
         """The covariate part ``g'x_k`` of every equation's mean, (N, L); None without

@@ -18,9 +18,9 @@ description, not from the Gibbs code:
     theta_i = (mu_p, mu_s, phi_p, b_sp, phi_s, b_ps)_i ~ N(gamma, Sigma)  (non-centred),
     gamma: flat; Sigma ~ inverse Wishart(q + 2, diag(1, 1, .01, .01, .01, .01))
         (sp.dsem's DsemPriors(covariance="inverse-wishart"));
-    or, for ``simulated_hw`` (sp.dsem's default DsemPriors()), the Huang & Wand (2013)
-        prior: a_k ~ inverse gamma(1/2, 1/A_k^2), A = (10, 10, 1, 1, 1, 1),
-        Sigma | a ~ inverse Wishart(2 + q - 1, 4 diag(1/a));
+    or, for ``simulated_hw`` (sp.dsem's default DsemPriors()), Huang & Wand (2013)
+        half-t SDs for the person means: a_1, a_2 ~ inverse gamma(1/2, 1/10^2),
+        Sigma | a ~ inverse Wishart(2 + q - 1, diag(4/a_1, 4/a_2, .01, .01, .01, .01));
     sigma2 ~ inverse gamma(0.001, 0.001).
 
 Writes pymc_<name>.json: posterior means, SDs and MC standard errors (ArviZ) of the
@@ -110,11 +110,12 @@ def build(prep, hw: bool = False):
         # inverse-Wishart density of Sigma = L L' plus the Jacobian of (log diag, off) -> Sigma
         logdet = 2.0 * pt.sum(log_diag)
         if hw:
-            big_a = np.array([10.0, 10.0, 1.0, 1.0, 1.0, 1.0])
-            a = pm.InverseGamma("a", alpha=0.5, beta=1.0 / big_a**2, shape=q)
+            # a_k ~ IG(1/2, 1/10^2) for the two person means; the four slopes keep the
+            # fixed scale 0.01 of the inverse Wishart
+            a = pm.InverseGamma("a", alpha=0.5, beta=1.0 / 10.0**2, shape=2)
             nu_hw = 2.0
             nu0 = nu_hw + q - 1
-            s0_diag = 2.0 * nu_hw / a
+            s0_diag = pt.concatenate([2.0 * nu_hw / a, pt.as_tensor(np.full(4, 0.01))])
             linv_s = pt.slinalg.solve_triangular(chol, pt.diag(pt.sqrt(s0_diag)), lower=True)
             # the IW normaliser depends on the scale: (nu0 / 2) log det S0
             iw = (
