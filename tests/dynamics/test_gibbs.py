@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -184,3 +186,29 @@ def test_gram_blocks_equal_the_direct_sums() -> None:
         strict=True,
     ):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+def test_slope_variance_with_true_zero_does_not_collapse() -> None:
+    """Slopes common to all persons in truth, fitted as random: their variances stay on the
+    fixed-scale prior's support. With half-t priors on the slope SDs this fit (from a
+    covariate study) collapsed a slope variance to 1e-17 and failed with LinAlgError."""
+    from tests.dynamics.test_dsem_covariates import simulate
+
+    df = simulate(n=100, t=14, seed=1006)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sp.errors.ConvergenceWarning)
+        res = sp.dsem(
+            df,
+            id="id",
+            day="day",
+            sleep="sleep",
+            pain="pain",
+            covariates=["stress"],
+            chains=2,
+            warmup=300,
+            draws=300,
+            seed=6,
+            n_jobs=1,
+        )
+    sd = res.draws["sd(pain->pain)"]
+    assert np.isfinite(sd).all() and sd.min() > 1e-3
