@@ -228,14 +228,8 @@ class _Layout:
                     "init": (kk < 2).astype(float),
                     "eq1": ((kk + 1 >= 2) & (kk + 1 <= arr.end[ii])).astype(float),
                     "eq2": (kk + 2 <= arr.end[ii]).astype(float),
-                    "mu_same": par,
-                    "mu_oth": 1 - par,
-                    "a_same": np.where(par == 0, 2, 4),
-                    "c_same": np.where(par == 0, 3, 5),
-                    "a_oth": np.where(par == 0, 4, 2),
-                    "c_oth": np.where(par == 0, 5, 3),
-                    "v_same": 6 + par,
-                    "v_oth": 7 - par,
+                    # row of the parity's parameter table (see impute)
+                    "row": ii + n * par,
                 }
             )
 
@@ -258,15 +252,23 @@ def impute(
     """
     flat = yp.reshape(-1)
     offp = None if off is None else np.pad(off, ((0, 0), (2, 2))).reshape(-1)
+    # per person and parity of the missing value: (mu_same, mu_other, A_same, C_same,
+    # A_other, C_other, 1/sigma2_same, 1/sigma2_other); one row gather per colour
+    t = theta
+    inv_v = np.exp(-t[:, 6:8])
+    table = np.concatenate(
+        [
+            np.column_stack([t[:, 0], t[:, 1], t[:, 2], t[:, 3], t[:, 4], t[:, 5], inv_v]),
+            np.column_stack([t[:, 1], t[:, 0], t[:, 4], t[:, 5], t[:, 2], t[:, 3], inv_v[:, ::-1]]),
+        ]
+    )
     for e in lay.colours:
         i = e["i"]
         if not len(i):
             continue
         f = e["flat"]
-        mu_s, mu_o = theta[i, e["mu_same"]], theta[i, e["mu_oth"]]
-        a_s, c_s = theta[i, e["a_same"]], theta[i, e["c_same"]]
-        a_o, c_o = theta[i, e["a_oth"]], theta[i, e["c_oth"]]
-        s2_s, s2_o = np.exp(theta[i, e["v_same"]]), np.exp(theta[i, e["v_oth"]])
+        pr = table[e["row"]]
+        mu_s, mu_o, a_s, c_s, a_o, c_o, is2_s, is2_o = pr.T
         d_m2 = flat[f - 2] - mu_s
         d_m1 = flat[f - 1] - mu_o
         d_p1 = flat[f + 1] - mu_o
@@ -278,9 +280,9 @@ def impute(
             own = own + offp[f]
             d_p1_out = d_p1 - offp[f + 1]
             d_p2 = d_p2 - offp[f + 2]
-        w0 = e["eq0"] / s2_s
-        i1 = e["eq1"] / s2_o
-        i2 = e["eq2"] / s2_s
+        w0 = e["eq0"] * is2_s
+        i1 = e["eq1"] * is2_o
+        i2 = e["eq2"] * is2_s
         prec = w0 + e["init"] / init_var + i1 * c_o**2 + i2 * a_s**2
         lin = w0 * own + i1 * c_o * (d_p1_out - a_o * d_m1) + i2 * a_s * (d_p2 - c_s * d_p1)
         flat[f] = mu_s + lin / prec + rng.standard_normal(len(i)) / np.sqrt(prec)
