@@ -17,6 +17,8 @@ Usage::
 
     python benchmarks/bench_dsem.py --reps 200 --cells small --out /tmp/dsem_mc.json
     python benchmarks/bench_dsem.py --speed          # the 120 x 14 timing (4 x 2000 iterations)
+    python benchmarks/bench_dsem.py --reps 100 --first 100 --cells 100x7 --out b.json
+    python benchmarks/bench_dsem.py --merge a.json b.json   # one table of both halves
 
 Results (JSON, incremental) go to --out; the Markdown table is printed at the end.
 """
@@ -188,8 +190,17 @@ def big() -> None:
     print("load before:", os.getloadavg(), flush=True)
     t0 = time.perf_counter()
     res = sp.dsem(
-        sim.data, id="id", day="day", sleep="sleep_quality", pain="pain", chains=4,
-        warmup=1000, draws=1000, seed=1, n_jobs=2, progress=False,
+        sim.data,
+        id="id",
+        day="day",
+        sleep="sleep_quality",
+        pain="pain",
+        chains=4,
+        warmup=1000,
+        draws=1000,
+        seed=1,
+        n_jobs=2,
+        progress=False,
     )
     wall = time.perf_counter() - t0
     parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -204,6 +215,10 @@ def big() -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=200)
+    ap.add_argument(
+        "--first", type=int, default=0, help="first replication (split a cell over processes)"
+    )
+    ap.add_argument("--merge", nargs="+", help="print the table of these JSON files together")
     ap.add_argument("--cells", default="small", choices=sorted(CELLS))
     ap.add_argument("--chains", type=int, default=2)
     ap.add_argument("--warmup", type=int, default=500)
@@ -213,6 +228,14 @@ def main() -> None:
     ap.add_argument("--scale", action="store_true")
     ap.add_argument("--big", action="store_true", help="the full 10,000 x 30 run")
     a = ap.parse_args()
+    if a.merge:
+        merged: dict[str, list[dict]] = {}
+        for path in a.merge:
+            with open(path) as fh:
+                for cell, reps in json.load(fh)["results"].items():
+                    merged.setdefault(cell, []).extend(reps)
+        print(table(merged))
+        return
     if a.speed:
         speed()
         return
@@ -238,14 +261,14 @@ def main() -> None:
     for n, t in CELLS[a.cells]:
         cell = f"{n}x{t}"
         results[cell] = []
-        for r in range(a.reps):
+        for r in range(a.first, a.first + a.reps):
             results[cell].append(one(n, t, 1000 * n + r, a.chains, a.warmup, a.draws))
-            if (r + 1) % 10 == 0:
+            if (r + 1 - a.first) % 10 == 0:
                 meta["elapsed"] = time.perf_counter() - t0
                 meta["load_now"] = os.getloadavg()
                 with open(a.out, "w") as fh:
                     json.dump({"meta": meta, "results": results}, fh)
-                print(f"{cell}: {r + 1}/{a.reps} ({meta['elapsed']:.0f} s)", flush=True)
+                print(f"{cell}: {r + 1 - a.first}/{a.reps} ({meta['elapsed']:.0f} s)", flush=True)
     meta["elapsed"] = time.perf_counter() - t0
     with open(a.out, "w") as fh:
         json.dump({"meta": meta, "results": results}, fh)
