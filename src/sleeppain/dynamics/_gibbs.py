@@ -491,8 +491,7 @@ class _Sampler:
         self.fixed = np.array([c for c in range(N_COEF) if c not in self.pos_r], dtype=int)
         self.random_var = 6 in self.pos_r
         w = arr.w
-        self.wtw_inv = np.linalg.inv(w.T @ w)
-        self.wtw_chol = np.linalg.cholesky(self.wtw_inv)
+        self.wtw = w.T @ w
         s0 = np.empty(self.q)
         for j, cidx in enumerate(random_idx):
             s0[j] = (
@@ -611,9 +610,8 @@ class _Sampler:
             big = n * prec - p_cb @ s1.sum(axis=-1)
             lin = pt.sum(axis=0) + p_cb @ s0.sum(axis=-1)
         else:
-            wtw = w.T @ w
             ws1 = np.einsum("nk,nl,bcn->klbc", w, w, s1)
-            big = np.einsum("kl,ac->kalc", wtw, prec) - np.einsum("ab,klbc->kalc", p_cb, ws1)
+            big = np.einsum("kl,ac->kalc", self.wtw, prec) - np.einsum("ab,klbc->kalc", p_cb, ws1)
             big = big.reshape(r * self.q, r * self.q)
             lin = (w.T @ pt + (s0 @ w).T @ p_cb.T).reshape(-1)
         big += np.eye(r * self.q) * 1e-10
@@ -627,13 +625,9 @@ class _Sampler:
         logdet_sigma: float,
         lam: np.ndarray,
         h: np.ndarray,
-        s0: np.ndarray | None = None,
     ) -> float:
         """log p(data, other random effects | Sigma, B) with the block ``jr`` integrated out,
-        plus the inverse-Wishart log prior of Sigma with scale ``s0`` (default: the current
-        one) up to its normaliser ``(nu0 / 2) log det s0``, which the caller adds when
-        ``s0`` moves."""
-        s0 = self.s0 if s0 is None else s0
+        plus the inverse-Wishart log prior of Sigma (up to a constant)."""
         th = st.theta[:, self.rand].copy()
         th[:, jr] = 0.0
         dlt = th - self.arr.w @ st.beta
@@ -645,7 +639,7 @@ class _Sampler:
         logdet_k = la.log_det_from_cholesky(low).sum()
         n = self.lay.n
         loglik = -0.5 * (n * logdet_sigma + logdet_k + (dlt * pd_).sum() - (v * v).sum())
-        logprior = -0.5 * (self.nu0 + self.q + 1) * logdet_sigma - 0.5 * np.sum(s0 * prec)
+        logprior = -0.5 * (self.nu0 + self.q + 1) * logdet_sigma - 0.5 * np.sum(self.s0 * prec)
         return float(loglik + logprior)
 
     def scale_moves(
@@ -659,14 +653,8 @@ class _Sampler:
         """Metropolis moves Sigma -> D Sigma D (D rescales one random effect's SD), with the
         block's random effects integrated out (partially collapsed Gibbs; the block is drawn
         right after). Breaks the strong dependence between a small random-effect variance
-        and the person effects it shrinks. Jacobian of the move: exp((q + 1) eps).
-
-        With the Huang & Wand prior the auxiliary scale moves with the SD, a_j -> a_j /
-        d_j^2, so the inverse-Wishart scale 2 nu diag(1/a) is rescaled like Sigma and
-        tr(S0 Sigma^-1) is unchanged; otherwise a near-zero SD and its a_j hold each other
-        in place. The IW normaliser, the IG(1/2, 1/A^2) prior of a_j and the Jacobian
-        exp(-2 eps) of a_j add ``nu0 eps + 3 eps - (exp(2 eps) - 1) / (A_j^2 a_j) - 2 eps``
-        to the log acceptance ratio."""
+        and the person effects it shrinks. Jacobian of the move: exp((q + 1) eps). The
+        moved SDs are the slopes', whose inverse-Wishart scale is fixed under both priors."""
         lr = [i for i, c in enumerate(block) if c in self.pos_r]
         if not lr or self.fixed_in(block):
             return
@@ -682,23 +670,11 @@ class _Sampler:
             d[j] = np.exp(eps)
             prec_new = prec / np.outer(d, d)
             logdet_new = logdet + 2.0 * eps
-            log_extra = (self.q + 1) * eps
-            s0_new = None
-            if self.hw and self.hw_mask[j]:
-                s0_new = self.s0 * np.outer(d, d)
-                log_extra += (
-                    self.nu0 * eps
-                    + eps
-                    - np.expm1(2.0 * eps) / (self.hw_scale[j] ** 2 * self.hw_a[j])
-                )
-            new = self.log_marginal(st, jr, prec_new, logdet_new, lam_r, h_r, s0_new)
-            ok = np.log(rng.random()) < new - cur + log_extra
+            new = self.log_marginal(st, jr, prec_new, logdet_new, lam_r, h_r)
+            ok = np.log(rng.random()) < new - cur + (self.q + 1) * eps
             if ok:
                 st.sigma = st.sigma * np.outer(d, d)
                 prec, logdet, cur = prec_new, logdet_new, new
-                if s0_new is not None:
-                    self.s0 = s0_new
-                    self.hw_a[j] *= np.exp(-2.0 * eps)
             self.scale_accept[j].append(float(ok))
 
     def fixed_in(self, block: tuple[int, ...]) -> bool:
