@@ -212,3 +212,98 @@ def test_slope_variance_with_true_zero_does_not_collapse() -> None:
         )
     sd = res.draws["sd(pain->pain)"]
     assert np.isfinite(sd).all() and sd.min() > 1e-3
+
+
+def test_truncated_inv_gamma_matches_the_truncated_cdf() -> None:
+    """Draws of IG(shape, rate) truncated to (0, upper] against scipy's inverse-gamma CDF
+    renormalised on (0, upper] (Kolmogorov-Smirnov, 20,000 draws), and the far tail."""
+    from scipy import stats
+
+    from sleeppain.dynamics._gibbs import truncated_inv_gamma
+
+    rng = np.random.default_rng(3)
+    shape, rate, upper = 4.0, 2.0, 0.6
+    a = truncated_inv_gamma(shape, np.full(20_000, rate), np.full(20_000, upper), rng)
+    dist = stats.invgamma(shape, scale=rate)
+    assert a.max() <= upper
+    ks = stats.kstest(a, lambda x: dist.cdf(x) / dist.cdf(upper))
+    assert ks.pvalue > 0.001
+    # untruncated (upper = inf) is the plain inverse gamma
+    b = truncated_inv_gamma(shape, np.full(20_000, rate), np.full(20_000, np.inf), rng)
+    assert stats.kstest(b, dist.cdf).pvalue > 0.001
+    # far in the tail (Q underflows): finite, at most upper, within a few 1/rate of it
+    c = truncated_inv_gamma(shape, np.full(100, 1e6), np.full(100, 1e-4), rng)
+    assert np.isfinite(c).all() and (c <= 1e-4).all() and (c > 0.9e-4).all()
+
+
+def test_half_t_slopes_with_a_floor_do_not_collapse() -> None:
+    """The fit that collapsed with unfloored half-t slope SDs runs with the floored ones:
+    every slope SD stays above sqrt(floor / (n + nu0)), the IW scale floor's reach."""
+    from tests.dynamics.test_dsem_covariates import simulate
+
+    df = simulate(n=100, t=14, seed=1006)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sp.errors.ConvergenceWarning)
+        res = sp.dsem(
+            df,
+            id="id",
+            day="day",
+            sleep="sleep",
+            pain="pain",
+            covariates=["stress"],
+            chains=2,
+            warmup=300,
+            draws=300,
+            seed=6,
+            n_jobs=1,
+            priors=sp.dynamics.DsemPriors(hw_scale_slope=1.0),
+        )
+    for name in ("pain->pain", "sleep->sleep", "sleep->pain", "pain->sleep"):
+        sd = res.draws[f"sd({name})"]
+        assert np.isfinite(sd).all() and sd.min() > 1e-3, name
+
+
+def test_half_t_slope_scales_stop_at_the_floor() -> None:
+    """With the slopes' variances at 1e-12 (a collapsing chain), the auxiliary draws keep
+    every slope's inverse-Wishart scale at or above hw_floor_slope; the person means' scales
+    stay free (untruncated)."""
+    from sleeppain.dynamics._api import _diary
+    from sleeppain.dynamics._arrays import prepare
+    from sleeppain.dynamics._gibbs import _Sampler
+    from sleeppain.dynamics._spec import DsemPriors, random_indices
+
+    sim = sp.simulate.diary(30, 9, seed=4, round_to_scale=False)
+    d = _diary(sim.data, "id", "day", "sleep_quality", None, ["pain", "sleep_quality"])
+    prep = prepare(d, "sleep_quality", "pain", ())
+    rnd = random_indices(("intercept", "autoregression", "crosslag"))
+    pri = DsemPriors(hw_scale_slope=1.0, hw_floor_slope=0.002)
+    smp = _Sampler(prep.arrays, rnd, pri)
+    rng = np.random.default_rng(8)
+    st = smp.start(rng)
+    st.theta[:, 2:6] = st.beta[0, 2:6]  # every person at the mean slopes: e'e = 0 there
+    scales = []
+    for _ in range(200):
+        smp.draw_hyper(st, rng)
+        scales.append(np.diag(smp.s0).copy())
+        st.sigma[2:6, 2:6] = np.diag(np.full(4, 1e-12))
+    scales = np.array(scales)
+    assert scales[:, 2:6].min() >= 0.002 * (1 - 1e-12)
+    # the floor binds: the scales sit just above it (unfloored they would follow the
+    # slope variances, about 1e-4 here, down towards zero)
+    assert np.median(scales[:, 2:6]) < 0.004
+    assert np.isfinite(scales).all() and scales[:, :2].min() > 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"covariance": "wishart"}, "choose 'huang-wand'"),
+        ({"hw_scale_slope": 0.0}, "hw_scale_slope=0.0"),
+        ({"hw_scale_slope": "1"}, "hw_scale_slope='1'"),
+        ({"hw_floor_slope": -1.0}, "hw_floor_slope=-1.0"),
+        ({"iw_scale_slope": 0.0}, "iw_scale_slope=0.0"),
+    ],
+)
+def test_priors_refuse_bad_values(kwargs, fragment) -> None:
+    with pytest.raises(sp.errors.SpecificationError, match=fragment.replace("(", r"\(")):
+        sp.dynamics.DsemPriors(**kwargs)

@@ -45,6 +45,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 
 from sleeppain.dynamics import _linalg as la
 from sleeppain.dynamics._spec import DsemPriors
@@ -145,6 +146,35 @@ def mvn_canonical(lam: np.ndarray, h: np.ndarray, rng: np.random.Generator) -> n
     low = la.cholesky(la.to_person_last(lam))
     u = la.solve_lower(low, la.to_person_last(h)) + z.T
     return la.solve_upper_t(low, u).T
+
+
+def truncated_inv_gamma(
+    shape: float, rate: np.ndarray, upper: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Draws of IG(shape, rate) truncated to (0, upper], elementwise (``upper`` may be inf).
+
+    a = rate / g with g ~ Gamma(shape, 1) truncated to g >= rate / upper, drawn by the
+    inverse CDF of the upper tail: Q(g) = Q(g_min) V with V ~ U(0, 1]. Far in the tail,
+    where Q(g_min) underflows, the truncated gamma is g_min + Exp(1) to first order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = truncated_inv_gamma(2.0, np.array([1.0, 1.0]), np.array([0.5, np.inf]),
+    ...                         np.random.default_rng(1))
+    >>> bool(a[0] <= 0.5), bool(a[1] > 0)
+    (True, True)
+    """
+    rate = np.asarray(rate, dtype=float)
+    gmin = rate / np.asarray(upper, dtype=float)
+    qmin = special.gammaincc(shape, gmin)
+    v = 1.0 - rng.random(rate.shape)
+    with np.errstate(all="ignore"):
+        g = special.gammainccinv(shape, qmin * v)
+    tail = ~np.isfinite(g) | (qmin < 1e-250)
+    if tail.any():
+        g = np.where(tail, gmin + rng.exponential(size=rate.shape), g)
+    return np.minimum(rate / np.maximum(g, gmin), upper)
 
 
 def inv_wishart(df: float, scale: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -509,10 +539,25 @@ class _Sampler:
             # 2 nu diag(1/a)), a_k ~ IG(1/2, 1/A^2), a starting at 1/A^2. The slopes and log
             # variances keep fixed scales: a_k = 2 nu / s_k, never redrawn.
             nu = priors.hw_df
-            self.hw_mask = np.array([c < 2 for c in random_idx], dtype=bool)
-            self.hw_scale = np.full(self.q, priors.hw_scale_mean)
+            slopes_ht = priors.hw_scale_slope is not None
+            self.hw_mask = np.array(
+                [c < 2 or (slopes_ht and 2 <= c < 6) for c in random_idx], dtype=bool
+            )
+            self.hw_scale = np.array(
+                [
+                    priors.hw_scale_mean if c < 2 else (priors.hw_scale_slope or 1.0)
+                    for c in random_idx
+                ]
+            )
+            # the slopes' a_k are truncated above so that the scale 2 nu / a_k stays at or
+            # above hw_floor_slope (a half-t with a floor: no numerical collapse at zero)
+            self.hw_amax = np.array(
+                [np.inf if c < 2 else 2.0 * nu / priors.hw_floor_slope for c in random_idx]
+            )
             self.nu0 = nu + self.q - 1
-            self.hw_a = np.where(self.hw_mask, 1.0 / self.hw_scale**2, 2.0 * nu / s0)
+            self.hw_a = np.where(
+                self.hw_mask & (self.hw_amax == np.inf), 1.0 / self.hw_scale**2, 2.0 * nu / s0
+            )
             self.s0 = np.diag(2.0 * nu / self.hw_a)
         else:
             self.s0 = np.diag(s0)
@@ -735,7 +780,12 @@ class _Sampler:
             m = self.hw_mask
             if m.any():
                 rate = nu * np.diag(np.linalg.inv(st.sigma))[m] + 1.0 / self.hw_scale[m] ** 2
-                self.hw_a[m] = rate / rng.gamma((nu + self.q) / 2.0, size=int(m.sum()))
+                shape = (nu + self.q) / 2.0
+                amax = self.hw_amax[m]
+                if np.isinf(amax).all():
+                    self.hw_a[m] = rate / rng.gamma(shape, size=int(m.sum()))
+                else:
+                    self.hw_a[m] = truncated_inv_gamma(shape, rate, amax, rng)
                 self.s0 = np.diag(2.0 * nu / self.hw_a)
 
     def offset(self, st: _State) -> np.ndarray | None:
