@@ -188,29 +188,24 @@ def test_gram_blocks_equal_the_direct_sums() -> None:
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
 
 
-def test_slope_variance_with_true_zero_does_not_collapse() -> None:
-    """Slopes common to all persons in truth, fitted as random: their variances stay on the
-    fixed-scale prior's support. With half-t priors on the slope SDs this fit (from a
-    covariate study) collapsed a slope variance to 1e-17 and failed with LinAlgError."""
+def _covariate_study_fit(**kw):
+    """The 100 x 14 fit with a covariate whose common slopes once collapsed (seed 1006)."""
     from tests.dynamics.test_dsem_covariates import simulate
 
     df = simulate(n=100, t=14, seed=1006)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sp.errors.ConvergenceWarning)
-        res = sp.dsem(
-            df,
-            id="id",
-            day="day",
-            sleep="sleep",
-            pain="pain",
-            covariates=["stress"],
-            chains=2,
-            warmup=300,
-            draws=300,
-            seed=6,
-            n_jobs=1,
-        )
-    sd = res.draws["sd(pain->pain)"]
+        return sp.dsem(
+            df, id="id", day="day", sleep="sleep", pain="pain", covariates=["stress"],
+            chains=2, warmup=300, draws=300, seed=6, n_jobs=1, **kw,
+        )  # fmt: skip
+
+
+def test_slope_variance_with_true_zero_does_not_collapse() -> None:
+    """Slopes common to all persons in truth, fitted as random: their variances stay on the
+    fixed-scale prior's support. With half-t priors on the slope SDs this fit (from a
+    covariate study) collapsed a slope variance to 1e-17 and failed with LinAlgError."""
+    sd = _covariate_study_fit().draws["sd(pain->pain)"]
     assert np.isfinite(sd).all() and sd.min() > 1e-3
 
 
@@ -237,27 +232,10 @@ def test_truncated_inv_gamma_matches_the_truncated_cdf() -> None:
 
 
 def test_half_t_slopes_with_a_floor_do_not_collapse() -> None:
-    """The fit that collapsed with unfloored half-t slope SDs runs with the floored ones:
-    every slope SD stays above sqrt(floor / (n + nu0)), the IW scale floor's reach."""
-    from tests.dynamics.test_dsem_covariates import simulate
-
-    df = simulate(n=100, t=14, seed=1006)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", sp.errors.ConvergenceWarning)
-        res = sp.dsem(
-            df,
-            id="id",
-            day="day",
-            sleep="sleep",
-            pain="pain",
-            covariates=["stress"],
-            chains=2,
-            warmup=300,
-            draws=300,
-            seed=6,
-            n_jobs=1,
-            priors=sp.dynamics.DsemPriors(hw_scale_slope=1.0),
-        )
+    """The fit that collapsed with the earlier unfloored half-t slope SDs runs under the
+    floored option, every slope SD finite and above 1e-3 (the floor itself is checked
+    below, on the auxiliary draws)."""
+    res = _covariate_study_fit(priors=sp.dynamics.DsemPriors(hw_scale_slope=1.0))
     for name in ("pain->pain", "sleep->sleep", "sleep->pain", "pain->sleep"):
         sd = res.draws[f"sd({name})"]
         assert np.isfinite(sd).all() and sd.min() > 1e-3, name
