@@ -20,6 +20,10 @@ Usage::
     python benchmarks/bench_dsem.py --reps 100 --first 100 --cells 100x7 --out b.json
     python benchmarks/bench_dsem.py --merge a.json b.json   # one table of both halves
 
+The recorded study (400 datasets per cell, RESULTS.md) ran each cell as four processes of
+100 datasets (``--first 0``, ``100``, ``200``, ``300``) with ``--warmup 1000 --draws 2000``
+at 7 and 14 days and the defaults at 28 days, then ``--merge``.
+
 Results (JSON, incremental) go to --out; the Markdown table is printed at the end.
 """
 
@@ -103,7 +107,12 @@ def table(results: dict[str, list[dict]]) -> str:
                 cover_txt = f"{cov:.3f}"
                 if truth == 0:
                     cover_txt += f" (reject {1 - cov:.3f})"
-                row += [f"{est.mean():.4f}", f"{est.mean() - truth:+.4f} ({se:.4f})", cover_txt]
+                z = (est.mean() - truth) / se if se > 0 else float("nan")
+                row += [
+                    f"{est.mean():.4f}",
+                    f"{est.mean() - truth:+.4f} ({se:.4f}; z {z:+.1f})",
+                    cover_txt,
+                ]
             lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
