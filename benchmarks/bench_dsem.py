@@ -20,9 +20,9 @@ Usage::
     python benchmarks/bench_dsem.py --reps 100 --first 100 --cells 100x7 --out b.json
     python benchmarks/bench_dsem.py --merge a.json b.json   # one table of both halves
 
-The recorded study (400 datasets per cell, RESULTS.md) ran each cell as four processes of
-100 datasets (``--first 0``, ``100``, ``200``, ``300``) with ``--warmup 1000 --draws 2000``
-at 7 and 14 days and the defaults at 28 days, then ``--merge``.
+The recorded study (400 datasets per cell, RESULTS.md) ran each cell in processes of 50-200
+datasets (``--first`` 0 to 300), with ``--warmup 1000 --draws 2000`` at 7 and 14 days and
+the defaults at 28 days, then ``--merge``.
 
 Results (JSON, incremental) go to --out; the Markdown table is printed at the end.
 """
