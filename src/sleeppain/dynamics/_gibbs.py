@@ -536,28 +536,20 @@ class _Sampler:
         self.hw = priors.covariance == "huang-wand"
         if self.hw:
             # Huang & Wand (2013) for the person means: Sigma | a ~ IW(nu + q - 1,
-            # 2 nu diag(1/a)), a_k ~ IG(1/2, 1/A^2), a starting at 1/A^2. The slopes and log
-            # variances keep fixed scales: a_k = 2 nu / s_k, never redrawn.
+            # 2 nu diag(1/a)), a_k ~ IG(1/2, 1/A^2), a starting at 1/A^2. The slopes keep
+            # fixed scales (a_k = 2 nu / s_k, never redrawn) unless priors.hw_scale_slope is
+            # set: then their a_k are redrawn too, truncated above so that the scale
+            # 2 nu / a_k stays at or above hw_floor_slope (no numerical collapse at zero).
+            # The log variances always keep fixed scales.
             nu = priors.hw_df
-            slopes_ht = priors.hw_scale_slope is not None
-            self.hw_mask = np.array(
-                [c < 2 or (slopes_ht and 2 <= c < 6) for c in random_idx], dtype=bool
-            )
-            self.hw_scale = np.array(
-                [
-                    priors.hw_scale_mean if c < 2 else (priors.hw_scale_slope or 1.0)
-                    for c in random_idx
-                ]
-            )
-            # the slopes' a_k are truncated above so that the scale 2 nu / a_k stays at or
-            # above hw_floor_slope (a half-t with a floor: no numerical collapse at zero)
-            self.hw_amax = np.array(
-                [np.inf if c < 2 else 2.0 * nu / priors.hw_floor_slope for c in random_idx]
-            )
+            is_mean = np.array([c < 2 for c in random_idx], dtype=bool)
+            is_slope = np.array([2 <= c < 6 for c in random_idx], dtype=bool)
+            slope_a = priors.hw_scale_slope
+            self.hw_mask = is_mean | (is_slope if slope_a is not None else False)
+            self.hw_scale = np.where(is_mean, priors.hw_scale_mean, slope_a or 1.0)
+            self.hw_amax = np.where(is_mean, np.inf, 2.0 * nu / priors.hw_floor_slope)
             self.nu0 = nu + self.q - 1
-            self.hw_a = np.where(
-                self.hw_mask & (self.hw_amax == np.inf), 1.0 / self.hw_scale**2, 2.0 * nu / s0
-            )
+            self.hw_a = np.where(is_mean, 1.0 / self.hw_scale**2, 2.0 * nu / s0)
             self.s0 = np.diag(2.0 * nu / self.hw_a)
         else:
             self.s0 = np.diag(s0)

@@ -145,7 +145,9 @@ class DsemPriors:
                 "their defaults."
             )
         if self.hw_scale_slope is not None and not (
-            isinstance(self.hw_scale_slope, (int, float)) and self.hw_scale_slope > 0
+            isinstance(self.hw_scale_slope, (int, float))
+            and not isinstance(self.hw_scale_slope, bool)
+            and self.hw_scale_slope > 0
         ):
             raise SpecificationError(
                 f"DsemPriors: hw_scale_slope={self.hw_scale_slope!r} must be None (fixed "
