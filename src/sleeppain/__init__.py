@@ -54,6 +54,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "crosslag": ("sleeppain.analysis", "crosslag"),
     "dsem": ("sleeppain.dynamics", "dsem"),
     "DsemResult": ("sleeppain.dynamics", "DsemResult"),
+    "DsemPriors": ("sleeppain.dynamics", "DsemPriors"),
     "clpm": ("sleeppain.panel", "clpm"),
     "riclpm": ("sleeppain.panel", "riclpm"),
     "PanelResult": ("sleeppain.panel", "PanelResult"),
@@ -78,6 +79,7 @@ __all__ = [
     "DataQualityWarning",
     "DataStructureError",
     "Diary",
+    "DsemPriors",
     "DsemResult",
     "EstimationError",
     "GlmmResult",
@@ -135,7 +137,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from sleeppain import datasets, mr, panel, simulate, sleep
     from sleeppain.analysis import CrossLagResult, crosslag
     from sleeppain.diary import Diary
-    from sleeppain.dynamics import DsemResult, dsem
+    from sleeppain.dynamics import DsemPriors, DsemResult, dsem
     from sleeppain.groups import GroupComparisonResult, compare_groups
     from sleeppain.mixed import LmmResult, VarIdent, anova, lmm
     from sleeppain.mixed.generalized import GlmmResult, glmm

@@ -235,7 +235,7 @@ def test_half_t_slopes_with_a_floor_do_not_collapse() -> None:
     """The fit that collapsed with the earlier unfloored half-t slope SDs runs under the
     floored option, every slope SD finite and above 1e-3 (the floor itself is checked
     below, on the auxiliary draws)."""
-    res = _covariate_study_fit(priors=sp.dynamics.DsemPriors(hw_scale_slope=1.0))
+    res = _covariate_study_fit(priors=sp.DsemPriors(hw_scale_slope=1.0))
     for name in ("pain->pain", "sleep->sleep", "sleep->pain", "pain->sleep"):
         sd = res.draws[f"sd({name})"]
         assert np.isfinite(sd).all() and sd.min() > 1e-3, name
@@ -284,4 +284,17 @@ def test_half_t_slope_scales_stop_at_the_floor() -> None:
 )
 def test_priors_refuse_bad_values(kwargs, fragment) -> None:
     with pytest.raises(sp.errors.SpecificationError, match=fragment.replace("(", r"\(")):
-        sp.dynamics.DsemPriors(**kwargs)
+        sp.DsemPriors(**kwargs)
+
+
+def test_priors_are_exported_and_checked_by_dsem() -> None:
+    """sp.DsemPriors is the dynamics class; sp.dsem refuses anything else as priors=."""
+    from sleeppain.dynamics import DsemPriors
+
+    assert sp.DsemPriors is DsemPriors
+    sim = sp.simulate.diary(20, 7, seed=1, round_to_scale=False)
+    with pytest.raises(sp.errors.SpecificationError, match=r"must be a sleeppain\.DsemPriors"):
+        sp.dsem(
+            sim.data, id="id", day="day", sleep="sleep_quality", pain="pain", seed=1,
+            priors={"covariance": "inverse-wishart"},
+        )  # fmt: skip

@@ -63,8 +63,8 @@ def _priors(priors: Any) -> DsemPriors:
         return DsemPriors()
     if not isinstance(priors, DsemPriors):
         raise SpecificationError(
-            f"priors= must be a sleeppain.dynamics.DsemPriors, got {type(priors).__name__}; "
-            "e.g. priors=DsemPriors(covariance='inverse-wishart')."
+            f"priors= must be a sleeppain.DsemPriors, got {type(priors).__name__}; "
+            "e.g. priors=sp.DsemPriors(covariance='inverse-wishart')."
         )
     return priors
 
@@ -264,7 +264,7 @@ def dsem(
     sampler, so a gap breaks nothing.
 
     Estimated by a Gibbs sampler vectorised over persons (see
-    :mod:`sleeppain.dynamics._gibbs`); priors in :class:`~sleeppain.dynamics.DsemPriors`.
+    :mod:`sleeppain.dynamics._gibbs`); priors in :class:`~sleeppain.DsemPriors`.
     Checked against the truth in simulations (``benchmarks/bench_dsem.py``) and against a
     PyMC NUTS fit of the same model (``tests/reference/dsem``).
 
@@ -312,8 +312,9 @@ def dsem(
         Print a line per finished chain on stderr (default: when stderr is a terminal).
     priors : DsemPriors, optional
         The priors (default ``DsemPriors()``: weakly informative; half-t priors on the
-        random-effect SDs, Huang & Wand 2013). ``DsemPriors(covariance="inverse-wishart")``
-        gives the fixed inverse-Wishart prior of Mplus-style setups.
+        person-mean SDs, Huang & Wand 2013). ``sp.DsemPriors(covariance="inverse-wishart")``
+        gives the fixed inverse-Wishart prior of Mplus-style setups, and
+        ``sp.DsemPriors(hw_scale_slope=1.0)`` half-t priors on the slope SDs as well.
 
     Returns
     -------
