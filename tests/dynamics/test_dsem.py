@@ -22,6 +22,7 @@ from sleeppain.errors import (
     SpecificationError,
 )
 from sleeppain.results import TIDY_COLUMNS
+from tests.dynamics._helpers import fit_quietly
 
 #: a posterior median within this many posterior SDs of the truth (one dataset, fixed seed)
 Z_TRUTH = 3.5
@@ -43,11 +44,9 @@ def _sim(n=150, t=14, seed=3, **kw):
 
 
 def _fit(data, **kw):
-    args = dict(id="id", day="day", sleep="sleep_quality", pain="pain", seed=1, **FAST)
-    args.update(kw)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return sp.dsem(data, **args)
+    return fit_quietly(
+        data, dict(id="id", day="day", sleep="sleep_quality", pain="pain", seed=1, **FAST), **kw
+    )
 
 
 @pytest.fixture(scope="module")

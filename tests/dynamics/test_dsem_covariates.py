@@ -31,6 +31,7 @@ from sleeppain.errors import (
     DataStructureError,
     SpecificationError,
 )
+from tests.dynamics._helpers import fit_quietly
 
 #: closed forms computed two ways: only rounding differs
 RTOL = 1e-10
@@ -76,11 +77,9 @@ def simulate(n=150, t=21, seed=7, g_pain=G_PAIN, g_sleep=G_SLEEP, timing="previo
 
 
 def _fit(data, **kw):
-    args = dict(id="id", day="day", sleep="sleep", pain="pain", seed=1, **FAST)
-    args.update(kw)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return sp.dsem(data, **args)
+    return fit_quietly(
+        data, dict(id="id", day="day", sleep="sleep", pain="pain", seed=1, **FAST), **kw
+    )
 
 
 @pytest.fixture(scope="module")

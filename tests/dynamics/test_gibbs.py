@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 
@@ -190,15 +188,12 @@ def test_gram_blocks_equal_the_direct_sums() -> None:
 
 def _covariate_study_fit(**kw):
     """The 100 x 14 fit with a covariate whose common slopes once collapsed (seed 1006)."""
+    from tests.dynamics._helpers import fit_quietly
     from tests.dynamics.test_dsem_covariates import simulate
 
-    df = simulate(n=100, t=14, seed=1006)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", sp.errors.ConvergenceWarning)
-        return sp.dsem(
-            df, id="id", day="day", sleep="sleep", pain="pain", covariates=["stress"],
-            chains=2, warmup=300, draws=300, seed=6, n_jobs=1, **kw,
-        )  # fmt: skip
+    args = dict(id="id", day="day", sleep="sleep", pain="pain", covariates=["stress"])
+    args.update(chains=2, warmup=300, draws=300, seed=6, n_jobs=1)
+    return fit_quietly(simulate(n=100, t=14, seed=1006), args, **kw)
 
 
 def test_slope_variance_with_true_zero_does_not_collapse() -> None:
